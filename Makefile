@@ -1,0 +1,37 @@
+# raftsentinel — every target installs what it needs on a fresh Debian machine.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/raftsentinel
+REDIS_PKGS := redis-server redis-sentinel redis-tools
+
+.PHONY: all build demo test deps lint bench-failover clean
+
+all: build
+
+# deps installs Debian's Redis (the data nodes, and Redis Sentinel as the
+# oracle) when missing.
+deps:
+	@bash scripts/ensure-deps.sh $(REDIS_PKGS)
+
+build:
+	$(GO) build -o $(BIN) ./cmd/raftsentinel
+
+# The main job: a failover drill on loopback with a printed timeline.
+demo: deps build
+	./$(BIN) demo
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Everything CI runs.
+test: deps lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Failover drill against raftsentinel and real Redis Sentinel, same run.
+bench-failover: deps build
+	$(GO) run ./internal/bench/failover $(BENCH_ARGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,112 @@
+// Command raftsentinel is a Redis failover daemon: a Raft group of monitors
+// that speaks the Redis Sentinel protocol.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/raftsentinel/raftsentinel/config"
+	"github.com/raftsentinel/raftsentinel/internal/daemon"
+	"github.com/raftsentinel/raftsentinel/internal/demo"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "raftsentinel:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "raftsentinel",
+		Short:         "Redis failover daemon: Raft-backed monitors speaking the Sentinel protocol",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "raftsentinel %s (Sentinel protocol %s)\n", version, daemon.Version)
+		},
+	})
+	return root
+}
+
+func newRunCmd(stderr io.Writer) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run one monitor",
+		Long: "Run one monitor. Configuration comes from --config (YAML), then RAFTSENTINEL_* environment\n" +
+			"variables, then flags; a flag beats a variable, which beats the file.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(path, cmd.Flags())
+			if err != nil {
+				return err
+			}
+			log := newLogger(stderr, cfg)
+			d, err := daemon.New(cfg, daemon.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			err = d.Run(cmd.Context())
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "", "YAML configuration file")
+	config.BindFlags(cmd.Flags())
+	return cmd
+}
+
+func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
+	var opt demo.Options
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Start a master, a replica and three monitors on loopback and run a failover drill",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opt.Out = stdout
+			if opt.Verbose {
+				opt.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			}
+			return demo.Run(cmd.Context(), opt)
+		},
+	}
+	cmd.Flags().BoolVar(&opt.Keep, "keep", false, "leave everything running after the drill (until Ctrl-C) and print redis-cli commands")
+	cmd.Flags().DurationVar(&opt.DownAfter, "down-after", 0, "down-after of the demo master (default 1s)")
+	cmd.Flags().BoolVarP(&opt.Verbose, "verbose", "v", false, "show the monitors' logs")
+	cmd.Flags().StringVar(&opt.Dir, "dir", "", "working directory (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	hopt := &slog.HandlerOptions{Level: cfg.LogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, hopt))
+	}
+	return slog.New(slog.NewTextHandler(w, hopt))
+}

@@ -1,0 +1,261 @@
+// Package config holds the typed configuration of a raftsentinel monitor:
+// its defaults, its validation, and the loading of a YAML file, RAFTSENTINEL_*
+// environment variables and command-line flags into it.
+//
+// It is the only package of raftsentinel that imports viper. Other packages
+// never see viper or pflag values; cmd/raftsentinel calls [Load] and hands each
+// package the typed fields it needs.
+//
+// Loading is strict, in the manner of Prometheus: an unknown key in the file,
+// a value of the wrong type, or a duration without a unit is an error that
+// names the key, and so is every failed rule in [Config.Validate]. Every error
+// returned by [Load] and [Config.Validate] wraps [ErrInvalid].
+//
+// The package has no global state: each call of [Load] uses its own viper
+// instance, and [Load], [Default], [BindFlags] and [Config.Validate] may be
+// called from several goroutines at once (given distinct FlagSets for
+// BindFlags).
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// ErrInvalid is wrapped by every error that [Load] and [Config.Validate]
+// return, so callers can test for it with errors.Is.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is the whole configuration of one monitor. The comment on each field
+// gives its key (the name in the YAML file, in flags and, upper-cased with "."
+// and "-" turned into "_" and prefixed by RAFTSENTINEL_, in the environment),
+// its default and its rules.
+type Config struct {
+	// NodeID ("node-id") is this monitor's Raft server ID. Required;
+	// 1 to 64 characters from [A-Za-z0-9._-].
+	NodeID string `mapstructure:"node-id"`
+	// Listen ("listen") is the address of the Sentinel-protocol (RESP)
+	// server. Default "0.0.0.0:26379". Port 0 picks a free port.
+	Listen string `mapstructure:"listen"`
+	// Announce ("announce") is the host:port this monitor advertises to
+	// clients and to the other monitors (SENTINEL sentinels, hello
+	// messages). When not set, [Load] derives it from Listen, replacing an
+	// empty or unspecified host (0.0.0.0, ::) by 127.0.0.1; [Default] returns
+	// the value derived from the default Listen. Its host must not be empty
+	// or unspecified and its port must not be 0.
+	Announce string `mapstructure:"announce"`
+	// RaftAddr ("raft-addr") is the address Raft binds to and advertises.
+	// Required; as it is advertised, its host must not be empty or
+	// unspecified and its port must not be 0.
+	RaftAddr string `mapstructure:"raft-addr"`
+	// HTTPAddr ("http-addr") is the listen address of the internal HTTP
+	// server (proposal forwarding to the leader, /metrics). Required. Port 0
+	// picks a free port.
+	HTTPAddr string `mapstructure:"http-addr"`
+	// DataDir ("data-dir") holds the Raft log, stable store and snapshots.
+	// Required.
+	DataDir string `mapstructure:"data-dir"`
+	// Peers ("peers") are the initial voters of the Raft group, this monitor
+	// included: it must contain an entry whose ID is NodeID and whose
+	// RaftAddr equals RaftAddr. IDs and addresses are unique.
+	Peers []Peer `mapstructure:"peers"`
+	// Masters ("masters") are the monitored Redis masters; at least one.
+	// Names are unique.
+	Masters []Master `mapstructure:"masters"`
+	// Probe ("probe") tunes the probing of Redis nodes.
+	Probe Probe `mapstructure:"probe"`
+	// Raft ("raft") tunes hashicorp/raft.
+	Raft Raft `mapstructure:"raft"`
+	// Log ("log") configures logging.
+	Log Log `mapstructure:"log"`
+	// Opinion ("opinion") tunes the replicated "instance is down" opinions.
+	Opinion Opinion `mapstructure:"opinion"`
+}
+
+// Peer is one initial voter of the Raft group.
+type Peer struct {
+	// ID ("id") is the peer's Raft server ID (its node-id); same charset as
+	// node-id.
+	ID string `mapstructure:"id"`
+	// RaftAddr ("raft-addr") is the peer's advertised Raft address
+	// host:port.
+	RaftAddr string `mapstructure:"raft-addr"`
+}
+
+// Master is one monitored Redis master, the equivalent of a Sentinel
+// "sentinel monitor" block.
+type Master struct {
+	// Name ("name") is the master's name as clients ask for it. Required;
+	// characters from [A-Za-z0-9._-] (Sentinel's charset).
+	Name string `mapstructure:"name"`
+	// Addr ("addr") is host:port of the initial master. Required; the host
+	// must not be empty or unspecified, the port must be 1-65535.
+	Addr string `mapstructure:"addr"`
+	// Quorum ("quorum") is how many monitors must hold the master down before
+	// it is objectively down. Required; between 1 and len(Peers).
+	Quorum int `mapstructure:"quorum"`
+	// DownAfter ("down-after") is how long the master must fail probes before
+	// a monitor holds it down. Default 5s; at least probe.ping-period.
+	DownAfter time.Duration `mapstructure:"down-after"`
+	// FailoverTimeout ("failover-timeout") bounds one failover. Default 180s
+	// (Sentinel's); > 0.
+	FailoverTimeout time.Duration `mapstructure:"failover-timeout"`
+	// ParallelSyncs ("parallel-syncs") is how many replicas are repointed to a
+	// new master at a time. Default 1; >= 1.
+	ParallelSyncs int `mapstructure:"parallel-syncs"`
+	// AuthUser ("auth-user") is the ACL user for connecting to the master and
+	// its replicas; empty means the default user.
+	AuthUser string `mapstructure:"auth-user"`
+	// AuthPass ("auth-pass") is the password for connecting to the master and
+	// its replicas; empty means no AUTH.
+	AuthPass string `mapstructure:"auth-pass"`
+}
+
+// Probe tunes the probing of Redis nodes.
+type Probe struct {
+	// PingPeriod ("ping-period") is the interval between PINGs to each node.
+	// Default 100ms; > 0 and < 1s.
+	PingPeriod time.Duration `mapstructure:"ping-period"`
+	// InfoPeriod ("info-period") is the interval between INFO/ROLE requests
+	// to each node. Default 1s; > 0.
+	InfoPeriod time.Duration `mapstructure:"info-period"`
+	// Timeout ("timeout") bounds one probe. Default 80ms; > 0 and shorter
+	// than ping-period.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Raft tunes hashicorp/raft. The rules mirror raft.ValidateConfig so that a
+// config that passes [Config.Validate] is accepted by raft.
+type Raft struct {
+	// HeartbeatTimeout ("heartbeat-timeout"): default 500ms; >= 5ms.
+	HeartbeatTimeout time.Duration `mapstructure:"heartbeat-timeout"`
+	// ElectionTimeout ("election-timeout"): default 500ms; >= 5ms and >=
+	// heartbeat-timeout.
+	ElectionTimeout time.Duration `mapstructure:"election-timeout"`
+	// LeaderLeaseTimeout ("leader-lease-timeout"): default 250ms; >= 5ms and
+	// <= heartbeat-timeout.
+	LeaderLeaseTimeout time.Duration `mapstructure:"leader-lease-timeout"`
+	// CommitTimeout ("commit-timeout"): default 10ms; >= 1ms.
+	CommitTimeout time.Duration `mapstructure:"commit-timeout"`
+	// SnapshotInterval ("snapshot-interval"): default 30s; >= 5ms.
+	SnapshotInterval time.Duration `mapstructure:"snapshot-interval"`
+	// SnapshotThreshold ("snapshot-threshold") is how many log entries since
+	// the last snapshot make a snapshot due. Default 2048.
+	SnapshotThreshold uint64 `mapstructure:"snapshot-threshold"`
+	// ApplyTimeout ("apply-timeout") bounds one proposal (enqueue and commit).
+	// Default 2s; > 0.
+	ApplyTimeout time.Duration `mapstructure:"apply-timeout"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level ("level") is one of debug, info, warn, error.
+	// Default info.
+	Level string `mapstructure:"level"`
+	// Format ("format") is text or json. Default text.
+	Format string `mapstructure:"format"`
+}
+
+// Opinion tunes the replicated per-monitor "instance is down" opinions.
+type Opinion struct {
+	// Refresh ("refresh") is how often a monitor re-asserts a "down" opinion
+	// it still holds. Default 1s; > 0.
+	Refresh time.Duration `mapstructure:"refresh"`
+	// TTL ("ttl") is the age after which an opinion no longer counts.
+	// Default 3s; longer than refresh.
+	TTL time.Duration `mapstructure:"ttl"`
+}
+
+// Default returns a Config with every default filled in. Required fields
+// (node-id, raft-addr, http-addr, data-dir, peers, masters) are left empty,
+// so Default().Validate() fails. Announce is derived from the default
+// Listen ("127.0.0.1:26379"); a caller that changes Listen should set
+// Announce too. Masters appended by the caller should start from
+// [DefaultMaster].
+func Default() Config {
+	c := defaults()
+	c.Announce = deriveAnnounce(c.Listen)
+	return c
+}
+
+// DefaultMaster returns a Master with the defaults of down-after,
+// failover-timeout and parallel-syncs filled in and the required fields
+// (name, addr, quorum) empty.
+func DefaultMaster() Master {
+	return Master{
+		DownAfter:       5 * time.Second,
+		FailoverTimeout: 180 * time.Second,
+		ParallelSyncs:   1,
+	}
+}
+
+// defaults is Default without the derived Announce: it is what Load starts
+// from, so that an unset announce follows whatever listen ends up being.
+func defaults() Config {
+	return Config{
+		Listen: "0.0.0.0:26379",
+		Probe: Probe{
+			PingPeriod: 100 * time.Millisecond,
+			InfoPeriod: time.Second,
+			Timeout:    80 * time.Millisecond,
+		},
+		Raft: Raft{
+			HeartbeatTimeout:   500 * time.Millisecond,
+			ElectionTimeout:    500 * time.Millisecond,
+			LeaderLeaseTimeout: 250 * time.Millisecond,
+			CommitTimeout:      10 * time.Millisecond,
+			SnapshotInterval:   30 * time.Second,
+			SnapshotThreshold:  2048,
+			ApplyTimeout:       2 * time.Second,
+		},
+		Log:     Log{Level: "info", Format: "text"},
+		Opinion: Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+	}
+}
+
+// deriveAnnounce returns listen with an empty or unspecified host replaced by
+// 127.0.0.1, or "" when listen is not host:port.
+func deriveAnnounce(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if isUnspecifiedHost(host) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// isUnspecifiedHost reports whether host is empty or an unspecified IP
+// address (0.0.0.0, ::).
+func isUnspecifiedHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
+}
+
+// LogLevel returns Log.Level as a slog.Level. A level that Validate would
+// reject yields slog.LevelInfo.
+func (c Config) LogLevel() slog.Level {
+	lvl, _ := parseLevel(c.Log.Level)
+	return lvl
+}
+
+func parseLevel(s string) (slog.Level, bool) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
+}

@@ -1,0 +1,149 @@
+package probe
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeRedis is a scriptable RESP server for PING semantics that a real
+// redis-server cannot be made to show on demand (-LOADING, -BUSY, a PING
+// that is read but never answered).
+type fakeRedis struct {
+	t  *testing.T
+	ln net.Listener
+	wg sync.WaitGroup
+
+	mu        sync.Mutex
+	pingReply string // raw RESP line without CRLF; "" = never answer
+	pings     []time.Time
+	conns     map[net.Conn]struct{}
+}
+
+func newFakeRedis(t *testing.T, pingReply string) *fakeRedis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeRedis{t: t, ln: ln, pingReply: pingReply, conns: map[net.Conn]struct{}{}}
+	f.wg.Add(1)
+	go f.serve()
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fakeRedis) addr() string { return f.ln.Addr().String() }
+
+func (f *fakeRedis) setPingReply(r string) {
+	f.mu.Lock()
+	f.pingReply = r
+	f.mu.Unlock()
+}
+
+func (f *fakeRedis) pingTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.pings...)
+}
+
+func (f *fakeRedis) close() {
+	_ = f.ln.Close()
+	f.mu.Lock()
+	for c := range f.conns {
+		_ = c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+func (f *fakeRedis) serve() {
+	defer f.wg.Done()
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.conns[c] = struct{}{}
+		f.mu.Unlock()
+		f.wg.Add(1)
+		go f.handle(c)
+	}
+}
+
+func (f *fakeRedis) handle(c net.Conn) {
+	defer f.wg.Done()
+	defer func() {
+		_ = c.Close()
+		f.mu.Lock()
+		delete(f.conns, c)
+		f.mu.Unlock()
+	}()
+	r := bufio.NewReader(c)
+	for {
+		args, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		var reply string
+		switch strings.ToUpper(args[0]) {
+		case "HELLO":
+			reply = "-ERR unknown command 'HELLO'"
+		case "INFO":
+			body := "# Replication\r\nrole:master\r\nmaster_repl_offset:7\r\n"
+			reply = "$" + strconv.Itoa(len(body)) + "\r\n" + body // the writer adds the final CRLF
+		case "PING":
+			f.mu.Lock()
+			f.pings = append(f.pings, time.Now())
+			reply = f.pingReply
+			f.mu.Unlock()
+			if reply == "" {
+				continue // read, never answered
+			}
+		default:
+			reply = "+OK"
+		}
+		if _, err := io.WriteString(c, reply+"\r\n"); err != nil {
+			return
+		}
+	}
+}
+
+func readCommand(r *bufio.Reader) ([]string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if !strings.HasPrefix(line, "*") {
+		return strings.Fields(line), nil
+	}
+	n, err := strconv.Atoi(line[1:])
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf("bad array %q", line)
+	}
+	args := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		h, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		size, err := strconv.Atoi(strings.TrimRight(h, "\r\n")[1:])
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, size+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		args = append(args, string(buf[:size]))
+	}
+	return args, nil
+}

@@ -1,0 +1,49 @@
+package probe
+
+import "time"
+
+// Auth holds the credentials used toward one master and all its replicas.
+type Auth struct {
+	User string
+	Pass string
+}
+
+// Observation is the monitor-local (not replicated) view of one Redis node,
+// built from PING, INFO and connection state. The zero time means "never".
+type Observation struct {
+	Addr string // host:port probed
+
+	// Link and PING.
+	Connected     bool          // the last PING got any reply over a live connection
+	LastPingSent  time.Time     // send time of the oldest unanswered PING; zero if none pending
+	LastOKPing    time.Time     // last valid reply (+PONG, -LOADING, -MASTERDOWN)
+	LastPingReply time.Time     // last reply of any kind
+	LastError     string        // last PING/link error ("" after a valid reply)
+	PingLatency   time.Duration // round trip of the last valid PING reply (including any reconnect)
+
+	// From the last successful INFO (zero InfoAt: never).
+	InfoAt           time.Time
+	InfoError        string // last INFO error ("" after a successful INFO); the fields below keep the last good values
+	RunID            string
+	Role             string // "master" or "slave"
+	RoleChangedAt    time.Time
+	MasterHost       string         // replicas: master_host
+	MasterPort       int            // replicas: master_port
+	MasterLinkUp     bool           // replicas: master_link_status:up
+	MasterLinkDownMs int64          // replicas: master_link_down_since_seconds * 1000 (0 when up, -1 if never connected)
+	ReplOffset       int64          // replicas: slave_repl_offset; masters: master_repl_offset
+	Priority         int            // replica-priority (slave_priority); 100 when not reported
+	ReplicaAnnounced bool           // replica_announced (true when not reported)
+	Replicas         []ReplicaEntry // masters: connected replicas from INFO replication
+	RedisVersion     string
+	Loading          bool // loading:1 (a restarted node still loading its dataset)
+}
+
+// ReplicaEntry is one slaveN: line of a master's INFO replication.
+type ReplicaEntry struct {
+	Host   string
+	Port   int
+	State  string
+	Offset int64
+	Lag    int64
+}

@@ -1,0 +1,397 @@
+// Package probe owns every connection from a monitor to the Redis data
+// nodes: periodic PING and INFO, replica discovery from INFO, ROLE, and the
+// commands that change a node (REPLICAOF with CONFIG REWRITE and CLIENT
+// KILL, as Sentinel sends them).
+//
+// Probe results are monitor-local soft state (Observation); nothing here
+// knows about Raft or failover decisions.
+package probe
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Default option values.
+const (
+	DefaultPingPeriod     = 100 * time.Millisecond
+	DefaultInfoPeriod     = time.Second
+	DefaultTimeout        = 80 * time.Millisecond
+	DefaultCommandTimeout = 2 * time.Second
+)
+
+// Options configure a Prober. Zero values take the defaults.
+type Options struct {
+	PingPeriod time.Duration // PING period; default 100ms
+	InfoPeriod time.Duration // INFO period; default 1s
+	// Timeout bounds one probe (dial, connection setup and the command)
+	// for PING and INFO; default 80ms. Keep it below PingPeriod: a hung
+	// node is seen as disconnected after at most PingPeriod+Timeout.
+	Timeout time.Duration
+	// CommandTimeout bounds Promote, ReplicaOf and Role when their ctx has
+	// no deadline; default 2s.
+	CommandTimeout time.Duration
+	ClientName     string           // CLIENT SETNAME on every connection (e.g. "raftsentinel-ab12cd34-cmd"); "" = none
+	Logger         *slog.Logger     // nil = discard
+	Now            func() time.Time // clock for Observation timestamps; nil = time.Now
+}
+
+func (o Options) withDefaults() Options {
+	if o.PingPeriod <= 0 {
+		o.PingPeriod = DefaultPingPeriod
+	}
+	if o.InfoPeriod <= 0 {
+		o.InfoPeriod = DefaultInfoPeriod
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = DefaultCommandTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Prober probes a set of Redis nodes. Each watched node has two goroutines,
+// one sending PING every PingPeriod (never more than one in flight) and one
+// sending INFO every InfoPeriod, each over its own small go-redis client.
+//
+// All methods are safe for concurrent use. Observe never blocks on the
+// network. Unwatch and Close wait for the node's goroutines to stop, which
+// takes at most about Timeout (an in-flight probe is abandoned at its
+// deadline).
+type Prober struct {
+	opt Options
+	log *slog.Logger
+
+	mu     sync.Mutex
+	nodes  map[string]*node
+	closed bool
+}
+
+// node is the probing state of one address.
+type node struct {
+	addr   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{} // RefreshInfo: run INFO now
+
+	mu      sync.Mutex
+	auth    Auth
+	authGen uint64
+	obs     Observation
+	wasUp   bool // for logging link transitions
+}
+
+// New returns a Prober that watches nothing yet.
+func New(opt Options) *Prober {
+	opt = opt.withDefaults()
+	return &Prober{
+		opt:   opt,
+		log:   opt.Logger.With("component", "probe"),
+		nodes: make(map[string]*node),
+	}
+}
+
+// Watch starts probing addr (host:port) with the given credentials. It is
+// idempotent; calling it again with different credentials makes both probe
+// loops reconnect with the new ones (the Observation is kept). After Close
+// it is a no-op.
+func (p *Prober) Watch(addr string, auth Auth) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if n, ok := p.nodes[addr]; ok {
+		n.mu.Lock()
+		if n.auth != auth {
+			n.auth = auth
+			n.authGen++
+		}
+		n.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{
+		addr:    addr,
+		ctx:     ctx,
+		cancel:  cancel,
+		kick:    make(chan struct{}, 1),
+		auth:    auth,
+		authGen: 1,
+		obs:     Observation{Addr: addr, Priority: 100, ReplicaAnnounced: true},
+	}
+	p.nodes[addr] = n
+	n.wg.Add(2)
+	go p.pingLoop(n)
+	go p.infoLoop(n)
+	p.log.Debug("watching node", "addr", addr)
+}
+
+// Unwatch stops probing addr, forgets its Observation and waits for its
+// goroutines to end. Unknown addresses are ignored.
+func (p *Prober) Unwatch(addr string) {
+	p.mu.Lock()
+	n, ok := p.nodes[addr]
+	if ok {
+		delete(p.nodes, addr)
+	}
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	n.cancel()
+	n.wg.Wait()
+	p.log.Debug("stopped watching node", "addr", addr)
+}
+
+// Watched returns the watched addresses, sorted.
+func (p *Prober) Watched() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.nodes))
+	for a := range p.nodes {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Observe returns a copy of the latest Observation of addr, and false if
+// addr is not watched.
+func (p *Prober) Observe(addr string) (Observation, bool) {
+	p.mu.Lock()
+	n, ok := p.nodes[addr]
+	p.mu.Unlock()
+	if !ok {
+		return Observation{}, false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	o := n.obs
+	o.Replicas = slices.Clone(n.obs.Replicas)
+	return o, true
+}
+
+// RefreshInfo asks for an INFO of addr now instead of at the next period
+// (e.g. while waiting for a promotion to show). It does not wait and is a
+// no-op for unknown addresses.
+func (p *Prober) RefreshInfo(addr string) {
+	p.mu.Lock()
+	n, ok := p.nodes[addr]
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops every probe goroutine and closes every client, waiting for
+// them. Later Watch calls are no-ops. Close is idempotent and always
+// returns nil.
+func (p *Prober) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	nodes := p.nodes
+	p.nodes = map[string]*node{}
+	p.mu.Unlock()
+	for _, n := range nodes {
+		n.cancel()
+	}
+	for _, n := range nodes {
+		n.wg.Wait()
+	}
+	return nil
+}
+
+func (n *node) credentials() (Auth, uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.auth, n.authGen
+}
+
+func (p *Prober) newLink(addr string) *link {
+	return &link{addr: addr, name: p.opt.ClientName, timeout: p.opt.Timeout}
+}
+
+// pingLoop sends one PING per period; because it waits for each reply (or
+// its deadline) before the next tick is taken, at most one PING is in
+// flight, and ticks that fire meanwhile are dropped.
+func (p *Prober) pingLoop(n *node) {
+	defer n.wg.Done()
+	l := p.newLink(n.addr)
+	defer l.reset()
+	t := time.NewTicker(p.opt.PingPeriod)
+	defer t.Stop()
+	for {
+		p.pingOnce(n, l)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// PING outcome classes (Sentinel §3.1).
+const (
+	pingValid   = iota // +PONG, -LOADING, -MASTERDOWN
+	pingInvalid        // any other reply (-BUSY, -NOAUTH, ...): the link is up, the PING stays unanswered
+	pingNoReply        // network error, timeout: disconnected
+)
+
+func classifyPing(err error) int {
+	switch {
+	case err == nil, keepLinkAfter(err):
+		return pingValid
+	case isReply(err):
+		return pingInvalid
+	default:
+		return pingNoReply
+	}
+}
+
+func (p *Prober) pingOnce(n *node, l *link) {
+	auth, gen := n.credentials()
+	l.setAuth(auth, gen)
+
+	sent := p.opt.Now()
+	n.mu.Lock()
+	if n.obs.LastPingSent.IsZero() {
+		n.obs.LastPingSent = sent
+	}
+	n.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
+	start := time.Now()
+	err := l.do(ctx, func(c *redis.Client) error { return c.Ping(ctx).Err() })
+	rtt := time.Since(start)
+	cancel()
+	if n.ctx.Err() != nil {
+		return // unwatched or closed: not an observation
+	}
+
+	at := p.opt.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	o := &n.obs
+	prevErr := o.LastError
+	switch classifyPing(err) {
+	case pingValid:
+		o.Connected = true
+		o.LastPingSent = time.Time{}
+		o.LastOKPing = at
+		o.LastPingReply = at
+		o.LastError = ""
+		o.PingLatency = rtt
+	case pingInvalid:
+		o.Connected = true
+		o.LastPingReply = at
+		o.LastError = err.Error()
+		if o.LastError != prevErr {
+			p.log.Warn("invalid PING reply", "addr", n.addr, "err", err)
+		}
+	default:
+		o.Connected = false
+		o.LastError = err.Error()
+	}
+	switch {
+	case o.Connected && !n.wasUp:
+		p.log.Info("link up", "addr", n.addr, "rtt", rtt)
+	case !o.Connected && n.wasUp:
+		p.log.Warn("link down", "addr", n.addr, "err", err)
+	}
+	n.wasUp = o.Connected
+}
+
+// infoLoop sends INFO every period, or at once after RefreshInfo.
+func (p *Prober) infoLoop(n *node) {
+	defer n.wg.Done()
+	l := p.newLink(n.addr)
+	defer l.reset()
+	t := time.NewTicker(p.opt.InfoPeriod)
+	defer t.Stop()
+	for {
+		p.infoOnce(n, l)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-n.kick:
+		}
+	}
+}
+
+func (p *Prober) infoOnce(n *node, l *link) {
+	auth, gen := n.credentials()
+	l.setAuth(auth, gen)
+
+	ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
+	var text string
+	err := l.do(ctx, func(c *redis.Client) error {
+		var err error
+		text, err = c.Info(ctx).Result()
+		return err
+	})
+	cancel()
+	if n.ctx.Err() != nil {
+		return
+	}
+	var in Info
+	if err == nil {
+		in, err = ParseInfo(text)
+	}
+	at := p.opt.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	o := &n.obs
+	if err != nil {
+		if o.InfoError == "" {
+			p.log.Debug("INFO failed", "addr", n.addr, "err", err)
+		}
+		o.InfoError = err.Error()
+		return
+	}
+	if o.Role != in.Role {
+		if o.Role != "" {
+			p.log.Info("role changed", "addr", n.addr, "from", o.Role, "to", in.Role)
+		}
+		o.RoleChangedAt = at
+	}
+	o.InfoAt = at
+	o.InfoError = ""
+	o.RunID = in.RunID
+	o.Role = in.Role
+	o.MasterHost = in.MasterHost
+	o.MasterPort = in.MasterPort
+	o.MasterLinkUp = in.MasterLinkUp
+	o.MasterLinkDownMs = in.MasterLinkDownMs
+	o.ReplOffset = in.ReplOffset
+	o.Priority = in.Priority
+	o.ReplicaAnnounced = in.ReplicaAnnounced
+	o.Replicas = in.Replicas
+	o.RedisVersion = in.RedisVersion
+	o.Loading = in.Loading
+}

@@ -1,0 +1,125 @@
+package quorum
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Op names a replicated command.
+type Op string
+
+// Replicated commands. Each is applied deterministically by the FSM.
+const (
+	// OpRegisterMonitor upserts Command.Monitor into the member list.
+	OpRegisterMonitor Op = "register-monitor"
+	// OpAddMaster adds Command.Spec if no master of that name exists (the
+	// first committed definition wins; later ones are ignored).
+	OpAddMaster Op = "add-master"
+	// OpOpinion records Command.MonitorID's view (Down) of master
+	// Command.Master at address Command.Addr. Opinions about an address that
+	// is no longer the master's are ignored.
+	OpOpinion Op = "opinion"
+	// OpReplicas adds Command.Replicas to the master's known replicas.
+	OpReplicas Op = "replicas"
+	// OpODown commits the leader's judgement (Command.Down) that a quorum
+	// (Command.Votes fresh opinions) sees Command.Addr down.
+	OpODown Op = "odown"
+	// OpFailoverStart starts a failover from Command.Addr to Command.To with
+	// id Command.FailoverID. The FSM assigns the epoch and deadline.
+	OpFailoverStart Op = "failover-start"
+	// OpFailoverPromoted records that Command.To of failover
+	// Command.FailoverID was verified as master: the master address switches.
+	OpFailoverPromoted Op = "failover-promoted"
+	// OpFailoverEnd ends failover Command.FailoverID as Command.Stage
+	// (StageCompleted or StageAborted) with Command.Reason.
+	OpFailoverEnd Op = "failover-end"
+)
+
+// Command is one replicated state change. Which fields matter depends on Op.
+type Command struct {
+	Op         Op       `json:"op"`
+	Master     string   `json:"master,omitempty"`
+	Monitor    *Monitor `json:"monitor,omitempty"`
+	Spec       *Master  `json:"spec,omitempty"`
+	MonitorID  string   `json:"monitor_id,omitempty"`
+	Addr       Addr     `json:"addr,omitempty"`
+	To         Addr     `json:"to,omitempty"`
+	Down       bool     `json:"down,omitempty"`
+	Votes      int      `json:"votes,omitempty"`
+	Replicas   []Addr   `json:"replicas,omitempty"`
+	FailoverID string   `json:"failover_id,omitempty"`
+	Term       uint64   `json:"term,omitempty"`
+	Stage      Stage    `json:"stage,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	// Force skips the anti-flap window (a manual failover).
+	Force bool `json:"force,omitempty"`
+}
+
+// Encode returns the wire form of c.
+func (c Command) Encode() ([]byte, error) { return json.Marshal(c) }
+
+// DecodeCommand parses the wire form of a command.
+func DecodeCommand(b []byte) (Command, error) {
+	var c Command
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Command{}, fmt.Errorf("%w: %v", ErrBadCommand, err)
+	}
+	if c.Op == "" {
+		return Command{}, fmt.Errorf("%w: missing op", ErrBadCommand)
+	}
+	return c, nil
+}
+
+// Errors returned by the FSM (as the result of Apply) and the Store.
+var (
+	ErrBadCommand       = errors.New("quorum: malformed command")
+	ErrUnknownOp        = errors.New("quorum: unknown command op")
+	ErrNoSuchMaster     = errors.New("quorum: no such master")
+	ErrFailoverInProg   = errors.New("quorum: failover already in progress")
+	ErrStaleAddress     = errors.New("quorum: address is not the current master")
+	ErrNoSuchFailover   = errors.New("quorum: not the current failover")
+	ErrTooSoon          = errors.New("quorum: a failover of this master happened within failover-timeout")
+	ErrWrongStage       = errors.New("quorum: failover is not at the stage this step needs")
+	ErrNotLeader        = errors.New("quorum: not the raft leader")
+	ErrNoLeader         = errors.New("quorum: no known raft leader")
+	ErrClosed           = errors.New("quorum: store closed")
+	ErrInvalidMonitorID = errors.New("quorum: invalid monitor")
+)
+
+// EffectKind names something an applied command changed that monitors
+// announce to their clients.
+type EffectKind string
+
+// Effects produced by Apply.
+const (
+	EffMasterAdded    EffectKind = "master-added"
+	EffMonitorAdded   EffectKind = "monitor-added"
+	EffReplicaAdded   EffectKind = "replica-added"
+	EffODown          EffectKind = "odown"  // Addr entered ODOWN (Votes/Quorum)
+	EffODownCleared   EffectKind = "-odown" // Addr left ODOWN
+	EffFailoverStart  EffectKind = "failover-start"
+	EffSwitchMaster   EffectKind = "switch-master" // From -> To
+	EffFailoverEnd    EffectKind = "failover-end"
+	EffFailoverAbort  EffectKind = "failover-abort"
+	EffNewEpoch       EffectKind = "new-epoch"
+	EffStateRestored  EffectKind = "restored"
+	EffMonitorUpdated EffectKind = "monitor-updated"
+	EffOpinion        EffectKind = "opinion" // Monitor's opinion on Addr changed to Down
+)
+
+// Effect is a change made by one applied log entry. Every monitor produces
+// the same effects for the same entry.
+type Effect struct {
+	Kind     EffectKind
+	Index    uint64 // raft log index of the entry
+	Master   string
+	Addr     Addr
+	From, To Addr
+	Down     bool
+	Votes    int
+	Quorum   int
+	Epoch    uint64
+	Monitor  string
+	Failover *Failover
+}

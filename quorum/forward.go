@@ -1,0 +1,101 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// ProposePath is the internal HTTP path on which a leader accepts commands
+// forwarded by followers.
+const ProposePath = "/internal/v1/propose"
+
+// ProposeHandler serves forwarded proposals: POST a JSON Command; 204 when
+// committed, 409 with the FSM's verdict when rejected, 421 when this node is
+// not the leader, 400 for a malformed body.
+func (s *Store) ProposeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		cmd, err := DecodeCommand(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		err = s.Apply(r.Context(), cmd)
+		switch {
+		case err == nil:
+			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, ErrNotLeader):
+			http.Error(w, err.Error(), http.StatusMisdirectedRequest)
+		case isVerdict(err):
+			http.Error(w, err.Error(), http.StatusConflict)
+		default:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		}
+	})
+}
+
+// verdicts are FSM rejections that travel back to a forwarding follower.
+var verdicts = []error{ErrBadCommand, ErrUnknownOp, ErrNoSuchMaster, ErrFailoverInProg, ErrStaleAddress,
+	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID}
+
+func isVerdict(err error) bool {
+	for _, v := range verdicts {
+		if errors.Is(err, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// HTTPForwarder returns an Options.Forward function posting commands to the
+// leader's ProposePath over c (nil: http.DefaultClient). FSM rejections come
+// back as the same exported error values.
+func HTTPForwarder(c *http.Client) func(ctx context.Context, leader Monitor, cmd Command) error {
+	if c == nil {
+		c = http.DefaultClient
+	}
+	return func(ctx context.Context, leader Monitor, cmd Command) error {
+		b, err := cmd.Encode()
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leader.HTTPAddr+ProposePath, bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return fmt.Errorf("quorum: forward to leader %s: %w", leader.ID, err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		text := strings.TrimSpace(string(msg))
+		switch resp.StatusCode {
+		case http.StatusNoContent, http.StatusOK:
+			return nil
+		case http.StatusMisdirectedRequest:
+			return fmt.Errorf("%w: %s", ErrNotLeader, text)
+		case http.StatusConflict:
+			for _, v := range verdicts {
+				if strings.HasPrefix(text, v.Error()) {
+					return fmt.Errorf("%w (%s)", v, text)
+				}
+			}
+		}
+		return fmt.Errorf("quorum: leader %s answered %d: %s", leader.ID, resp.StatusCode, text)
+	}
+}

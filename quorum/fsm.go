@@ -1,0 +1,344 @@
+package quorum
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// FSM is the replicated state machine. Apply is deterministic: it reads no
+// clock (time comes from the entry's AppendedAt, stamped by the leader) and
+// does no I/O. Restore replaces the state wholesale.
+//
+// State and Apply are safe for concurrent use; effects are handed to the
+// sink passed to NewFSM synchronously, so the sink must not block.
+type FSM struct {
+	mu    sync.RWMutex
+	state *State
+	sink  func([]Effect)
+}
+
+// NewFSM returns an FSM with empty state. sink (may be nil) receives the
+// effects of every applied entry, in log order.
+func NewFSM(sink func([]Effect)) *FSM {
+	return &FSM{state: NewState(), sink: sink}
+}
+
+// State returns a deep copy of the current state.
+func (f *FSM) State() *State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.Clone()
+}
+
+// view runs fn with read access to the live state (no copy).
+func (f *FSM) view(fn func(*State)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
+}
+
+// Apply implements raft.FSM. It returns nil on success or an error value
+// (never panics on bad input).
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	cmd, err := DecodeCommand(l.Data)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	effects, err := apply(f.state, cmd, l.AppendedAt, l.Index)
+	f.mu.Unlock()
+	if len(effects) > 0 && f.sink != nil {
+		f.sink(effects)
+	}
+	return err
+}
+
+// apply mutates s according to cmd at log time now. It is a pure function of
+// its inputs.
+func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error) {
+	if now.After(s.LastApplied) {
+		s.LastApplied = now
+	}
+	var eff []Effect
+	emit := func(e Effect) {
+		e.Index = index
+		eff = append(eff, e)
+	}
+	switch cmd.Op {
+	case OpRegisterMonitor:
+		m := cmd.Monitor
+		if m == nil || m.ID == "" {
+			return nil, ErrInvalidMonitorID
+		}
+		mm := *m
+		mm.SeenAt = now
+		old, ok := s.Monitors[m.ID]
+		s.Monitors[m.ID] = &mm
+		switch {
+		case !ok:
+			emit(Effect{Kind: EffMonitorAdded, Monitor: m.ID})
+		case old.Announce != mm.Announce || old.RunID != mm.RunID || old.HTTPAddr != mm.HTTPAddr:
+			emit(Effect{Kind: EffMonitorUpdated, Monitor: m.ID})
+		}
+		return eff, nil
+
+	case OpAddMaster:
+		sp := cmd.Spec
+		if sp == nil || sp.Name == "" || sp.Addr.IsZero() {
+			return nil, fmt.Errorf("%w: add-master needs a name and an address", ErrBadCommand)
+		}
+		if _, ok := s.Masters[sp.Name]; ok {
+			return nil, nil
+		}
+		m := &Master{Name: sp.Name, Addr: sp.Addr, Quorum: sp.Quorum, DownAfter: sp.DownAfter,
+			FailoverTimeout: sp.FailoverTimeout, ParallelSyncs: sp.ParallelSyncs,
+			AuthUser: sp.AuthUser, AuthPass: sp.AuthPass, Opinions: map[string]Opinion{}}
+		s.Masters[sp.Name] = m
+		emit(Effect{Kind: EffMasterAdded, Master: m.Name, Addr: m.Addr, Quorum: m.Quorum})
+		return eff, nil
+	}
+
+	m, ok := s.Masters[cmd.Master]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchMaster, cmd.Master)
+	}
+	switch cmd.Op {
+	case OpOpinion:
+		if cmd.MonitorID == "" {
+			return nil, ErrInvalidMonitorID
+		}
+		if cmd.Addr != m.Addr {
+			return nil, ErrStaleAddress
+		}
+		o := m.Opinions[cmd.MonitorID]
+		if o.Down != cmd.Down {
+			emit(Effect{Kind: EffOpinion, Master: m.Name, Addr: m.Addr, Monitor: cmd.MonitorID, Down: cmd.Down})
+		}
+		if cmd.Down && (!o.Down || o.Since.IsZero()) {
+			o.Since = now
+		}
+		o.Monitor, o.Down, o.At = cmd.MonitorID, cmd.Down, now
+		if !o.Down {
+			o.Since = time.Time{}
+		}
+		if m.Opinions == nil {
+			m.Opinions = map[string]Opinion{}
+		}
+		m.Opinions[cmd.MonitorID] = o
+		return eff, nil
+
+	case OpReplicas:
+		for _, a := range cmd.Replicas {
+			if a.IsZero() || a == m.Addr || containsAddr(m.Replicas, a) {
+				continue
+			}
+			m.Replicas = append(m.Replicas, a)
+			emit(Effect{Kind: EffReplicaAdded, Master: m.Name, Addr: a, From: m.Addr})
+		}
+		sortAddrs(m.Replicas)
+		return eff, nil
+
+	case OpODown:
+		if cmd.Addr != m.Addr {
+			return nil, ErrStaleAddress
+		}
+		if cmd.Down == m.ODown {
+			m.ODownVotes = cmd.Votes
+			return nil, nil
+		}
+		m.ODown, m.ODownVotes = cmd.Down, cmd.Votes
+		if cmd.Down {
+			m.ODownSince = now
+			emit(Effect{Kind: EffODown, Master: m.Name, Addr: m.Addr, Votes: cmd.Votes, Quorum: m.Quorum})
+		} else {
+			m.ODownSince = time.Time{}
+			emit(Effect{Kind: EffODownCleared, Master: m.Name, Addr: m.Addr})
+		}
+		return eff, nil
+
+	case OpFailoverStart:
+		if cmd.FailoverID == "" || cmd.To.IsZero() {
+			return nil, fmt.Errorf("%w: failover-start needs an id and a target", ErrBadCommand)
+		}
+		if cmd.Addr != m.Addr {
+			return nil, ErrStaleAddress
+		}
+		if f := m.Failover; f.InProgress() && !now.After(f.Deadline) {
+			return nil, ErrFailoverInProg
+		}
+		if f := m.Failover; f != nil && !cmd.Force && f.Stage != StageAborted &&
+			now.Sub(f.StartedAt) < m.FailoverTimeout {
+			return nil, ErrTooSoon
+		}
+		if f := m.Failover; f.InProgress() {
+			// Expired and never finished: implicitly abort it.
+			emit(Effect{Kind: EffFailoverAbort, Master: m.Name, Failover: abortCopy(f, now, "superseded after deadline")})
+		}
+		s.CurrentEpoch++
+		emit(Effect{Kind: EffNewEpoch, Master: m.Name, Epoch: s.CurrentEpoch})
+		reason := ""
+		if cmd.Force {
+			reason = "manual"
+		}
+		m.Failover = &Failover{ID: cmd.FailoverID, Epoch: s.CurrentEpoch, Term: cmd.Term, Leader: cmd.MonitorID,
+			From: m.Addr, To: cmd.To, Stage: StageStarted, Reason: reason, StartedAt: now,
+			Deadline: now.Add(m.FailoverTimeout)}
+		f := *m.Failover
+		emit(Effect{Kind: EffFailoverStart, Master: m.Name, Addr: m.Addr, To: cmd.To, Epoch: f.Epoch, Failover: &f})
+		return eff, nil
+
+	case OpFailoverPromoted:
+		f := m.Failover
+		if f == nil || f.ID != cmd.FailoverID {
+			return nil, ErrNoSuchFailover
+		}
+		if f.Stage == StagePromoted || f.Stage == StageCompleted {
+			return nil, nil // idempotent
+		}
+		if f.Stage != StageStarted {
+			return nil, ErrWrongStage
+		}
+		old := m.Addr
+		m.Addr = f.To
+		m.ConfigEpoch = f.Epoch
+		m.Replicas = removeAddr(m.Replicas, f.To)
+		if !containsAddr(m.Replicas, old) {
+			m.Replicas = append(m.Replicas, old)
+		}
+		sortAddrs(m.Replicas)
+		m.Opinions = map[string]Opinion{}
+		wasODown := m.ODown
+		m.ODown, m.ODownSince, m.ODownVotes = false, time.Time{}, 0
+		f.Stage = StagePromoted
+		fc := *f
+		if wasODown {
+			emit(Effect{Kind: EffODownCleared, Master: m.Name, Addr: old})
+		}
+		emit(Effect{Kind: EffSwitchMaster, Master: m.Name, From: old, To: f.To, Epoch: f.Epoch, Failover: &fc})
+		return eff, nil
+
+	case OpFailoverEnd:
+		f := m.Failover
+		if f == nil || f.ID != cmd.FailoverID {
+			return nil, ErrNoSuchFailover
+		}
+		switch cmd.Stage {
+		case StageCompleted:
+			if f.Stage == StageCompleted {
+				return nil, nil
+			}
+			if f.Stage != StagePromoted {
+				return nil, ErrWrongStage
+			}
+		case StageAborted:
+			if f.Stage == StageAborted {
+				return nil, nil
+			}
+			if f.Stage != StageStarted {
+				return nil, ErrWrongStage // once promoted, a failover always completes
+			}
+		default:
+			return nil, fmt.Errorf("%w: failover-end stage %q", ErrBadCommand, cmd.Stage)
+		}
+		f.Stage, f.EndedAt = cmd.Stage, now
+		if cmd.Reason != "" {
+			f.Reason = cmd.Reason
+		}
+		fc := *f
+		kind := EffFailoverEnd
+		if cmd.Stage == StageAborted {
+			kind = EffFailoverAbort
+		}
+		emit(Effect{Kind: kind, Master: m.Name, Addr: m.Addr, Failover: &fc})
+		return eff, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownOp, cmd.Op)
+}
+
+func abortCopy(f *Failover, now time.Time, reason string) *Failover {
+	c := *f
+	c.Stage, c.EndedAt, c.Reason = StageAborted, now, reason
+	return &c
+}
+
+func containsAddr(list []Addr, a Addr) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func removeAddr(list []Addr, a Addr) []Addr {
+	out := list[:0:0]
+	for _, x := range list {
+		if x != a {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func sortAddrs(list []Addr) {
+	sort.Slice(list, func(i, j int) bool { return list[i].String() < list[j].String() })
+}
+
+// Snapshot implements raft.FSM.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	b, err := json.Marshal(f.state)
+	if err != nil {
+		return nil, fmt.Errorf("quorum: encode snapshot: %w", err)
+	}
+	return snapshot(b), nil
+}
+
+// Restore implements raft.FSM: the snapshot replaces the whole state.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st := NewState()
+	if err := json.NewDecoder(rc).Decode(st); err != nil {
+		return fmt.Errorf("quorum: decode snapshot: %w", err)
+	}
+	if st.Masters == nil {
+		st.Masters = map[string]*Master{}
+	}
+	if st.Monitors == nil {
+		st.Monitors = map[string]*Monitor{}
+	}
+	for _, m := range st.Masters {
+		if m.Opinions == nil {
+			m.Opinions = map[string]Opinion{}
+		}
+	}
+	f.mu.Lock()
+	f.state = st
+	f.mu.Unlock()
+	if f.sink != nil {
+		f.sink([]Effect{{Kind: EffStateRestored}})
+	}
+	return nil
+}
+
+type snapshot []byte
+
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("quorum: write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s snapshot) Release() {}

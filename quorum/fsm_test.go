@@ -1,0 +1,203 @@
+package quorum
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func addr(p int) Addr { return Addr{Host: "10.0.0.1", Port: p} }
+
+func logOf(t *testing.T, cmd Command, at time.Time, idx uint64) *raft.Log {
+	t.Helper()
+	b, err := cmd.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &raft.Log{Type: raft.LogCommand, Data: b, AppendedAt: at, Index: idx}
+}
+
+type step struct {
+	cmd     Command
+	after   time.Duration // since t0
+	wantErr error
+	kinds   []EffectKind
+}
+
+func runSteps(t *testing.T, f *FSM, got *[]Effect, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		*got = nil
+		res := f.Apply(logOf(t, s.cmd, t0.Add(s.after), uint64(i+1)))
+		err, _ := res.(error)
+		if !errors.Is(err, s.wantErr) || (s.wantErr == nil && err != nil) {
+			t.Fatalf("step %d (%s): err = %v, want %v", i, s.cmd.Op, err, s.wantErr)
+		}
+		var kinds []EffectKind
+		for _, e := range *got {
+			kinds = append(kinds, e.Kind)
+		}
+		if !reflect.DeepEqual(kinds, s.kinds) {
+			t.Fatalf("step %d (%s): effects %v, want %v", i, s.cmd.Op, kinds, s.kinds)
+		}
+	}
+}
+
+func baseSteps() []step {
+	spec := &Master{Name: "mymaster", Addr: addr(1), Quorum: 2, DownAfter: time.Second,
+		FailoverTimeout: 10 * time.Second, ParallelSyncs: 1}
+	return []step{
+		{cmd: Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m1", RunID: "r1"}}, kinds: []EffectKind{EffMonitorAdded}},
+		{cmd: Command{Op: OpAddMaster, Spec: spec}, kinds: []EffectKind{EffMasterAdded}},
+		{cmd: Command{Op: OpAddMaster, Spec: &Master{Name: "mymaster", Addr: addr(9), Quorum: 1}}}, // first wins
+		{cmd: Command{Op: OpReplicas, Master: "mymaster", Replicas: []Addr{addr(3), addr(2), addr(1)}},
+			kinds: []EffectKind{EffReplicaAdded, EffReplicaAdded}},
+	}
+}
+
+func TestFSMFailoverLifecycle(t *testing.T) {
+	var got []Effect
+	f := NewFSM(func(e []Effect) { got = append(got, e...) })
+	steps := append(baseSteps(),
+		step{cmd: Command{Op: OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true}, after: time.Second,
+			kinds: []EffectKind{EffOpinion}},
+		step{cmd: Command{Op: OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true}, after: time.Second}, // refresh: no change
+		step{cmd: Command{Op: OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addr(9), Down: true}, wantErr: ErrStaleAddress},
+		step{cmd: Command{Op: OpODown, Master: "mymaster", Addr: addr(1), Down: true, Votes: 2}, after: time.Second, kinds: []EffectKind{EffODown}},
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1", MonitorID: "m1"},
+			after: 2 * time.Second, kinds: []EffectKind{EffNewEpoch, EffFailoverStart}},
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(3), FailoverID: "f2"},
+			after: 3 * time.Second, wantErr: ErrFailoverInProg},
+		step{cmd: Command{Op: OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: StageCompleted}, wantErr: ErrWrongStage},
+		step{cmd: Command{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "nope"}, wantErr: ErrNoSuchFailover},
+		step{cmd: Command{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}, after: 3 * time.Second,
+			kinds: []EffectKind{EffODownCleared, EffSwitchMaster}},
+		step{cmd: Command{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}}, // idempotent
+		step{cmd: Command{Op: OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: StageAborted}, wantErr: ErrWrongStage},
+		step{cmd: Command{Op: OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: StageCompleted}, after: 4 * time.Second,
+			kinds: []EffectKind{EffFailoverEnd}},
+		// Anti-flap: a new failover within failover-timeout of the last start is refused...
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(2), To: addr(3), FailoverID: "f3"},
+			after: 5 * time.Second, wantErr: ErrTooSoon},
+		// ...unless forced (manual), and after the window it is allowed.
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(2), To: addr(3), FailoverID: "f4"},
+			after: 13 * time.Second, kinds: []EffectKind{EffNewEpoch, EffFailoverStart}},
+	)
+	runSteps(t, f, &got, steps)
+	st := f.State()
+	m := st.Masters["mymaster"]
+	if m.Addr != addr(2) || m.ConfigEpoch != 1 || st.CurrentEpoch != 2 {
+		t.Fatalf("addr %v epoch %d current %d", m.Addr, m.ConfigEpoch, st.CurrentEpoch)
+	}
+	if want := []Addr{addr(1), addr(3)}; !reflect.DeepEqual(m.Replicas, want) {
+		t.Fatalf("replicas %v, want %v (old master kept as replica, new one removed)", m.Replicas, want)
+	}
+	if len(m.Opinions) != 0 || m.ODown {
+		t.Fatalf("opinions/odown not reset on switch: %+v %v", m.Opinions, m.ODown)
+	}
+	if m.Failover.ID != "f4" || m.Failover.Deadline != t0.Add(23*time.Second) {
+		t.Fatalf("failover %+v", m.Failover)
+	}
+}
+
+func TestFSMExpiredFailoverIsSuperseded(t *testing.T) {
+	var got []Effect
+	f := NewFSM(func(e []Effect) { got = append(got, e...) })
+	steps := append(baseSteps(),
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"},
+			kinds: []EffectKind{EffNewEpoch, EffFailoverStart}},
+		// Before the deadline: in progress.
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(3), FailoverID: "f2"},
+			after: 9 * time.Second, wantErr: ErrFailoverInProg},
+		// After it: the stuck one is aborted and a new one starts with a new epoch.
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(3), FailoverID: "f2"},
+			after: 11 * time.Second, kinds: []EffectKind{EffFailoverAbort, EffNewEpoch, EffFailoverStart}},
+		// The old one can no longer be promoted.
+		step{cmd: Command{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}, wantErr: ErrNoSuchFailover},
+		step{cmd: Command{Op: OpFailoverEnd, Master: "mymaster", FailoverID: "f2", Stage: StageAborted, Reason: "x"},
+			after: 12 * time.Second, kinds: []EffectKind{EffFailoverAbort}},
+		// After an abort a retry is not held back by the anti-flap window.
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f3"},
+			after: 13 * time.Second, kinds: []EffectKind{EffNewEpoch, EffFailoverStart}},
+	)
+	runSteps(t, f, &got, steps)
+	if e := f.State().CurrentEpoch; e != 3 {
+		t.Fatalf("epoch %d", e)
+	}
+}
+
+func TestFSMRejectsBadInput(t *testing.T) {
+	f := NewFSM(nil)
+	for _, data := range [][]byte{nil, []byte("{"), []byte(`{"op":""}`), []byte(`[]`)} {
+		if err, _ := f.Apply(&raft.Log{Type: raft.LogCommand, Data: data}).(error); !errors.Is(err, ErrBadCommand) {
+			t.Errorf("%q: %v", data, err)
+		}
+	}
+	cases := []struct {
+		cmd  Command
+		want error
+	}{
+		{Command{Op: "bogus", Master: "x"}, ErrNoSuchMaster},
+		{Command{Op: OpOpinion, Master: "nope"}, ErrNoSuchMaster},
+		{Command{Op: OpRegisterMonitor}, ErrInvalidMonitorID},
+		{Command{Op: OpAddMaster, Spec: &Master{Name: "x"}}, ErrBadCommand},
+	}
+	for _, c := range cases {
+		if err, _ := f.Apply(logOf(t, c.cmd, t0, 1)).(error); !errors.Is(err, c.want) {
+			t.Errorf("%+v: %v, want %v", c.cmd, err, c.want)
+		}
+	}
+	f.Apply(logOf(t, Command{Op: OpAddMaster, Spec: &Master{Name: "x", Addr: addr(1)}}, t0, 2))
+	if err, _ := f.Apply(logOf(t, Command{Op: "bogus", Master: "x"}, t0, 3)).(error); !errors.Is(err, ErrUnknownOp) {
+		t.Errorf("unknown op: %v", err)
+	}
+}
+
+type memSink struct {
+	bytes.Buffer
+	cancelled bool
+}
+
+func (m *memSink) ID() string    { return "mem" }
+func (m *memSink) Cancel() error { m.cancelled = true; return nil }
+func (m *memSink) Close() error  { return nil }
+
+func TestFSMSnapshotRestoreReplaces(t *testing.T) {
+	var got []Effect
+	f := NewFSM(func(e []Effect) { got = append(got, e...) })
+	steps := append(baseSteps(),
+		step{cmd: Command{Op: OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true}, after: time.Second,
+			kinds: []EffectKind{EffOpinion}},
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"},
+			kinds: []EffectKind{EffNewEpoch, EffFailoverStart}},
+	)
+	runSteps(t, f, &got, steps)
+	want := f.State()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	// Restore into an FSM that holds other state: nothing of it may survive.
+	g := NewFSM(nil)
+	g.Apply(logOf(t, Command{Op: OpAddMaster, Spec: &Master{Name: "other", Addr: addr(7)}}, t0, 1))
+	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if gotState := g.State(); !reflect.DeepEqual(gotState, want) {
+		t.Fatalf("restored state differs:\n got %+v\nwant %+v", gotState, want)
+	}
+	if err := g.Restore(io.NopCloser(bytes.NewReader([]byte("garbage")))); err == nil {
+		t.Fatal("restore of garbage succeeded")
+	}
+}

@@ -1,0 +1,504 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Peer is one initial voter.
+type Peer struct {
+	ID       string
+	RaftAddr string
+}
+
+// Options configure a Store. Zero durations take the defaults noted.
+type Options struct {
+	ID       string // raft server id (required)
+	RaftAddr string // bind and advertise address, host:port (required; port 0 picks one)
+	DataDir  string // raft log, stable store and snapshots live here (required)
+	// Peers are the initial voters, self included. A store with no existing
+	// state bootstraps the group from them; every member must be given the
+	// same list. Empty: start without bootstrapping (to be joined later).
+	Peers []Peer
+
+	HeartbeatTimeout   time.Duration // default 500ms
+	ElectionTimeout    time.Duration // default 500ms
+	LeaderLeaseTimeout time.Duration // default 250ms
+	CommitTimeout      time.Duration // default 10ms
+	SnapshotInterval   time.Duration // default 30s
+	SnapshotThreshold  uint64        // default 2048
+	ApplyTimeout       time.Duration // bound of one Apply when ctx has none; default 2s
+
+	// Listener, when set, is used for the raft transport instead of
+	// listening on RaftAddr (tests pass 127.0.0.1:0 listeners they opened
+	// first so every peer's address is known before bootstrap).
+	Listener net.Listener
+
+	// Forward sends a command to the leader whose monitor record is given,
+	// for Propose on a follower. Nil: Propose on a follower fails with
+	// ErrNotLeader.
+	Forward func(ctx context.Context, leader Monitor, cmd Command) error
+
+	Logger *slog.Logger
+}
+
+// Store owns the Raft node and the FSM. All methods are safe for concurrent
+// use. Effects of applied entries are delivered, in order, on the channel
+// returned by Effects; the store never blocks raft on a slow reader (effects
+// queue without bound in memory until read).
+type Store struct {
+	opt    Options
+	log    *slog.Logger
+	fsm    *FSM
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	bolt   *raftboltdb.BoltStore
+	obsCh  chan raft.Observation
+	obs    *raft.Observer
+	leader chan struct{} // signalled (coalesced) on leadership changes
+
+	effMu   sync.Mutex
+	effQ    []Effect
+	effWake chan struct{}
+	effOut  chan Effect
+
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Open creates or reopens a store in opt.DataDir and starts its raft node.
+func Open(opt Options) (*Store, error) {
+	if opt.Listener != nil && opt.RaftAddr == "" {
+		opt.RaftAddr = opt.Listener.Addr().String()
+	}
+	if opt.ID == "" || opt.RaftAddr == "" || opt.DataDir == "" {
+		return nil, fmt.Errorf("quorum: Options.ID, RaftAddr and DataDir are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opt.HeartbeatTimeout, 500*time.Millisecond)
+	def(&opt.ElectionTimeout, 500*time.Millisecond)
+	def(&opt.LeaderLeaseTimeout, 250*time.Millisecond)
+	def(&opt.CommitTimeout, 10*time.Millisecond)
+	def(&opt.SnapshotInterval, 30*time.Second)
+	def(&opt.ApplyTimeout, 2*time.Second)
+	if opt.SnapshotThreshold == 0 {
+		opt.SnapshotThreshold = 2048
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
+		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{})}
+	s.fsm = NewFSM(s.enqueueEffects)
+
+	if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("quorum: data dir: %w", err)
+	}
+	hlog := newHCLogger(opt.Logger.With("component", "raft"))
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(opt.ID)
+	conf.HeartbeatTimeout = opt.HeartbeatTimeout
+	conf.ElectionTimeout = opt.ElectionTimeout
+	conf.LeaderLeaseTimeout = opt.LeaderLeaseTimeout
+	conf.CommitTimeout = opt.CommitTimeout
+	conf.SnapshotInterval = opt.SnapshotInterval
+	conf.SnapshotThreshold = opt.SnapshotThreshold
+	conf.Logger = hlog
+	if err := raft.ValidateConfig(conf); err != nil {
+		return nil, fmt.Errorf("quorum: raft config: %w", err)
+	}
+
+	bolt, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(opt.DataDir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("quorum: open raft store %s: %w", filepath.Join(opt.DataDir, "raft.db"), err)
+	}
+	s.bolt = bolt
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(opt.DataDir, 2, hlog)
+	if err != nil {
+		bolt.Close()
+		return nil, fmt.Errorf("quorum: snapshot store: %w", err)
+	}
+	ln := opt.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", opt.RaftAddr)
+		if err != nil {
+			bolt.Close()
+			return nil, fmt.Errorf("quorum: raft listen %s: %w", opt.RaftAddr, err)
+		}
+	}
+	adv := ln.Addr().(*net.TCPAddr)
+	s.trans = raft.NewNetworkTransportWithLogger(&streamLayer{ln: ln, adv: adv}, 3, 2*time.Second, hlog)
+	s.opt.RaftAddr = adv.String()
+
+	existing, err := raft.HasExistingState(bolt, bolt, snaps)
+	if err != nil {
+		s.trans.Close()
+		bolt.Close()
+		return nil, fmt.Errorf("quorum: read raft state: %w", err)
+	}
+	if !existing && len(opt.Peers) > 0 {
+		var cfg raft.Configuration
+		for _, p := range opt.Peers {
+			addr := p.RaftAddr
+			if p.ID == opt.ID {
+				addr = s.opt.RaftAddr
+			}
+			cfg.Servers = append(cfg.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(addr), Suffrage: raft.Voter})
+		}
+		if err := raft.BootstrapCluster(conf, bolt, bolt, snaps, s.trans, cfg); err != nil {
+			s.trans.Close()
+			bolt.Close()
+			return nil, fmt.Errorf("quorum: bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(conf, s.fsm, bolt, bolt, snaps, s.trans)
+	if err != nil {
+		s.trans.Close()
+		bolt.Close()
+		return nil, fmt.Errorf("quorum: start raft: %w", err)
+	}
+	s.raft = r
+	s.obsCh = make(chan raft.Observation, 16)
+	s.obs = raft.NewObserver(s.obsCh, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.RaftState:
+			return true
+		}
+		return false
+	})
+	r.RegisterObserver(s.obs)
+	s.wg.Add(2)
+	go s.watchLeader()
+	go s.pumpEffects()
+	return s, nil
+}
+
+// RaftAddr returns the transport's advertised address (useful with port 0).
+func (s *Store) RaftAddr() string { return s.opt.RaftAddr }
+
+// ID returns this node's raft server id.
+func (s *Store) ID() string { return s.opt.ID }
+
+// State returns a deep copy of the committed state as applied locally.
+func (s *Store) State() *State { return s.fsm.State() }
+
+// View runs fn with read access to the live local state. fn must not retain
+// the pointer or call back into the store.
+func (s *Store) View(fn func(*State)) { s.fsm.view(fn) }
+
+// IsLeader reports whether this node is the raft leader now.
+func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Leader returns the current leader's id and raft address ("" if unknown).
+func (s *Store) Leader() (id, addr string) {
+	a, i := s.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// Term returns the current raft term.
+func (s *Store) Term() uint64 { return s.raft.CurrentTerm() }
+
+// LeaderChanges is signalled (coalesced, never blocking raft) whenever
+// leadership or raft state changes.
+func (s *Store) LeaderChanges() <-chan struct{} { return s.leader }
+
+// Effects returns the channel on which every applied entry's effects arrive,
+// in log order. Read it continuously; it is closed by Close.
+func (s *Store) Effects() <-chan Effect { return s.effOut }
+
+// Barrier blocks until every entry committed before the call is applied
+// locally. Only the leader may call it.
+func (s *Store) Barrier(ctx context.Context) error {
+	return s.wait(ctx, s.raft.Barrier(s.timeout(ctx)))
+}
+
+// Apply commits cmd through this node, which must be the leader, and returns
+// the FSM's verdict. A commit proves this node was leader when it was
+// appended.
+func (s *Store) Apply(ctx context.Context, cmd Command) error {
+	b, err := cmd.Encode()
+	if err != nil {
+		return fmt.Errorf("quorum: encode: %w", err)
+	}
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	f := s.raft.Apply(b, s.timeout(ctx))
+	if err := s.wait(ctx, f); err != nil {
+		return err
+	}
+	if r, ok := f.Response().(error); ok && r != nil {
+		return r
+	}
+	return nil
+}
+
+// Propose commits cmd: locally when this node leads, otherwise forwarded to
+// the leader through Options.Forward. It returns ErrNoLeader when no leader
+// (or no leader's monitor record) is known yet; callers retry.
+func (s *Store) Propose(ctx context.Context, cmd Command) error {
+	if s.IsLeader() {
+		return s.Apply(ctx, cmd)
+	}
+	id, _ := s.Leader()
+	if id == "" {
+		return ErrNoLeader
+	}
+	if s.opt.Forward == nil {
+		return ErrNotLeader
+	}
+	var leader *Monitor
+	s.View(func(st *State) {
+		if m, ok := st.Monitors[id]; ok {
+			c := *m
+			leader = &c
+		}
+	})
+	if leader == nil || leader.HTTPAddr == "" {
+		return fmt.Errorf("%w: leader %s has not registered its address yet", ErrNoLeader, id)
+	}
+	return s.opt.Forward(ctx, *leader, cmd)
+}
+
+// Servers returns the raft configuration's members (id → raft address).
+func (s *Store) Servers() (map[string]string, error) {
+	f := s.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, sv := range f.Configuration().Servers {
+		out[string(sv.ID)] = string(sv.Address)
+	}
+	return out, nil
+}
+
+// LastContact returns the time of last contact with the leader (zero on the
+// leader itself).
+func (s *Store) LastContact() time.Time { return s.raft.LastContact() }
+
+// TransferLeadership asks raft to hand leadership to another voter. Only
+// meaningful on the leader.
+func (s *Store) TransferLeadership(ctx context.Context) error {
+	return s.wait(ctx, s.raft.LeadershipTransfer())
+}
+
+// Close shuts raft down, closes the transport and the log store. Idempotent.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		err = s.raft.Shutdown().Error()
+		s.raft.DeregisterObserver(s.obs)
+		close(s.done)
+		s.wg.Wait()
+		s.trans.CloseStreams()
+		if e := s.trans.Close(); e != nil && err == nil {
+			err = e
+		}
+		if e := s.bolt.Close(); e != nil && err == nil {
+			err = e
+		}
+		close(s.effOut)
+	})
+	return err
+}
+
+func (s *Store) timeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return s.opt.ApplyTimeout
+}
+
+// wait waits for a raft future or ctx, translating raft's errors.
+func (s *Store) wait(ctx context.Context, f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+			errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			return fmt.Errorf("%w: %v", ErrNotLeader, err)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return ErrClosed
+		}
+		return fmt.Errorf("quorum: %w", err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) watchLeader() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.done:
+			return
+		case o := <-s.obsCh:
+			if lo, ok := o.Data.(raft.LeaderObservation); ok {
+				s.log.Info("raft leader changed", "leader", string(lo.LeaderID), "term", s.raft.CurrentTerm())
+			}
+			select {
+			case s.leader <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (s *Store) enqueueEffects(e []Effect) {
+	s.effMu.Lock()
+	s.effQ = append(s.effQ, e...)
+	s.effMu.Unlock()
+	select {
+	case s.effWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) pumpEffects() {
+	defer s.wg.Done()
+	for {
+		s.effMu.Lock()
+		q := s.effQ
+		s.effQ = nil
+		s.effMu.Unlock()
+		for _, e := range q {
+			select {
+			case s.effOut <- e:
+			case <-s.done:
+				return
+			}
+		}
+		if len(q) > 0 {
+			continue
+		}
+		select {
+		case <-s.effWake:
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// streamLayer is a plain TCP raft.StreamLayer over a listener we opened
+// ourselves, so port 0 works and the advertised address is the bound one.
+//
+// Close also closes every accepted connection: raft's NetworkTransport
+// leaves its inbound connection handlers blocked on reads otherwise.
+type streamLayer struct {
+	ln  net.Listener
+	adv net.Addr
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (l *streamLayer) Accept() (net.Conn, error) {
+	c, err := l.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	if l.conns == nil {
+		l.conns = map[net.Conn]struct{}{}
+	}
+	l.conns[c] = struct{}{}
+	return &trackedConn{Conn: c, l: l}, nil
+}
+
+func (l *streamLayer) Close() error {
+	err := l.ln.Close()
+	l.mu.Lock()
+	l.closed = true
+	for c := range l.conns {
+		c.Close()
+	}
+	l.conns = nil
+	l.mu.Unlock()
+	return err
+}
+
+func (l *streamLayer) Addr() net.Addr { return l.adv }
+
+type trackedConn struct {
+	net.Conn
+	l *streamLayer
+}
+
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c.Conn)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
+}
+func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	return d.Dial("tcp", string(addr))
+}
+
+// newHCLogger adapts raft's hclog output to slog: every line raft writes is
+// re-logged through l at the level hclog printed.
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: &slogWriter{l: l},
+	})
+}
+
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
+		msg := string(line)
+		lvl := slog.LevelDebug
+		switch {
+		case strings.Contains(msg, "[ERROR]"):
+			lvl = slog.LevelError
+		case strings.Contains(msg, "[WARN]"):
+			lvl = slog.LevelWarn
+		case strings.Contains(msg, "[INFO]"):
+			lvl = slog.LevelInfo
+		}
+		// Strip hclog's own timestamp and level prefix.
+		if i := strings.Index(msg, "] "); i >= 0 && i < 60 {
+			msg = msg[i+2:]
+		}
+		w.l.Log(context.Background(), lvl, msg)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,227 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type node struct {
+	store *Store
+	http  *httptest.Server
+	dir   string
+	id    string
+}
+
+// startGroup starts n stores bootstrapped as one group, each with an HTTP
+// server for forwarded proposals, and returns them once a leader is known.
+func startGroup(t *testing.T, dirs []string, raftAddrs []string) []*node {
+	t.Helper()
+	n := len(dirs)
+	lns := make([]net.Listener, n)
+	peers := make([]Peer, n)
+	for i := range n {
+		a := "127.0.0.1:0"
+		if raftAddrs != nil {
+			a = raftAddrs[i]
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i] = ln
+		peers[i] = Peer{ID: fmt.Sprintf("m%d", i+1), RaftAddr: ln.Addr().String()}
+	}
+	nodes := make([]*node, n)
+	for i := range n {
+		nd := &node{dir: dirs[i], id: peers[i].ID}
+		s, err := Open(Options{ID: nd.id, Listener: lns[i], DataDir: nd.dir, Peers: peers,
+			HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
+			LeaderLeaseTimeout: 50 * time.Millisecond, Forward: HTTPForwarder(nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.store = s
+		nd.http = httptest.NewServer(s.ProposeHandler())
+		nodes[i] = nd
+	}
+	t.Cleanup(func() {
+		for _, nd := range nodes {
+			nd.http.Close()
+			if err := nd.store.Close(); err != nil {
+				t.Errorf("close %s: %v", nd.id, err)
+			}
+		}
+	})
+	go drainEffects(nodes)
+	// Every node registers itself (the leader directly, followers through it).
+	// Registration runs on all nodes at once, as it does in the daemon: a
+	// follower can only forward once the leader has registered itself.
+	errc := make(chan error, n)
+	for _, nd := range nodes {
+		m := &Monitor{ID: nd.id, RunID: "run-" + nd.id, RaftAddr: nd.store.RaftAddr(), HTTPAddr: nd.http.Listener.Addr().String()}
+		go func() {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				err := nd.store.Propose(context.Background(), Command{Op: OpRegisterMonitor, Monitor: m})
+				if err == nil || time.Now().After(deadline) {
+					errc <- err
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	for range nodes {
+		if err := <-errc; err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	return nodes
+}
+
+func drainEffects(nodes []*node) {
+	for _, nd := range nodes {
+		go func(ch <-chan Effect) {
+			for range ch {
+			}
+		}(nd.store.Effects())
+	}
+}
+
+// eventually retries fn until it returns nil or the deadline passes.
+func eventually(t *testing.T, d time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %v", d, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func follower(nodes []*node) *node {
+	for _, nd := range nodes {
+		if !nd.store.IsLeader() {
+			return nd
+		}
+	}
+	return nil
+}
+
+func TestGroupForwardingAndRestart(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	ctx := context.Background()
+	var raftAddrs []string
+	func() {
+		nodes := startGroup(t, dirs, nil)
+		for _, nd := range nodes {
+			raftAddrs = append(raftAddrs, nd.store.RaftAddr())
+		}
+		f := follower(nodes)
+		spec := &Master{Name: "mymaster", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
+		if err := f.store.Propose(ctx, Command{Op: OpAddMaster, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		// The FSM's verdict travels back through forwarding as the same error value.
+		err := f.store.Propose(ctx, Command{Op: OpFailoverPromoted, Master: "nope", FailoverID: "x"})
+		if !errors.Is(err, ErrNoSuchMaster) {
+			t.Fatalf("forwarded rejection: %v", err)
+		}
+		if err := f.store.Propose(ctx, Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.Propose(ctx, Command{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, nd := range nodes {
+			eventually(t, 5*time.Second, func() error {
+				st := nd.store.State()
+				m, ok := st.Masters["mymaster"]
+				if !ok || m.Addr != addr(2) || m.ConfigEpoch != 1 || len(st.Monitors) != 3 {
+					return fmt.Errorf("%s: state not converged: %+v", nd.id, st)
+				}
+				return nil
+			})
+		}
+		for _, nd := range nodes {
+			nd.http.Close()
+			if err := nd.store.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+
+	// Restart every node from its data dir (same raft addresses): the state
+	// comes back from disk, without bootstrapping again.
+	nodes := startGroup(t, dirs, raftAddrs)
+	for _, nd := range nodes {
+		eventually(t, 5*time.Second, func() error {
+			m, ok := nd.store.State().Masters["mymaster"]
+			if !ok || m.Addr != addr(2) || m.ConfigEpoch != 1 || m.Failover.Stage != StagePromoted {
+				return fmt.Errorf("%s: state after restart: %+v", nd.id, m)
+			}
+			return nil
+		})
+	}
+}
+
+func TestProposeHandlerRejectsBadRequests(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{ID: "solo", Listener: ln, DataDir: t.TempDir(), Peers: []Peer{{ID: "solo", RaftAddr: ln.Addr().String()}},
+		HeartbeatTimeout: 50 * time.Millisecond, ElectionTimeout: 50 * time.Millisecond, LeaderLeaseTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range s.Effects() {
+		}
+	}()
+	defer s.Close()
+	srv := httptest.NewServer(s.ProposeHandler())
+	defer srv.Close()
+	eventually(t, 5*time.Second, func() error {
+		if !s.IsLeader() {
+			return errors.New("not leader yet")
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		method, body string
+		want         int
+	}{
+		{http.MethodGet, "", http.StatusMethodNotAllowed},
+		{http.MethodPost, "{", http.StatusBadRequest},
+		{http.MethodPost, `{"op":"opinion","master":"none"}`, http.StatusConflict},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+ProposePath, stringsReader(c.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %q: %d, want %d", c.method, c.body, resp.StatusCode, c.want)
+		}
+	}
+}
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -1,0 +1,35 @@
+package sentinel
+
+import (
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// Backend is what the Sentinel-protocol command handlers read. The Monitor
+// (the brain) implements it; tests may supply a fake.
+//
+// All methods must be safe for concurrent use and must not block on network
+// I/O: they read committed state and monitor-local soft state only.
+type Backend interface {
+	// State returns a deep copy of the committed replicated state.
+	State() *quorum.State
+	// Self describes this monitor (its RunID is SENTINEL MYID).
+	Self() quorum.Monitor
+	// Observe returns this monitor's latest probe observation of a Redis
+	// node (host:port), and false if the node is not probed.
+	Observe(addr string) (probe.Observation, bool)
+	// SDown reports whether this monitor currently sees addr (a Redis node
+	// host:port) as subjectively down, and since when.
+	SDown(addr string) (since time.Time, down bool)
+	// PeerSeen returns when this monitor last had evidence that the monitor
+	// with the given id was alive (zero if never).
+	PeerSeen(id string) time.Time
+}
+
+// Publisher delivers a Sentinel event to Pub/Sub subscribers of this
+// monitor's RESP server. Publish must not block on slow subscribers.
+type Publisher interface {
+	Publish(channel, message string) int
+}

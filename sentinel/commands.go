@@ -1,0 +1,772 @@
+package sentinel
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+)
+
+// DefaultVersion is the Redis version reported (INFO redis_version, HELLO
+// version) when HandlerOptions.Version is empty. Clients use it to choose
+// commands (e.g. SENTINEL REPLICAS needs >= 5.0).
+const DefaultVersion = "7.0.15"
+
+// CKQUORUM counts a peer monitor as usable if this monitor had evidence of
+// it within this window (Backend.PeerSeen).
+const ckquorumFreshness = 5 * time.Second
+
+// HandlerOptions configure NewHandler.
+type HandlerOptions struct {
+	// Version is reported as redis_version and HELLO's version; "" means
+	// DefaultVersion.
+	Version string
+	// RequirePass, if set, is the password of the "default" user: clients
+	// must AUTH (or HELLO ... AUTH default <pass>) before other commands.
+	RequirePass string
+	// Now is the clock for every "milliseconds ago" value and for uptime;
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+// NewHandler returns the resp.Handler answering the Sentinel protocol from
+// b. It also implements resp.Guard, so unknown commands, wrong arity and
+// missing authentication are rejected (in Redis' order) before the
+// server's own Pub/Sub and QUIT handling. Events are not published here.
+//
+// The handler holds no per-connection state beyond what resp.Conn carries
+// and is safe for concurrent use; every command reads a fresh snapshot
+// from b and never blocks on network I/O.
+func NewHandler(b Backend, opt HandlerOptions) resp.Handler {
+	if opt.Version == "" {
+		opt.Version = DefaultVersion
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	exe, _ := os.Executable()
+	return &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe}
+}
+
+type handler struct {
+	b     Backend
+	opt   HandlerOptions
+	start time.Time
+	pid   int
+	exe   string
+}
+
+// cmdFunc runs one validated command.
+type cmdFunc func(h *handler, c *resp.Conn, args [][]byte)
+
+// cmdSpec describes a command: its Redis arity (n > 0: exactly n
+// arguments including the name; n < 0: at least -n), whether it is allowed
+// before authentication, and either its function or its subcommands.
+type cmdSpec struct {
+	arity  int
+	noAuth bool
+	run    cmdFunc
+	subs   map[string]cmdSpec
+}
+
+// serverOwned marks commands the resp server executes itself; they are in
+// the table only so that Admit knows them.
+var serverOwned cmdFunc
+
+// commandTable is the Sentinel command set (lower-case names).
+var commandTable = map[string]cmdSpec{
+	"ping":         {arity: -1, run: (*handler).ping},
+	"auth":         {arity: -2, noAuth: true, run: (*handler).auth},
+	"hello":        {arity: -1, noAuth: true, run: (*handler).hello},
+	"info":         {arity: -1, run: (*handler).info},
+	"role":         {arity: 1, run: (*handler).role},
+	"publish":      {arity: 3, run: (*handler).publish},
+	"subscribe":    {arity: -2, run: serverOwned},
+	"psubscribe":   {arity: -2, run: serverOwned},
+	"unsubscribe":  {arity: -1, run: serverOwned},
+	"punsubscribe": {arity: -1, run: serverOwned},
+	"quit":         {arity: -1, noAuth: true, run: serverOwned},
+	"client": {arity: -2, subs: map[string]cmdSpec{
+		"id":       {arity: 2, run: (*handler).clientID},
+		"getname":  {arity: 2, run: (*handler).clientGetName},
+		"setname":  {arity: 3, run: (*handler).clientSetName},
+		"setinfo":  {arity: 4, run: (*handler).clientSetInfo},
+		"tracking": {arity: -3, run: (*handler).clientTracking},
+		"info":     {arity: 2, run: (*handler).clientInfo},
+		"help":     {arity: 2, run: (*handler).clientHelp},
+	}},
+	"sentinel": {arity: -2, subs: map[string]cmdSpec{
+		"masters":                 {arity: 2, run: (*handler).sentinelMasters},
+		"master":                  {arity: 3, run: (*handler).sentinelMaster},
+		"replicas":                {arity: 3, run: (*handler).sentinelReplicas},
+		"slaves":                  {arity: 3, run: (*handler).sentinelReplicas},
+		"sentinels":               {arity: 3, run: (*handler).sentinelSentinels},
+		"get-master-addr-by-name": {arity: 3, run: (*handler).sentinelGetMasterAddr},
+		"myid":                    {arity: 2, run: (*handler).sentinelMyID},
+		"ckquorum":                {arity: 3, run: (*handler).sentinelCKQuorum},
+		"is-master-down-by-addr":  {arity: 6, run: (*handler).sentinelIsMasterDown},
+		"help":                    {arity: 2, run: (*handler).sentinelHelp},
+	}},
+}
+
+// lookupCommand resolves args to a command spec, or returns the Redis error text:
+// unknown command, unknown subcommand, then wrong arity.
+func lookupCommand(args [][]byte) (cmdSpec, string) {
+	name := strings.ToLower(string(args[0]))
+	spec, ok := commandTable[name]
+	if !ok {
+		return cmdSpec{}, unknownCommandError(args)
+	}
+	full := name
+	if spec.subs != nil && len(args) >= 2 {
+		sub := strings.ToLower(string(args[1]))
+		s, ok := spec.subs[sub]
+		if !ok {
+			return cmdSpec{}, fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.",
+				clipArg(args[1], 128), strings.ToUpper(string(args[0])))
+		}
+		spec, full = s, name+"|"+sub
+	}
+	if n := len(args); (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+		return cmdSpec{}, arityErrorText(full)
+	}
+	return spec, ""
+}
+
+// unknownCommandError formats Redis' error for an unknown command: the name
+// (first 128 bytes, as sent) and the quoted arguments while their text is
+// under 128 bytes, each clipped to what is left, with a trailing space.
+func unknownCommandError(args [][]byte) string {
+	var list strings.Builder
+	for _, a := range args[1:] {
+		if list.Len() >= 128 {
+			break
+		}
+		list.WriteByte('\'')
+		list.WriteString(clipArg(a, 128-list.Len()))
+		list.WriteString("' ")
+	}
+	return fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", clipArg(args[0], 128), list.String())
+}
+
+func arityErrorText(fullName string) string {
+	return "ERR wrong number of arguments for '" + fullName + "' command"
+}
+
+func clipArg(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}
+
+// authRequired reports whether c must still authenticate.
+func (h *handler) authRequired(c *resp.Conn) bool {
+	return h.opt.RequirePass != "" && !c.Authenticated()
+}
+
+// Admit implements resp.Guard.
+func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
+	spec, errText := lookupCommand(args)
+	if errText != "" {
+		c.WriteError(errText)
+		return false
+	}
+	if !spec.noAuth && h.authRequired(c) {
+		c.WriteError("NOAUTH Authentication required.")
+		return false
+	}
+	return true
+}
+
+// ServeRESP implements resp.Handler.
+func (h *handler) ServeRESP(c *resp.Conn, args [][]byte) {
+	if !h.Admit(c, args) { // a no-op re-check when the server already ran it
+		return
+	}
+	spec, _ := lookupCommand(args)
+	if spec.run == nil {
+		// (P)(UN)SUBSCRIBE/QUIT reach here only on a server that does not
+		// implement them.
+		c.WriteError("ERR '" + strings.ToLower(string(args[0])) + "' is not available on this connection")
+		return
+	}
+	spec.run(h, c, args)
+}
+
+func (h *handler) ping(c *resp.Conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.WriteStatus("PONG")
+	case 2:
+		c.WriteBulk(args[1])
+	default:
+		c.WriteError(arityErrorText("ping"))
+	}
+}
+
+// checkUser reports whether user/pass authenticate. There is one user,
+// "default": with RequirePass it needs that password, without one any
+// password is accepted (Redis' nopass default user).
+func (h *handler) checkUser(user, pass []byte) bool {
+	if string(user) != "default" {
+		return false
+	}
+	if h.opt.RequirePass == "" {
+		return true
+	}
+	return subtle.ConstantTimeCompare(pass, []byte(h.opt.RequirePass)) == 1
+}
+
+const wrongPassText = "WRONGPASS invalid username-password pair or user is disabled."
+
+func (h *handler) auth(c *resp.Conn, args [][]byte) {
+	var user, pass []byte
+	switch len(args) {
+	case 2:
+		if h.opt.RequirePass == "" {
+			c.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+		user, pass = []byte("default"), args[1]
+	case 3:
+		user, pass = args[1], args[2]
+	default:
+		c.WriteError("ERR syntax error")
+		return
+	}
+	if !h.checkUser(user, pass) {
+		c.WriteError(wrongPassText)
+		return
+	}
+	c.SetAuthenticated(true)
+	c.WriteStatus("OK")
+}
+
+// validClientAttr applies Redis' rule for client names and library info:
+// printable ASCII without spaces.
+func validClientAttr(b []byte) bool {
+	for _, ch := range b {
+		if ch < '!' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *handler) hello(c *resp.Conn, args [][]byte) {
+	ver := 0
+	next := 1
+	if len(args) >= 2 {
+		v, err := strconv.ParseInt(string(args[1]), 10, 64)
+		if err != nil {
+			c.WriteError("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v < 2 || v > 3 {
+			c.WriteError("NOPROTO unsupported protocol version")
+			return
+		}
+		ver, next = int(v), 2
+	}
+	var user, pass, name []byte
+	hasAuth, hasName := false, false
+	for j := next; j < len(args); j++ {
+		more := len(args) - 1 - j
+		switch opt := args[j]; {
+		case bytes.EqualFold(opt, []byte("auth")) && more >= 2:
+			user, pass, hasAuth = args[j+1], args[j+2], true
+			j += 2
+		case bytes.EqualFold(opt, []byte("setname")) && more >= 1:
+			name, hasName = args[j+1], true
+			if !validClientAttr(name) {
+				c.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
+				return
+			}
+			j++
+		default:
+			c.WriteError("ERR Syntax error in HELLO option '" + string(opt) + "'")
+			return
+		}
+	}
+	if hasAuth {
+		if !h.checkUser(user, pass) {
+			c.WriteError(wrongPassText)
+			return
+		}
+		c.SetAuthenticated(true)
+	}
+	if h.authRequired(c) {
+		c.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if hasName {
+		c.SetName(string(name))
+	}
+	if ver != 0 {
+		c.SetProto(ver)
+	}
+	c.WriteMapHeader(6)
+	c.WriteBulkString("server")
+	c.WriteBulkString("redis")
+	c.WriteBulkString("version")
+	c.WriteBulkString(h.opt.Version)
+	c.WriteBulkString("proto")
+	c.WriteInt(int64(c.Proto()))
+	c.WriteBulkString("id")
+	c.WriteInt(c.ID())
+	c.WriteBulkString("mode")
+	c.WriteBulkString("sentinel")
+	c.WriteBulkString("modules")
+	c.WriteArrayHeader(0)
+}
+
+func (h *handler) role(c *resp.Conn, _ [][]byte) {
+	names := h.b.State().MasterNames()
+	c.WriteArrayHeader(2)
+	c.WriteBulkString("sentinel")
+	c.WriteArrayHeader(len(names))
+	for _, n := range names {
+		c.WriteBulkString(n)
+	}
+}
+
+// sentinelHelloChannel is where Redis Sentinels exchange hello messages. A Redis
+// Sentinel's PUBLISH accepts only that channel; we accept and ignore its
+// messages (membership comes from Raft), replying as Redis does.
+const sentinelHelloChannel = "__sentinel__:hello"
+
+func (h *handler) publish(c *resp.Conn, args [][]byte) {
+	if string(args[1]) != sentinelHelloChannel {
+		c.WriteError("ERR Only HELLO messages are accepted by Sentinel instances.")
+		return
+	}
+	c.WriteInt(1)
+}
+
+// --- CLIENT ---
+
+func (h *handler) clientID(c *resp.Conn, _ [][]byte) { c.WriteInt(c.ID()) }
+
+func (h *handler) clientGetName(c *resp.Conn, _ [][]byte) {
+	if n := c.Name(); n != "" {
+		c.WriteBulkString(n)
+		return
+	}
+	c.WriteNull()
+}
+
+func (h *handler) clientSetName(c *resp.Conn, args [][]byte) {
+	if !validClientAttr(args[2]) {
+		c.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.SetName(string(args[2]))
+	c.WriteStatus("OK")
+}
+
+// clientSetInfo accepts LIB-NAME/LIB-VER (sent by go-redis, rueidis,
+// redis-py, ioredis, node-redis) and discards them.
+func (h *handler) clientSetInfo(c *resp.Conn, args [][]byte) {
+	attr := strings.ToLower(string(args[2]))
+	if attr != "lib-name" && attr != "lib-ver" {
+		c.WriteError("ERR Unrecognized option '" + string(args[2]) + "'")
+		return
+	}
+	if !validClientAttr(args[3]) {
+		c.WriteError("ERR " + attr + " cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.WriteStatus("OK")
+}
+
+// clientTracking accepts CLIENT TRACKING ON|OFF [options] (rueidis requires
+// it to succeed). There are no keys here, so there is nothing to track.
+func (h *handler) clientTracking(c *resp.Conn, args [][]byte) {
+	if !bytes.EqualFold(args[2], []byte("on")) && !bytes.EqualFold(args[2], []byte("off")) {
+		c.WriteError("ERR syntax error")
+		return
+	}
+	c.WriteStatus("OK")
+}
+
+func (h *handler) clientInfo(c *resp.Conn, _ [][]byte) {
+	c.WriteBulkString(fmt.Sprintf("id=%d addr=%s laddr=%s name=%s db=0 sub=%d resp=%d\n",
+		c.ID(), c.RemoteAddr(), c.LocalAddr(), c.Name(), c.Subscriptions(), c.Proto()))
+}
+
+func (h *handler) clientHelp(c *resp.Conn, _ [][]byte) {
+	writeHelp(c, "CLIENT", []string{
+		"GETNAME",
+		"    Return the name of the current connection.",
+		"ID",
+		"    Return the id of the current connection.",
+		"INFO",
+		"    Return information about the current connection.",
+		"SETINFO <LIB-NAME|LIB-VER> <value>",
+		"    Accepted for compatibility; the values are not kept.",
+		"SETNAME <name>",
+		"    Name the current connection.",
+		"TRACKING (ON|OFF) [options...]",
+		"    Accepted for compatibility; there are no keys to track.",
+	})
+}
+
+// writeHelp writes Redis' help reply shape: an array of status lines,
+// headed by the usage line and ended by HELP.
+func writeHelp(c *resp.Conn, cmd string, lines []string) {
+	c.WriteArrayHeader(len(lines) + 3)
+	c.WriteStatus(cmd + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range lines {
+		c.WriteStatus(l)
+	}
+	c.WriteStatus("HELP")
+	c.WriteStatus("    Print this help.")
+}
+
+// --- INFO ---
+
+// infoSections are the sections INFO knows, in output order.
+var infoSections = []string{"server", "clients", "stats", "cpu", "sentinel"}
+
+// info answers INFO [section ...]: no argument, "default", "all" or
+// "everything" select every section; unknown ones are ignored (possibly
+// leaving an empty reply). The reply is a bulk string in both protocols.
+func (h *handler) info(c *resp.Conn, args [][]byte) {
+	want := map[string]bool{}
+	if len(args) == 1 {
+		for _, s := range infoSections {
+			want[s] = true
+		}
+	}
+	for _, a := range args[1:] {
+		switch s := strings.ToLower(string(a)); s {
+		case "default", "all", "everything":
+			for _, s := range infoSections {
+				want[s] = true
+			}
+		default:
+			want[s] = true
+		}
+	}
+	now := h.opt.Now()
+	var b strings.Builder
+	section := func(title string) {
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + title + "\r\n")
+	}
+	line := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
+	srv := c.Server()
+	if want["server"] {
+		section("Server")
+		_, port, _ := net.SplitHostPort(c.LocalAddr())
+		up := max(now.Sub(h.start), 0)
+		line("redis_version", h.opt.Version)
+		line("redis_git_sha1", "00000000")
+		line("redis_git_dirty", 0)
+		line("redis_mode", "sentinel")
+		line("os", runtime.GOOS+" "+runtime.GOARCH)
+		line("arch_bits", strconv.IntSize)
+		line("process_id", h.pid)
+		line("process_supervised", "no")
+		line("run_id", h.b.Self().RunID)
+		line("tcp_port", port)
+		line("server_time_usec", now.UnixMicro())
+		line("uptime_in_seconds", int64(up/time.Second))
+		line("uptime_in_days", int64(up/(24*time.Hour)))
+		line("hz", 10)
+		line("configured_hz", 10)
+		line("executable", h.exe)
+		line("config_file", "")
+	}
+	if want["clients"] {
+		section("Clients")
+		clients := 0
+		if srv != nil {
+			clients = srv.Clients()
+		}
+		line("connected_clients", clients)
+		line("cluster_connections", 0)
+		line("maxclients", 10000)
+		line("blocked_clients", 0)
+		line("tracking_clients", 0)
+	}
+	if want["stats"] {
+		section("Stats")
+		var st resp.Stats
+		channels, patterns := 0, 0
+		if srv != nil {
+			st = srv.Stats()
+			channels, patterns = srv.Hub().Counts()
+		}
+		line("total_connections_received", st.ConnectionsReceived)
+		line("total_commands_processed", st.CommandsProcessed)
+		line("rejected_connections", 0)
+		line("pubsub_channels", channels)
+		line("pubsub_patterns", patterns)
+	}
+	if want["cpu"] {
+		section("CPU")
+		var self, children syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+		_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+		tv := func(t syscall.Timeval) string { return fmt.Sprintf("%d.%06d", t.Sec, t.Usec) }
+		line("used_cpu_sys", tv(self.Stime))
+		line("used_cpu_user", tv(self.Utime))
+		line("used_cpu_sys_children", tv(children.Stime))
+		line("used_cpu_user_children", tv(children.Utime))
+	}
+	if want["sentinel"] {
+		section("Sentinel")
+		st := h.b.State()
+		names := st.MasterNames()
+		others := len(h.otherMonitors(st))
+		line("sentinel_masters", len(names))
+		line("sentinel_tilt", 0)
+		line("sentinel_tilt_since_seconds", -1)
+		line("sentinel_running_scripts", 0)
+		line("sentinel_scripts_queue_length", 0)
+		line("sentinel_simulate_failure_flags", 0)
+		for i, n := range names {
+			m := st.Masters[n]
+			status := "ok"
+			if m.ODown {
+				status = "odown"
+			} else if _, down := h.b.SDown(m.Addr.String()); down {
+				status = "sdown"
+			}
+			fmt.Fprintf(&b, "master%d:name=%s,status=%s,address=%s:%d,slaves=%d,sentinels=%d\r\n",
+				i, n, status, m.Addr.Host, m.Addr.Port, len(listedReplicas(m)), others+1)
+		}
+	}
+	c.WriteBulkString(b.String())
+}
+
+// --- SENTINEL ---
+
+// otherMonitors returns the members other than this monitor, by id.
+func (h *handler) otherMonitors(st *quorum.State) []*quorum.Monitor {
+	self := h.b.Self()
+	var out []*quorum.Monitor
+	for _, id := range st.MonitorIDs() {
+		m := st.Monitors[id]
+		if id == self.ID || m.ID == self.ID || (self.RunID != "" && m.RunID == self.RunID) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// replicaAddrs returns a master's known replicas, minus the master's own
+// current address (after a failover the promoted replica may still be
+// listed until the brain prunes it).
+func listedReplicas(m *quorum.Master) []quorum.Addr {
+	out := make([]quorum.Addr, 0, len(m.Replicas))
+	for _, a := range m.Replicas {
+		if a != m.Addr {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (h *handler) clock() instClock { return instClock{now: h.opt.Now(), start: h.start} }
+
+// masterOrError returns the named master, or writes Redis' error.
+func (h *handler) masterOrError(c *resp.Conn, st *quorum.State, name []byte) *quorum.Master {
+	m, ok := st.Masters[string(name)]
+	if !ok {
+		c.WriteError("ERR No such master with that name")
+		return nil
+	}
+	return m
+}
+
+func (h *handler) masterFields(st *quorum.State, m *quorum.Master, k instClock) []instField {
+	addr := m.Addr.String()
+	obs, observed := h.b.Observe(addr)
+	since, down := h.b.SDown(addr)
+	return masterMap(masterView{M: m, Obs: obs, Observed: observed, SDown: down, SDownSince: since,
+		Replicas: len(listedReplicas(m)), Others: len(h.otherMonitors(st))}, k)
+}
+
+func writeInstance(c *resp.Conn, fs []instField) {
+	c.WriteMapHeader(len(fs))
+	for _, f := range fs {
+		c.WriteBulkString(f.key)
+		c.WriteBulkString(f.val)
+	}
+}
+
+func (h *handler) sentinelMasters(c *resp.Conn, _ [][]byte) {
+	st, k := h.b.State(), h.clock()
+	names := st.MasterNames()
+	c.WriteArrayHeader(len(names))
+	for _, n := range names {
+		writeInstance(c, h.masterFields(st, st.Masters[n], k))
+	}
+}
+
+func (h *handler) sentinelMaster(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	if m := h.masterOrError(c, st, args[2]); m != nil {
+		writeInstance(c, h.masterFields(st, m, h.clock()))
+	}
+}
+
+// sentinelReplicas answers REPLICAS and SLAVES. Replicas whose INFO says
+// replica-announced:0 are omitted, as in Redis.
+func (h *handler) sentinelReplicas(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	m := h.masterOrError(c, st, args[2])
+	if m == nil {
+		return
+	}
+	k := h.clock()
+	var maps [][]instField
+	for _, a := range listedReplicas(m) {
+		obs, observed := h.b.Observe(a.String())
+		if observed && !obs.ReplicaAnnounced {
+			continue
+		}
+		since, down := h.b.SDown(a.String())
+		maps = append(maps, replicaMap(replicaView{Master: m, Addr: a, Obs: obs, Observed: observed,
+			SDown: down, SDownSince: since}, k))
+	}
+	c.WriteArrayHeader(len(maps))
+	for _, fs := range maps {
+		writeInstance(c, fs)
+	}
+}
+
+func (h *handler) sentinelSentinels(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	m := h.masterOrError(c, st, args[2])
+	if m == nil {
+		return
+	}
+	k := h.clock()
+	others := h.otherMonitors(st)
+	c.WriteArrayHeader(len(others))
+	for _, mon := range others {
+		writeInstance(c, sentinelMap(sentinelView{Mon: mon, Seen: h.b.PeerSeen(mon.ID), DownAfter: m.DownAfter}, k))
+	}
+}
+
+// sentinelGetMasterAddr answers GET-MASTER-ADDR-BY-NAME with the committed
+// master address as two bulk strings, or a null array for an unknown name.
+func (h *handler) sentinelGetMasterAddr(c *resp.Conn, args [][]byte) {
+	m, ok := h.b.State().Masters[string(args[2])]
+	if !ok || m.Addr.IsZero() {
+		c.WriteNullArray()
+		return
+	}
+	c.WriteArrayHeader(2)
+	c.WriteBulkString(m.Addr.Host)
+	c.WriteBulkString(strconv.Itoa(m.Addr.Port))
+}
+
+func (h *handler) sentinelMyID(c *resp.Conn, _ [][]byte) {
+	c.WriteBulkString(h.b.Self().RunID)
+}
+
+// sentinelCKQuorum answers CKQUORUM with Redis' texts. Usable monitors are
+// this one plus every other member seen within ckquorumFreshness; voters
+// are all members; the failover needs a majority of voters (n/2+1) and the
+// master's quorum.
+func (h *handler) sentinelCKQuorum(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	m := h.masterOrError(c, st, args[2])
+	if m == nil {
+		return
+	}
+	now := h.opt.Now()
+	others := h.otherMonitors(st)
+	usable, voters := 1, len(others)+1
+	for _, mon := range others {
+		if seen := h.b.PeerSeen(mon.ID); !seen.IsZero() && now.Sub(seen) <= ckquorumFreshness {
+			usable++
+		}
+	}
+	noQuorum, noMajority := usable < m.Quorum, usable < voters/2+1
+	if !noQuorum && !noMajority {
+		c.WriteStatus(fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", usable))
+		return
+	}
+	msg := fmt.Sprintf("NOQUORUM %d usable Sentinels. ", usable)
+	if noQuorum {
+		msg += "Not enough available Sentinels to reach the specified quorum for this master"
+	}
+	if noMajority {
+		if noQuorum {
+			msg += ". "
+		}
+		msg += "Not enough available Sentinels to reach the majority and authorize a failover"
+	}
+	c.WriteError(msg)
+}
+
+// sentinelIsMasterDown answers IS-MASTER-DOWN-BY-ADDR <ip> <port> <epoch>
+// <runid>: 1 if a monitored master has that address and this monitor sees
+// it subjectively down. No vote is ever cast (leadership comes from Raft),
+// so the leader is always "*" with epoch 0.
+func (h *handler) sentinelIsMasterDown(c *resp.Conn, args [][]byte) {
+	port, err1 := strconv.ParseInt(string(args[3]), 10, 64)
+	_, err2 := strconv.ParseInt(string(args[4]), 10, 64)
+	if err1 != nil || err2 != nil {
+		c.WriteError("ERR value is not an integer or out of range")
+		return
+	}
+	down := false
+	for _, m := range h.b.State().Masters {
+		if m.Addr.Host == string(args[2]) && int64(m.Addr.Port) == port {
+			_, down = h.b.SDown(m.Addr.String())
+			break
+		}
+	}
+	c.WriteArrayHeader(3)
+	if down {
+		c.WriteInt(1)
+	} else {
+		c.WriteInt(0)
+	}
+	c.WriteBulkString("*")
+	c.WriteInt(0)
+}
+
+func (h *handler) sentinelHelp(c *resp.Conn, _ [][]byte) {
+	writeHelp(c, "SENTINEL", []string{
+		"CKQUORUM <master-name>",
+		"    Tell whether enough monitors are reachable for the master's quorum and for",
+		"    a majority to authorize a failover.",
+		"GET-MASTER-ADDR-BY-NAME <master-name>",
+		"    Return the committed ip and port of the named master.",
+		"IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+		"    Tell whether this monitor sees the master at ip:port as down (no vote is",
+		"    cast: failover leadership comes from Raft).",
+		"MASTER <master-name>",
+		"    Return the state of the named master.",
+		"MASTERS",
+		"    Return the state of every monitored master.",
+		"MYID",
+		"    Return this monitor's Sentinel id.",
+		"REPLICAS <master-name>",
+		"    Return the state of the named master's replicas.",
+		"SENTINELS <master-name>",
+		"    Return the state of the other monitors watching the named master.",
+		"SLAVES <master-name>",
+		"    Same as REPLICAS.",
+	})
+}

@@ -1,0 +1,94 @@
+package sentinel
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// Event channel names, as Redis Sentinel publishes them.
+const (
+	EvSwitchMaster    = "+switch-master"
+	EvSDown           = "+sdown"
+	EvSDownCleared    = "-sdown"
+	EvODown           = "+odown"
+	EvODownCleared    = "-odown"
+	EvNewEpoch        = "+new-epoch"
+	EvTryFailover     = "+try-failover"
+	EvElectedLeader   = "+elected-leader"
+	EvSelectSlave     = "+failover-state-select-slave"
+	EvSelectedSlave   = "+selected-slave"
+	EvSendSlaveofNone = "+failover-state-send-slaveof-noone"
+	EvWaitPromotion   = "+failover-state-wait-promotion"
+	EvPromotedSlave   = "+promoted-slave"
+	EvReconfSlaves    = "+failover-state-reconf-slaves"
+	EvSlaveReconfSent = "+slave-reconf-sent"
+	EvSlaveReconfDone = "+slave-reconf-done"
+	EvFailoverEnd     = "+failover-end"
+	EvAbortNoGood     = "-failover-abort-no-good-slave"
+	EvAbortTimeout    = "-failover-abort-slave-timeout"
+	EvConvertToSlave  = "+convert-to-slave"
+	EvFixSlaveConfig  = "+fix-slave-config"
+	EvSlave           = "+slave"
+	EvSentinel        = "+sentinel"
+	EvMonitor         = "+monitor"
+	EvReboot          = "+reboot"
+)
+
+// masterInst formats Sentinel's instance details of a master:
+// "master <name> <ip> <port>".
+func masterInst(name string, a quorum.Addr) string {
+	return fmt.Sprintf("master %s %s %d", name, a.Host, a.Port)
+}
+
+// replicaInst formats "slave <ip:port> <ip> <port> @ <master> <mip> <mport>".
+func replicaInst(a quorum.Addr, master string, ma quorum.Addr) string {
+	return fmt.Sprintf("slave %s %s %d @ %s %s %d", a.String(), a.Host, a.Port, master, ma.Host, ma.Port)
+}
+
+// sentinelInst formats "sentinel <runid> <ip> <port> @ <master> <mip> <mport>".
+func sentinelInst(m *quorum.Monitor, master string, ma quorum.Addr) string {
+	return fmt.Sprintf("sentinel %s %s %d @ %s %s %d", m.RunID, m.Announce.Host, m.Announce.Port, master, ma.Host, ma.Port)
+}
+
+// switchMasterPayload is the +switch-master message:
+// "<name> <old-ip> <old-port> <new-ip> <new-port>".
+func switchMasterPayload(name string, from, to quorum.Addr) string {
+	return name + " " + from.Host + " " + strconv.Itoa(from.Port) + " " + to.Host + " " + strconv.Itoa(to.Port)
+}
+
+// effectEvents translates one committed effect into the Sentinel events
+// every monitor publishes for it. st is the state after the effect's entry
+// was applied (used for instance details).
+func effectEvents(e quorum.Effect, st *quorum.State) [][2]string {
+	var out [][2]string
+	add := func(ch, msg string) { out = append(out, [2]string{ch, msg}) }
+	switch e.Kind {
+	case quorum.EffODown:
+		add(EvODown, fmt.Sprintf("%s #quorum %d/%d", masterInst(e.Master, e.Addr), e.Votes, e.Quorum))
+	case quorum.EffODownCleared:
+		add(EvODownCleared, masterInst(e.Master, e.Addr))
+	case quorum.EffNewEpoch:
+		add(EvNewEpoch, strconv.FormatUint(e.Epoch, 10))
+	case quorum.EffSwitchMaster:
+		add(EvSwitchMaster, switchMasterPayload(e.Master, e.From, e.To))
+	case quorum.EffFailoverEnd:
+		add(EvFailoverEnd, masterInst(e.Master, e.Addr))
+	case quorum.EffFailoverAbort:
+		add(EvAbortTimeout, masterInst(e.Master, e.Addr))
+	case quorum.EffReplicaAdded:
+		add(EvSlave, replicaInst(e.Addr, e.Master, e.From))
+	case quorum.EffMasterAdded:
+		add(EvMonitor, fmt.Sprintf("%s quorum %d", masterInst(e.Master, e.Addr), e.Quorum))
+	case quorum.EffMonitorAdded:
+		mon, ok := st.Monitors[e.Monitor]
+		if !ok {
+			break
+		}
+		for _, name := range st.MasterNames() {
+			add(EvSentinel, sentinelInst(mon, name, st.Masters[name].Addr))
+		}
+	}
+	return out
+}

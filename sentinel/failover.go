@@ -1,0 +1,458 @@
+package sentinel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// Blocking reasons reported when a down master is not failed over.
+const (
+	BlockNoGoodReplica = "no-good-replica"
+	BlockTooSoon       = "anti-flap"
+)
+
+// leaderStep runs the leader's decisions for one tick. Only a leader whose
+// state has caught up with its term (a Barrier since it won) acts.
+func (m *Monitor) leaderStep(ctx context.Context, st *quorum.State, now time.Time) {
+	lctx, ok := m.leadership(ctx)
+	if !ok {
+		return
+	}
+	for _, name := range st.MasterNames() {
+		ms := st.Masters[name]
+		m.discoverReplicas(lctx, ms)
+		m.judgeODown(lctx, st, ms, now)
+		if ms.Failover.InProgress() {
+			m.startDriver(lctx, name)
+			continue
+		}
+		if ms.ODown {
+			m.tryFailover(lctx, ms, now)
+			continue
+		}
+		m.reconcile(lctx, ms, now)
+	}
+}
+
+// leadership returns a context that lives as long as this node's current
+// term of leadership, once it has applied everything committed before it.
+func (m *Monitor) leadership(ctx context.Context) (context.Context, bool) {
+	leader := m.store.IsLeader()
+	term := m.store.Term()
+	m.mu.Lock()
+	if m.leaderCancel != nil && (!leader || term != m.leaderTerm) {
+		m.leaderCancel()
+		m.leaderCancel, m.leaderCtx, m.leaderTerm = nil, nil, 0
+		m.driving = map[string]bool{}
+		m.log.Info("leadership lost", "monitor", m.opt.Self.ID)
+	}
+	if !leader {
+		m.mu.Unlock()
+		return nil, false
+	}
+	if m.leaderCtx != nil {
+		c := m.leaderCtx
+		m.mu.Unlock()
+		return c, true
+	}
+	m.mu.Unlock()
+	bctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := m.store.Barrier(bctx)
+	cancel()
+	if err != nil {
+		m.log.Debug("barrier after election failed", "err", err)
+		return nil, false
+	}
+	lctx, lcancel := context.WithCancel(ctx)
+	m.mu.Lock()
+	m.leaderCtx, m.leaderCancel, m.leaderTerm = lctx, lcancel, term
+	m.mu.Unlock()
+	m.log.Info("leading the monitor group", "monitor", m.opt.Self.ID, "term", term)
+	return lctx, true
+}
+
+// discoverReplicas commits replicas that the master's INFO lists and the
+// state does not know yet.
+func (m *Monitor) discoverReplicas(ctx context.Context, ms *quorum.Master) {
+	o, ok := m.prober.Observe(ms.Addr.String())
+	if !ok || o.Role != "master" || !o.Connected {
+		return
+	}
+	var add []quorum.Addr
+	for _, r := range o.Replicas {
+		a := quorum.Addr{Host: r.Host, Port: r.Port}
+		if a != ms.Addr && !containsAddr(ms.Replicas, a) {
+			add = append(add, a)
+		}
+	}
+	if len(add) > 0 {
+		m.queue("replicas/"+ms.Name, quorum.Command{Op: quorum.OpReplicas, Master: ms.Name, Replicas: add})
+	}
+}
+
+func containsAddr(list []quorum.Addr, a quorum.Addr) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeODown commits a change of the objective-down judgement.
+func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.Master, now time.Time) {
+	votes := ODownVotes(ms, st.Monitors, now, m.opt.OpinionTTL)
+	odown := votes >= ms.Quorum
+	if odown == ms.ODown {
+		return
+	}
+	cmd := quorum.Command{Op: quorum.OpODown, Master: ms.Name, Addr: ms.Addr, Down: odown, Votes: votes}
+	if err := m.store.Apply(ctx, cmd); err != nil {
+		m.log.Debug("commit odown", "master", ms.Name, "err", err)
+		return
+	}
+	ms.ODown = odown
+	if odown {
+		ms.ODownSince = now
+	}
+}
+
+// tryFailover starts a failover of a master judged down, or records why it
+// cannot.
+func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, now time.Time) {
+	if f := ms.Failover; f != nil && f.Stage != quorum.StageAborted && now.Sub(f.StartedAt) < ms.FailoverTimeout {
+		m.blockedBecause(ms, BlockTooSoon, fmt.Sprintf("last failover started %s ago, failover-timeout is %s",
+			now.Sub(f.StartedAt).Round(time.Millisecond), ms.FailoverTimeout))
+		return
+	}
+	best, rejected, ok := m.selectReplica(ms, now)
+	if !ok {
+		var parts []string
+		for _, r := range rejected {
+			parts = append(parts, r.Addr.String()+": "+r.Reason)
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "no known replicas")
+		}
+		if m.blockedBecause(ms, BlockNoGoodReplica, strings.Join(parts, "; ")) {
+			m.opt.Publisher.Publish(EvAbortNoGood, masterInst(ms.Name, ms.Addr))
+		}
+		return
+	}
+	id := newID()
+	cmd := quorum.Command{Op: quorum.OpFailoverStart, Master: ms.Name, Addr: ms.Addr, To: best.Addr,
+		FailoverID: id, Term: m.store.Term(), MonitorID: m.opt.Self.ID}
+	if err := m.store.Apply(ctx, cmd); err != nil {
+		m.log.Warn("failover not started", "master", ms.Name, "err", err)
+		return
+	}
+	m.mu.Lock()
+	delete(m.blocked, ms.Name)
+	m.mu.Unlock()
+	m.log.Warn("failover started", "master", ms.Name, "from", ms.Addr.String(), "to", best.Addr.String(),
+		"failover_id", id, "term", cmd.Term, "offset", best.Obs.ReplOffset, "priority", best.Obs.Priority)
+	inst := masterInst(ms.Name, ms.Addr)
+	m.opt.Publisher.Publish(EvTryFailover, inst)
+	m.opt.Publisher.Publish(EvElectedLeader, inst)
+	m.opt.Publisher.Publish(EvSelectSlave, inst)
+	m.opt.Publisher.Publish(EvSelectedSlave, replicaInst(best.Addr, ms.Name, ms.Addr))
+	m.startDriver(ctx, ms.Name)
+}
+
+// blockedBecause logs a blocking reason once per change and reports whether
+// it is new.
+func (m *Monitor) blockedBecause(ms *quorum.Master, kind, detail string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := kind + ": " + detail
+	if m.blocked[ms.Name] == key {
+		return false
+	}
+	m.blocked[ms.Name] = key
+	m.log.Warn("failover blocked", "master", ms.Name, "reason", kind, "detail", detail)
+	return true
+}
+
+func (m *Monitor) selectReplica(ms *quorum.Master, now time.Time) (Candidate, []Rejection, bool) {
+	var cands []Candidate
+	m.mu.Lock()
+	for _, a := range ms.Replicas {
+		o, known := m.prober.Observe(a.String())
+		_, sdown := m.sdownSince[a.String()]
+		cands = append(cands, Candidate{Addr: a, Obs: o, Known: known, SDown: sdown})
+	}
+	m.mu.Unlock()
+	lim := SelectionLimits{
+		MaxReplyAge: max(5*m.opt.PingPeriod, time.Second),
+		MaxInfoAge:  5 * m.opt.InfoPeriod,
+		DownAfter:   ms.DownAfter,
+	}
+	return SelectReplica(cands, now, ms.ODownSince, lim)
+}
+
+// startDriver runs the failover of master name to its end in a goroutine
+// bound to the current leadership, unless one is already running.
+func (m *Monitor) startDriver(ctx context.Context, name string) {
+	m.mu.Lock()
+	if m.driving[name] {
+		m.mu.Unlock()
+		return
+	}
+	m.driving[name] = true
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		err := m.drive(ctx, name)
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("failover step failed; will retry", "master", name, "err", err)
+		}
+		m.mu.Lock()
+		delete(m.driving, name)
+		m.mu.Unlock()
+		m.poke()
+	}()
+}
+
+// drive advances the committed failover of master name until it completes
+// or aborts. Each step commits before the Redis command it guards and every
+// step is idempotent, so a new leader resumes from the committed stage.
+func (m *Monitor) drive(ctx context.Context, name string) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st := m.store.State()
+		ms, ok := st.Masters[name]
+		if !ok || !ms.Failover.InProgress() {
+			return nil
+		}
+		f := ms.Failover
+		auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
+		switch f.Stage {
+		case quorum.StageStarted:
+			if err := m.promote(ctx, ms, f, auth); err != nil {
+				// Give up at the deadline, or sooner when the candidate
+				// has stayed unreachable: another candidate may do.
+				giveUp := f.StartedAt.Add(max(2*ms.DownAfter, 5*time.Second))
+				if giveUp.After(f.Deadline) {
+					giveUp = f.Deadline
+				}
+				if m.now().After(giveUp) {
+					m.log.Warn("failover aborted", "master", name, "failover_id", f.ID, "err", err)
+					abort := quorum.Command{Op: quorum.OpFailoverEnd, Master: name, FailoverID: f.ID,
+						Stage: quorum.StageAborted, Reason: "promotion failed: " + err.Error()}
+					return m.store.Apply(ctx, abort)
+				}
+				if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+					return err
+				}
+				continue
+			}
+			cmd := quorum.Command{Op: quorum.OpFailoverPromoted, Master: name, FailoverID: f.ID}
+			if err := m.store.Apply(ctx, cmd); err != nil {
+				return fmt.Errorf("commit promotion: %w", err)
+			}
+			m.log.Warn("replica promoted", "master", name, "new", f.To.String(), "epoch", f.Epoch, "failover_id", f.ID)
+			m.opt.Publisher.Publish(EvPromotedSlave, replicaInst(f.To, name, f.From))
+			m.opt.Publisher.Publish(EvReconfSlaves, masterInst(name, f.From))
+		case quorum.StagePromoted:
+			m.reconfigureReplicas(ctx, ms, f, auth)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			cmd := quorum.Command{Op: quorum.OpFailoverEnd, Master: name, FailoverID: f.ID, Stage: quorum.StageCompleted}
+			if err := m.store.Apply(ctx, cmd); err != nil {
+				return fmt.Errorf("commit completion: %w", err)
+			}
+			m.log.Info("failover completed", "master", name, "new", f.To.String(), "failover_id", f.ID)
+			return nil
+		}
+	}
+}
+
+// promote makes f.To a master (unless it already is) and verifies it with
+// ROLE.
+func (m *Monitor) promote(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) error {
+	target := f.To.String()
+	inst := replicaInst(f.To, ms.Name, f.From)
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	role, err := m.prober.Role(rctx, target, auth)
+	cancel()
+	if err == nil && role.Role == "master" {
+		return nil // already promoted (e.g. by a leader that died before committing)
+	}
+	m.opt.Publisher.Publish(EvSendSlaveofNone, inst)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = m.prober.Promote(pctx, target, auth)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("REPLICAOF NO ONE on %s: %w", target, err)
+	}
+	m.opt.Publisher.Publish(EvWaitPromotion, inst)
+	deadline := m.now().Add(2 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		role, err = m.prober.Role(rctx, target, auth)
+		cancel()
+		if err == nil && role.Role == "master" {
+			return nil
+		}
+		if m.now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("still reports role %s", role.Role)
+			}
+			return fmt.Errorf("verify promotion of %s: %w", target, err)
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// reconfigureReplicas points every reachable replica other than the new
+// master at it, parallel-syncs at a time, waiting for each batch to report
+// the new master (bounded by ReconfTimeout). Unreachable replicas, and the
+// old master while it is down, are left to reconcile when they return.
+func (m *Monitor) reconfigureReplicas(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) {
+	var todo []quorum.Addr
+	for _, a := range ms.Replicas {
+		if a == f.To {
+			continue
+		}
+		m.mu.Lock()
+		_, down := m.sdownSince[a.String()]
+		m.mu.Unlock()
+		if o, ok := m.prober.Observe(a.String()); !ok || !o.Connected || down {
+			continue
+		}
+		todo = append(todo, a)
+	}
+	batch := max(ms.ParallelSyncs, 1)
+	for i := 0; i < len(todo); i += batch {
+		group := todo[i:min(i+batch, len(todo))]
+		var wg sync.WaitGroup
+		for _, a := range group {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.repoint(ctx, a, ms.Name, f.To, auth, true)
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// repoint sends REPLICAOF newMaster to addr and, when wait is set, waits for
+// addr to report it (up to ReconfTimeout).
+func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, master quorum.Addr, auth probe.Auth, wait bool) bool {
+	inst := replicaInst(a, name, master)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := m.prober.ReplicaOf(cctx, a.String(), auth, master.Host, master.Port)
+	cancel()
+	if err != nil {
+		m.log.Warn("repoint replica failed", "replica", a.String(), "master", master.String(), "err", err)
+		return false
+	}
+	m.opt.Publisher.Publish(EvSlaveReconfSent, inst)
+	if !wait {
+		return true
+	}
+	deadline := m.now().Add(m.opt.ReconfTimeout)
+	for m.now().Before(deadline) {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		role, err := m.prober.Role(rctx, a.String(), auth)
+		cancel()
+		if err == nil && role.Role == "slave" && role.MasterPort == master.Port && role.LinkState == "connected" {
+			m.opt.Publisher.Publish(EvSlaveReconfDone, inst)
+			return true
+		}
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			return false
+		}
+	}
+	m.log.Warn("replica did not report the new master in time", "replica", a.String(), "timeout", m.opt.ReconfTimeout)
+	return false
+}
+
+// reconcile imposes the committed topology outside failovers: a known
+// replica that reports role master (the returning old master) is made a
+// replica of the current master, and a replica following another master is
+// repointed. It acts only while the current master is healthy.
+func (m *Monitor) reconcile(ctx context.Context, ms *quorum.Master, now time.Time) {
+	mo, ok := m.prober.Observe(ms.Addr.String())
+	if !ok || !mo.Connected || mo.Role != "master" {
+		return
+	}
+	if _, down := m.SDown(ms.Addr.String()); down {
+		return
+	}
+	auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
+	for _, a := range ms.Replicas {
+		key := a.String()
+		o, ok := m.prober.Observe(key)
+		if !ok || !o.Connected || o.InfoAt.IsZero() {
+			continue
+		}
+		var event string
+		switch {
+		case o.Role == "master":
+			event = EvConvertToSlave
+		case o.Role == "slave" && (o.MasterPort != ms.Addr.Port || !sameHost(o.MasterHost, ms.Addr.Host)):
+			event = EvFixSlaveConfig
+		default:
+			continue
+		}
+		m.mu.Lock()
+		next := m.backoff[key]
+		if now.Before(next) {
+			m.mu.Unlock()
+			continue
+		}
+		m.backoff[key] = now.Add(2 * time.Second)
+		m.mu.Unlock()
+		inst := replicaInst(a, ms.Name, ms.Addr)
+		m.log.Warn(event, "instance", inst, "reported_role", o.Role)
+		m.opt.Publisher.Publish(event, inst)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.repoint(ctx, a, ms.Name, ms.Addr, auth, false)
+		}()
+	}
+}
+
+func sameHost(a, b string) bool {
+	norm := func(h string) string {
+		if h == "localhost" || h == "::1" {
+			return "127.0.0.1"
+		}
+		return h
+	}
+	return norm(a) == norm(b)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // documented never to fail
+	return hex.EncodeToString(b)
+}

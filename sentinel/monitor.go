@@ -1,0 +1,399 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// Store is the replicated state the brain needs (implemented by
+// *quorum.Store). Propose works on any member; Apply only on the leader.
+type Store interface {
+	State() *quorum.State
+	View(fn func(*quorum.State))
+	Propose(ctx context.Context, cmd quorum.Command) error
+	Apply(ctx context.Context, cmd quorum.Command) error
+	Barrier(ctx context.Context) error
+	IsLeader() bool
+	Term() uint64
+	LeaderChanges() <-chan struct{}
+	Effects() <-chan quorum.Effect
+}
+
+// Prober is this monitor's access to the Redis nodes (implemented by
+// *probe.Prober).
+type Prober interface {
+	Watch(addr string, auth probe.Auth)
+	Unwatch(addr string)
+	Watched() []string
+	Observe(addr string) (probe.Observation, bool)
+	Promote(ctx context.Context, addr string, auth probe.Auth) error
+	ReplicaOf(ctx context.Context, addr string, auth probe.Auth, masterHost string, masterPort int) error
+	Role(ctx context.Context, addr string, auth probe.Auth) (probe.Role, error)
+}
+
+// Options configure a Monitor. Zero values take the defaults noted.
+type Options struct {
+	// Self is this monitor's membership record (ID, RunID, addresses).
+	Self quorum.Monitor
+	// Masters are the masters from the configuration; each is added to the
+	// replicated state if no master of that name is there yet.
+	Masters []quorum.Master
+	// Tick is the period of local evaluation and of the leader's decision
+	// loop; default 50ms.
+	Tick time.Duration
+	// OpinionRefresh is how often a "down" opinion is re-asserted; default 1s.
+	OpinionRefresh time.Duration
+	// OpinionTTL is how long an opinion counts; default 3s.
+	OpinionTTL time.Duration
+	// Heartbeat is how often this monitor re-registers (evidence that it is
+	// alive, read by SENTINEL CKQUORUM and SENTINELS); default 2s.
+	Heartbeat time.Duration
+	// PingPeriod and InfoPeriod are the prober's, used for freshness limits.
+	PingPeriod time.Duration // default 100ms
+	InfoPeriod time.Duration // default 1s
+	// ReconfTimeout bounds the wait for one repointed replica; default 10s.
+	ReconfTimeout time.Duration
+	Publisher     Publisher
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Monitor is the brain of one monitor: it evaluates SDOWN locally, proposes
+// its opinions, and, while it is the Raft leader, judges ODOWN and drives
+// failovers as chains of committed steps. It implements Backend.
+type Monitor struct {
+	store  Store
+	prober Prober
+	opt    Options
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu           sync.Mutex
+	watchedSince map[string]time.Time
+	sdownSince   map[string]time.Time
+	runIDs       map[string]string
+	opinionSent  map[string]time.Time // master name -> last successful down assertion
+	lastBeat     time.Time
+	pending      map[string]quorum.Command // coalesced proposals by key
+	blocked      map[string]string         // master -> last logged blocking reason
+	backoff      map[string]time.Time      // addr -> earliest next reconfiguration
+
+	leaderTerm   uint64
+	leaderCancel context.CancelFunc
+	leaderCtx    context.Context
+	driving      map[string]bool
+
+	wake      chan struct{}
+	proposeCh chan struct{}
+	wg        sync.WaitGroup
+}
+
+// New returns a Monitor. Call Run to start it.
+func New(store Store, prober Prober, opt Options) *Monitor {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opt.Tick, 50*time.Millisecond)
+	def(&opt.OpinionRefresh, time.Second)
+	def(&opt.OpinionTTL, 3*time.Second)
+	def(&opt.Heartbeat, 2*time.Second)
+	def(&opt.PingPeriod, 100*time.Millisecond)
+	def(&opt.InfoPeriod, time.Second)
+	def(&opt.ReconfTimeout, 10*time.Second)
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Publisher == nil {
+		opt.Publisher = nopPublisher{}
+	}
+	return &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now,
+		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{},
+		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
+		backoff: map[string]time.Time{}, driving: map[string]bool{},
+		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(string, string) int { return 0 }
+
+// Run drives the monitor until ctx is done, then waits for everything it
+// started (including failover steps in flight) to stop.
+func (m *Monitor) Run(ctx context.Context) error {
+	m.wg.Add(2)
+	go m.effectLoop(ctx)
+	go m.proposeLoop(ctx)
+	t := time.NewTicker(m.opt.Tick)
+	defer t.Stop()
+	for {
+		m.step(ctx)
+		select {
+		case <-ctx.Done():
+			m.mu.Lock()
+			if m.leaderCancel != nil {
+				m.leaderCancel()
+			}
+			m.mu.Unlock()
+			m.wg.Wait()
+			return nil
+		case <-t.C:
+		case <-m.wake:
+		case <-m.store.LeaderChanges():
+		}
+	}
+}
+
+func (m *Monitor) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ---- Backend ----
+
+// State implements Backend.
+func (m *Monitor) State() *quorum.State { return m.store.State() }
+
+// Self implements Backend.
+func (m *Monitor) Self() quorum.Monitor { return m.opt.Self }
+
+// Observe implements Backend.
+func (m *Monitor) Observe(addr string) (probe.Observation, bool) { return m.prober.Observe(addr) }
+
+// SDown implements Backend.
+func (m *Monitor) SDown(addr string) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.sdownSince[addr]
+	return t, ok
+}
+
+// PeerSeen implements Backend: the commit time of the peer's last
+// heartbeat registration.
+func (m *Monitor) PeerSeen(id string) time.Time {
+	var t time.Time
+	m.store.View(func(st *quorum.State) {
+		if mon, ok := st.Monitors[id]; ok {
+			t = mon.SeenAt
+		}
+	})
+	if id == m.opt.Self.ID {
+		return m.now()
+	}
+	return t
+}
+
+// ---- the local loop ----
+
+func (m *Monitor) step(ctx context.Context) {
+	st := m.store.State()
+	now := m.now()
+	m.register(st, now)
+	m.syncWatches(st, now)
+	m.evaluateLocal(st, now)
+	m.leaderStep(ctx, st, now)
+}
+
+// register keeps this monitor's record and the configured masters in the
+// replicated state.
+func (m *Monitor) register(st *quorum.State, now time.Time) {
+	self := m.opt.Self
+	cur, ok := st.Monitors[self.ID]
+	m.mu.Lock()
+	due := now.Sub(m.lastBeat) >= m.opt.Heartbeat
+	m.mu.Unlock()
+	if !ok || cur.RunID != self.RunID || cur.Announce != self.Announce || cur.HTTPAddr != self.HTTPAddr || due {
+		s := self
+		m.queue("register", quorum.Command{Op: quorum.OpRegisterMonitor, Monitor: &s})
+	}
+	for i := range m.opt.Masters {
+		spec := m.opt.Masters[i]
+		if _, ok := st.Masters[spec.Name]; !ok {
+			m.queue("master/"+spec.Name, quorum.Command{Op: quorum.OpAddMaster, Spec: &spec})
+		}
+	}
+}
+
+// syncWatches probes exactly the committed masters and their replicas.
+func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
+	want := map[string]probe.Auth{}
+	for _, ms := range st.Masters {
+		auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
+		want[ms.Addr.String()] = auth
+		for _, r := range ms.Replicas {
+			want[r.String()] = auth
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a, auth := range want {
+		if _, ok := m.watchedSince[a]; !ok {
+			m.watchedSince[a] = now
+			m.prober.Watch(a, auth)
+		}
+	}
+	for a := range m.watchedSince {
+		if _, ok := want[a]; !ok {
+			m.prober.Unwatch(a)
+			delete(m.watchedSince, a)
+			delete(m.sdownSince, a)
+			delete(m.runIDs, a)
+		}
+	}
+}
+
+// evaluateLocal computes SDOWN for every probed node, publishes +sdown,
+// -sdown and +reboot, and keeps this monitor's committed opinion on each
+// master in step with what it sees.
+func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time) {
+	for _, name := range st.MasterNames() {
+		ms := st.Masters[name]
+		nodes := append([]quorum.Addr{ms.Addr}, ms.Replicas...)
+		for i, a := range nodes {
+			key := a.String()
+			o, ok := m.prober.Observe(key)
+			if !ok {
+				continue
+			}
+			m.mu.Lock()
+			since := m.watchedSince[key]
+			_, wasDown := m.sdownSince[key]
+			down := SDownAt(o, now, since, ms.DownAfter)
+			if down && !wasDown {
+				m.sdownSince[key] = now
+			} else if !down && wasDown {
+				delete(m.sdownSince, key)
+			}
+			prevRun := m.runIDs[key]
+			if o.RunID != "" {
+				m.runIDs[key] = o.RunID
+			}
+			m.mu.Unlock()
+			inst := masterInst(name, a)
+			if i > 0 {
+				inst = replicaInst(a, name, ms.Addr)
+			}
+			switch {
+			case down && !wasDown:
+				m.log.Warn("+sdown", "instance", inst)
+				m.opt.Publisher.Publish(EvSDown, inst)
+			case !down && wasDown:
+				m.log.Info("-sdown", "instance", inst)
+				m.opt.Publisher.Publish(EvSDownCleared, inst)
+			}
+			if prevRun != "" && o.RunID != "" && prevRun != o.RunID {
+				m.log.Warn("+reboot", "instance", inst)
+				m.opt.Publisher.Publish(EvReboot, inst)
+			}
+			if i == 0 {
+				m.syncOpinion(ms, down, now)
+			}
+		}
+	}
+}
+
+func (m *Monitor) syncOpinion(ms *quorum.Master, down bool, now time.Time) {
+	id := m.opt.Self.ID
+	committed, has := ms.Opinions[id]
+	m.mu.Lock()
+	last := m.opinionSent[ms.Name]
+	m.mu.Unlock()
+	need := false
+	switch {
+	case down && (!has || !committed.Down):
+		need = true
+	case down && now.Sub(last) >= m.opt.OpinionRefresh:
+		need = true
+	case !down && has && committed.Down:
+		need = true
+	}
+	if need {
+		m.queue("opinion/"+ms.Name, quorum.Command{Op: quorum.OpOpinion, Master: ms.Name, MonitorID: id, Addr: ms.Addr, Down: down})
+	}
+}
+
+// queue records a proposal, replacing any pending one with the same key.
+func (m *Monitor) queue(key string, cmd quorum.Command) {
+	m.mu.Lock()
+	m.pending[key] = cmd
+	m.mu.Unlock()
+	select {
+	case m.proposeCh <- struct{}{}:
+	default:
+	}
+}
+
+// proposeLoop sends queued proposals (to the leader, through the store).
+// Failures are dropped: the local loop re-queues what is still needed.
+func (m *Monitor) proposeLoop(ctx context.Context) {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.proposeCh:
+		}
+		m.mu.Lock()
+		batch := m.pending
+		m.pending = map[string]quorum.Command{}
+		m.mu.Unlock()
+		for key, cmd := range batch {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			err := m.store.Propose(pctx, cmd)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, quorum.ErrNoLeader) {
+					m.log.Debug("proposal failed", "op", cmd.Op, "master", cmd.Master, "err", err)
+				}
+				continue
+			}
+			m.mu.Lock()
+			switch {
+			case key == "register":
+				m.lastBeat = m.now()
+			case cmd.Op == quorum.OpOpinion && cmd.Down:
+				m.opinionSent[cmd.Master] = m.now()
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// effectLoop publishes the events of committed changes and wakes the
+// decision loop.
+func (m *Monitor) effectLoop(ctx context.Context) {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-m.store.Effects():
+			if !ok {
+				return
+			}
+			st := m.store.State()
+			for _, ev := range effectEvents(e, st) {
+				m.opt.Publisher.Publish(ev[0], ev[1])
+			}
+			switch e.Kind {
+			case quorum.EffSwitchMaster:
+				m.log.Warn("+switch-master", "master", e.Master, "from", e.From.String(), "to", e.To.String(), "epoch", e.Epoch)
+			case quorum.EffODown:
+				m.log.Warn("+odown", "master", e.Master, "addr", e.Addr.String(), "votes", e.Votes, "quorum", e.Quorum)
+			}
+			m.poke()
+		}
+	}
+}

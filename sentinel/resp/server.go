@@ -1,0 +1,365 @@
+// Package resp is the RESP2/RESP3 transport of the Sentinel-protocol
+// server: accepting connections, parsing requests (with redcon's parser),
+// buffering and writing replies, and Pub/Sub. It knows nothing of Sentinel
+// semantics; those live in a Handler.
+//
+// The server itself owns SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE
+// and QUIT, and the Redis rules of RESP2 subscribed mode (only
+// (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and RESET are allowed; PING
+// answers ["pong", arg]). In RESP3 a subscribed client may send any command
+// and receives messages as push frames (>). Every other command goes to the
+// Handler.
+//
+// Each connection has a reader goroutine (parse, dispatch, queue the reply)
+// and a writer goroutine (drain the connection's bounded output queue), so
+// Hub.Publish never blocks; see Conn for the overflow policy.
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+)
+
+// Handler answers the commands the server does not own.
+//
+// ServeRESP is called from the connection's reader goroutine, one command
+// at a time per connection (concurrently across connections). It writes
+// exactly one reply with c's Write* methods before returning; the server
+// flushes it. args[0] is the command name as sent (any case); args has at
+// least one element; the handler must not retain args after returning.
+// A panic is recovered: the client gets "-ERR internal error" and is
+// disconnected, and the panic is logged.
+type Handler interface {
+	ServeRESP(c *Conn, args [][]byte)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(c *Conn, args [][]byte)
+
+// ServeRESP calls f(c, args).
+func (f HandlerFunc) ServeRESP(c *Conn, args [][]byte) { f(c, args) }
+
+// Guard is optionally implemented by a Handler to vet every command,
+// including those the server owns, before anything else happens to it (in
+// Redis' order: unknown command, arity and authentication come before the
+// subscribed-mode check). Admit returns true to let the command proceed;
+// otherwise it has written the reply (typically an error) and the command
+// is skipped. Same calling rules as ServeRESP.
+type Guard interface {
+	Admit(c *Conn, args [][]byte) bool
+}
+
+// Options configure a Server. The zero value is valid.
+type Options struct {
+	// Logger receives connection-level problems (panics, dropped slow
+	// clients). Nil means slog.Default().
+	Logger *slog.Logger
+	// MaxBulk is the largest bulk argument accepted, in bytes; 0 means
+	// 1 MiB. A larger one is a protocol error ("invalid bulk length").
+	MaxBulk int
+	// MaxArgs is the most arguments one command may have; 0 means 1024. More
+	// is a protocol error ("invalid multibulk length").
+	MaxArgs int
+	// IdleTimeout closes a connection that sent nothing for this long,
+	// except while it has subscriptions (as Redis' timeout). 0 means never.
+	IdleTimeout time.Duration
+	// OutputLimit is the size in bytes of a connection's output queue; 0
+	// means 4 MiB. See Conn for what happens when it fills.
+	OutputLimit int
+	// WriteTimeout, if positive, bounds each socket write; a client that
+	// accepts no data for that long is disconnected. 0 means no bound (the
+	// output queue limit still protects publishers).
+	WriteTimeout time.Duration
+}
+
+const (
+	defaultMaxBulk     = 1 << 20
+	defaultMaxArgs     = 1024
+	defaultOutputLimit = 4 << 20
+)
+
+// Server is a RESP server. Create it with NewServer, run it with Serve,
+// stop it with Close. All methods are safe for concurrent use.
+type Server struct {
+	h     Handler
+	guard Guard
+	opt   Options
+	log   *slog.Logger
+	hub   *Hub
+
+	nextID    atomic.Int64
+	accepted  atomic.Int64
+	processed atomic.Int64
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*Conn]struct{}
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a server dispatching to h (which may also implement
+// Guard). It does not listen; call Serve.
+func NewServer(h Handler, opt Options) *Server {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.MaxBulk <= 0 {
+		opt.MaxBulk = defaultMaxBulk
+	}
+	if opt.MaxArgs <= 0 {
+		opt.MaxArgs = defaultMaxArgs
+	}
+	if opt.OutputLimit <= 0 {
+		opt.OutputLimit = defaultOutputLimit
+	}
+	s := &Server{h: h, opt: opt, log: opt.Logger, hub: newHub(opt.Logger),
+		listeners: map[net.Listener]struct{}{}, conns: map[*Conn]struct{}{}}
+	s.guard, _ = h.(Guard)
+	return s
+}
+
+// Hub returns the server's Pub/Sub hub (for Publish).
+func (s *Server) Hub() *Hub { return s.hub }
+
+// Clients returns the number of open client connections.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Stats are cumulative counters of a Server.
+type Stats struct {
+	ConnectionsReceived int64 // connections accepted since start
+	CommandsProcessed   int64 // commands read and dispatched since start
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	return Stats{ConnectionsReceived: s.accepted.Load(), CommandsProcessed: s.processed.Load()}
+}
+
+// ErrServerClosed is returned by Serve when called after Close.
+var ErrServerClosed = errors.New("resp: server closed")
+
+// Serve accepts connections on l until Close, serving each on its own
+// goroutines. It returns nil after Close, ErrServerClosed if the server was
+// already closed (l is then closed), or the listener's error. Serve may be
+// called for several listeners.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			var te interface{ Temporary() bool }
+			if errors.As(err, &te) && te.Temporary() {
+				// Transient (e.g. EMFILE, ECONNABORTED): back off, as
+				// net/http does, instead of giving up serving.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("resp: accept failed; retrying", "err", err, "backoff", backoff)
+				t := time.NewTimer(backoff)
+				<-t.C
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.startConn(nc)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+func (s *Server) startConn(nc net.Conn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = nc.Close()
+		return
+	}
+	c := newConn(s, nc, s.nextID.Add(1))
+	s.conns[c] = struct{}{}
+	c.refs.Store(2)
+	s.wg.Add(2)
+	s.mu.Unlock()
+	s.accepted.Add(1)
+	go c.writeLoop()
+	go s.serveConn(c)
+}
+
+// forget unregisters a finished connection.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Close stops the server: it closes every listener and every connection
+// (queued output is discarded) and waits for all of the server's
+// goroutines, including Serve loops, to end. It is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	var errs []error
+	for l := range s.listeners {
+		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown(false)
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// serveConn is the reader goroutine of c.
+func (s *Server) serveConn(c *Conn) {
+	graceful := false
+	defer func() {
+		s.hub.drop(c)
+		c.shutdown(graceful)
+		c.release()
+	}()
+	rd := redcon.NewReader(newLimitReader(c.nc, s.opt.MaxBulk, s.opt.MaxArgs))
+	for {
+		if s.opt.IdleTimeout > 0 {
+			var dl time.Time
+			if c.Subscriptions() == 0 {
+				dl = time.Now().Add(s.opt.IdleTimeout)
+			}
+			_ = c.nc.SetReadDeadline(dl)
+		}
+		cmd, err := rd.ReadCommand()
+		if err != nil {
+			if isProtocolError(err) {
+				c.WriteError("ERR " + err.Error())
+				c.flush(true)
+				graceful = true
+			}
+			return
+		}
+		s.processed.Add(1)
+		if !s.exec(c, cmd.Args) {
+			graceful = true
+			return
+		}
+	}
+}
+
+// isProtocolError tells malformed input (ours or redcon's, whose error type
+// is unexported but whose text follows Redis) from I/O errors.
+func isProtocolError(err error) bool {
+	var pe *protocolError
+	return errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Protocol error: ")
+}
+
+// exec runs one command and queues its reply. It returns false when the
+// connection must close after its output is written (QUIT, a panic).
+func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
+	keep = true
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("resp: panic serving command; closing client",
+				"client", c.id, "addr", c.remote, "cmd", truncate(args[0], 64),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.buf = c.buf[:0]
+			c.WriteError("ERR internal error")
+			keep = false
+		}
+		c.flush(true)
+	}()
+	if s.guard != nil && !s.guard.Admit(c, args) {
+		return true
+	}
+	name := args[0]
+	switch {
+	case is(name, "quit"):
+		c.WriteStatus("OK")
+		return false
+	case is(name, "subscribe"), is(name, "psubscribe"):
+		if len(args) < 2 {
+			c.WriteError("ERR wrong number of arguments for '" + strings.ToLower(string(name)) + "' command")
+			return true
+		}
+		s.hub.subscribe(c, args[1:], is(name, "psubscribe"))
+		return true
+	case is(name, "unsubscribe"), is(name, "punsubscribe"):
+		s.hub.unsubscribe(c, args[1:], is(name, "punsubscribe"))
+		return true
+	}
+	if c.Proto() == 2 && c.Subscriptions() > 0 {
+		switch {
+		case is(name, "ping"):
+			if len(args) > 2 {
+				c.WriteError("ERR wrong number of arguments for 'ping' command")
+				return true
+			}
+			c.WriteArrayHeader(2)
+			c.WriteBulkString("pong")
+			if len(args) == 2 {
+				c.WriteBulk(args[1])
+			} else {
+				c.WriteBulkString("")
+			}
+			return true
+		case is(name, "reset"):
+			// allowed in this context; the handler decides what it is
+		default:
+			c.WriteError("ERR Can't execute '" + strings.ToLower(string(name)) +
+				"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+			return true
+		}
+	}
+	s.h.ServeRESP(c, args)
+	return true
+}
+
+// is reports whether arg equals the lower-case word w, ignoring case.
+func is(arg []byte, w string) bool { return len(arg) == len(w) && bytes.EqualFold(arg, []byte(w)) }
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
