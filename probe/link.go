@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -84,7 +85,7 @@ func (l *link) client(ctx context.Context) (*redis.Client, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, addr)
 			if err != nil {
-				return failedConn{err}, nil
+				return failedConn{fmt.Errorf("probe: dial %s: %w", addr, err)}, nil
 			}
 			return c, nil
 		},

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/raftsentinel/raftsentinel/config"
@@ -23,6 +24,9 @@ import (
 var version = "dev"
 
 func main() {
+	// go-redis logs dial failures through a process-wide logger; during a
+	// failover those are expected, so the demo's timeline is kept readable.
+	redis.SetLogger(quietRedisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stop()
@@ -110,3 +114,7 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, hopt))
 }
+
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}

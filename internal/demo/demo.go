@@ -469,4 +469,3 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
-
