@@ -118,3 +118,39 @@ func TestLimitReaderBatches(t *testing.T) {
 		t.Fatalf("read sizes %v, want %v", sizes, want)
 	}
 }
+
+// FuzzReadCommand feeds arbitrary bytes through the limitReader and redcon:
+// parsing must end in commands and an error, never a panic or a hang, and
+// no command may exceed the limits.
+func FuzzReadCommand(f *testing.F) {
+	for _, seed := range []string{
+		"*2\r\n$4\r\nPING\r\n$2\r\nhi\r\n", "PING\r\n", "*1\r\n$-1\r\n", "*-1\r\n", "*0\r\n",
+		"\"a\" 'b'\r\n", "*3\r\n$1\r\na\r\n", "$5\r\nhello\r\n", "\r\n\r\n*1\r\n$1\r\nx\r\n",
+	} {
+		f.Add([]byte(seed), false)
+	}
+	f.Fuzz(func(t *testing.T, input []byte, chunked bool) {
+		var src io.Reader = bytes.NewReader(input)
+		if chunked {
+			src = &oneByteReader{b: input}
+		}
+		rd := redcon.NewReader(newLimitReader(src, 64, 8))
+		for i := 0; ; i++ {
+			cmd, err := rd.ReadCommand()
+			if err != nil {
+				return
+			}
+			if i > len(input) {
+				t.Fatal("more commands than input bytes")
+			}
+			if len(cmd.Args) > 8 {
+				t.Fatalf("%d args passed the limit", len(cmd.Args))
+			}
+			for _, a := range cmd.Args {
+				if len(a) > 64 && cmd.Raw[0] == '*' {
+					t.Fatalf("bulk of %d bytes passed the limit", len(a))
+				}
+			}
+		}
+	})
+}

@@ -256,6 +256,11 @@ func (s *Server) Close() error {
 func (s *Server) serveConn(c *Conn) {
 	graceful := false
 	defer func() {
+		if r := recover(); r != nil { // from the parser: never take the process down
+			s.log.Error("resp: panic reading request; closing client",
+				"client", c.id, "addr", c.remote, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			graceful = false
+		}
 		s.hub.drop(c)
 		c.shutdown(graceful)
 		c.release()

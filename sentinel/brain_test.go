@@ -1,0 +1,375 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// fakeStore is a single-node "raft" over the real FSM: Apply stamps the
+// entry with the fake clock, as a leader would. Pure unit tests only.
+type fakeStore struct {
+	mu     sync.Mutex
+	fsm    *quorum.FSM
+	index  uint64
+	now    func() time.Time
+	leader bool
+	eff    chan quorum.Effect
+	ops    []quorum.Op
+}
+
+func newFakeStore(now func() time.Time) *fakeStore {
+	s := &fakeStore{now: now, leader: true, eff: make(chan quorum.Effect, 1024)}
+	s.fsm = quorum.NewFSM(func(es []quorum.Effect) {
+		for _, e := range es {
+			s.eff <- e
+		}
+	})
+	return s
+}
+
+func (s *fakeStore) State() *quorum.State { return s.fsm.State() }
+func (s *fakeStore) View(fn func(*quorum.State)) {
+	st := s.fsm.State()
+	fn(st)
+}
+func (s *fakeStore) Propose(ctx context.Context, c quorum.Command) error { return s.Apply(ctx, c) }
+func (s *fakeStore) Apply(_ context.Context, c quorum.Command) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.leader {
+		return quorum.ErrNotLeader
+	}
+	b, err := c.Encode()
+	if err != nil {
+		return err
+	}
+	s.index++
+	s.ops = append(s.ops, c.Op)
+	if r, ok := s.fsm.Apply(&raft.Log{Type: raft.LogCommand, Data: b, Index: s.index, AppendedAt: s.now()}).(error); ok {
+		return r
+	}
+	return nil
+}
+func (s *fakeStore) Barrier(context.Context) error  { return nil }
+func (s *fakeStore) IsLeader() bool                 { s.mu.Lock(); defer s.mu.Unlock(); return s.leader }
+func (s *fakeStore) Term() uint64                   { return 1 }
+func (s *fakeStore) LeaderChanges() <-chan struct{} { return nil }
+func (s *fakeStore) Effects() <-chan quorum.Effect  { return s.eff }
+
+func (s *fakeStore) count(op quorum.Op) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, o := range s.ops {
+		if o == op {
+			n++
+		}
+	}
+	return n
+}
+
+// fakeNode is one scripted Redis node.
+type fakeNode struct {
+	obs      probe.Observation
+	role     probe.Role
+	roleErr  error
+	cmdErr   error
+	promoted int
+	pointed  []string
+}
+
+type fakeProber struct {
+	mu    sync.Mutex
+	nodes map[string]*fakeNode
+}
+
+func (p *fakeProber) node(a string) *fakeNode {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nodes[a]
+}
+func (p *fakeProber) Watch(string, probe.Auth) {}
+func (p *fakeProber) Unwatch(string)           {}
+func (p *fakeProber) Watched() []string        { return nil }
+func (p *fakeProber) Observe(a string) (probe.Observation, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, ok := p.nodes[a]
+	if !ok {
+		return probe.Observation{}, false
+	}
+	return n.obs, true
+}
+func (p *fakeProber) Promote(_ context.Context, a string, _ probe.Auth) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.nodes[a]
+	if n.cmdErr != nil {
+		return n.cmdErr
+	}
+	n.promoted++
+	n.role = probe.Role{Role: "master"}
+	n.obs.Role = "master"
+	return nil
+}
+func (p *fakeProber) ReplicaOf(_ context.Context, a string, _ probe.Auth, h string, port int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.nodes[a]
+	if n.cmdErr != nil {
+		return n.cmdErr
+	}
+	n.pointed = append(n.pointed, fmt.Sprintf("%s:%d", h, port))
+	n.role = probe.Role{Role: "slave", MasterHost: h, MasterPort: port, LinkState: "connected"}
+	n.obs.Role, n.obs.MasterHost, n.obs.MasterPort = "slave", h, port
+	return nil
+}
+func (p *fakeProber) Role(_ context.Context, a string, _ probe.Auth) (probe.Role, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.nodes[a]
+	return n.role, n.roleErr
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var (
+	addrA = quorum.Addr{Host: "10.0.0.1", Port: 6379}
+	addrB = quorum.Addr{Host: "10.0.0.2", Port: 6379}
+	addrC = quorum.Addr{Host: "10.0.0.3", Port: 6379}
+)
+
+func healthyReplica(now time.Time, master quorum.Addr, offset int64) *fakeNode {
+	return &fakeNode{
+		obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "slave", Priority: 100,
+			ReplOffset: offset, RunID: fmt.Sprint(offset), MasterHost: master.Host, MasterPort: master.Port, MasterLinkUp: true},
+		role: probe.Role{Role: "slave", MasterHost: master.Host, MasterPort: master.Port, LinkState: "connected"},
+	}
+}
+
+// setup commits three members, a master A with replicas B and C.
+func setup(t *testing.T, clk *clock) (*fakeStore, *fakeProber) {
+	t.Helper()
+	st := newFakeStore(clk.now)
+	ctx := context.Background()
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if err := st.Apply(ctx, quorum.Command{Op: quorum.OpRegisterMonitor, Monitor: &quorum.Monitor{ID: id, RunID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := &quorum.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpAddMaster, Spec: spec}))
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpReplicas, Master: "mymaster", Replicas: []quorum.Addr{addrB, addrC}}))
+	now := clk.now()
+	pr := &fakeProber{nodes: map[string]*fakeNode{
+		addrA.String(): {obs: probe.Observation{Connected: false, LastPingSent: now.Add(-2 * time.Second), Role: "master"}, roleErr: errors.New("refused"), cmdErr: errors.New("refused")},
+		addrB.String(): healthyReplica(now, addrA, 100),
+		addrC.String(): healthyReplica(now, addrA, 200), // the best: larger offset
+	}}
+	return st, pr
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestMonitor(st Store, pr Prober, clk *clock) *Monitor {
+	return New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, ReconfTimeout: time.Second})
+}
+
+func TestLeaderFailsOverOnQuorum(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	m := newTestMonitor(st, pr, clk)
+	// One fresh opinion: below quorum, nothing happens.
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addrA, Down: true}))
+	// A stale opinion (older than the TTL) must not count either.
+	clk.add(-10 * time.Second)
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m3", Addr: addrA, Down: true}))
+	clk.add(10 * time.Second)
+	m.leaderStep(ctx, st.State(), clk.now())
+	if s := st.State().Masters["mymaster"]; s.ODown || s.Failover != nil {
+		t.Fatalf("acted below quorum: odown=%v failover=%+v", s.ODown, s.Failover)
+	}
+	// This monitor's own SDOWN makes two fresh opinions: ODOWN, failover.
+	m.step(ctx)
+	m.step(ctx) // the proposal loop is not running: apply the queued opinion by hand
+	for _, c := range m.pending {
+		must(t, st.Apply(ctx, c))
+	}
+	m.pending = map[string]quorum.Command{}
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.wg.Wait()
+	s := st.State().Masters["mymaster"]
+	if s.Addr != addrC || s.ConfigEpoch != 1 || s.Failover.Stage != quorum.StageCompleted {
+		t.Fatalf("after failover: addr %v epoch %d failover %+v", s.Addr, s.ConfigEpoch, s.Failover)
+	}
+	if got := pr.node(addrC.String()).promoted; got != 1 {
+		t.Fatalf("best replica promoted %d times", got)
+	}
+	if got := pr.node(addrB.String()).pointed; len(got) != 1 || got[0] != addrC.String() {
+		t.Fatalf("other replica pointed at %v", got)
+	}
+	// Committed order: odown, start, promoted, completed.
+	for _, op := range []quorum.Op{quorum.OpODown, quorum.OpFailoverStart, quorum.OpFailoverPromoted, quorum.OpFailoverEnd} {
+		if st.count(op) != 1 {
+			t.Fatalf("%s committed %d times", op, st.count(op))
+		}
+	}
+}
+
+func TestNoGoodReplicaBlocksAndReports(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	for _, n := range []string{addrB.String(), addrC.String()} {
+		pr.nodes[n].obs.Priority = 0
+	}
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addrA, Down: true}))
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m3", Addr: addrA, Down: true}))
+	var pub recordingPublisher
+	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1"}, Now: clk.now, Publisher: &pub})
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.leaderStep(ctx, st.State(), clk.now())
+	s := st.State().Masters["mymaster"]
+	if !s.ODown || s.Failover != nil {
+		t.Fatalf("odown %v failover %+v", s.ODown, s.Failover)
+	}
+	if n := pub.count(EvAbortNoGood); n != 1 {
+		t.Fatalf("%s published %d times, want once per episode", EvAbortNoGood, n)
+	}
+	if !strings.Contains(m.blocked["mymaster"], "replica-priority 0") {
+		t.Fatalf("blocking reason %q", m.blocked["mymaster"])
+	}
+	// A good replica returns: promotion goes ahead.
+	pr.mu.Lock()
+	pr.nodes[addrB.String()].obs.Priority = 100
+	pr.mu.Unlock()
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.wg.Wait()
+	if s := st.State().Masters["mymaster"]; s.Addr != addrB {
+		t.Fatalf("addr %v after a good replica returned", s.Addr)
+	}
+}
+
+func TestNewLeaderResumesStartedFailover(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	// A previous leader committed the start and sent REPLICAOF NO ONE, then died.
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	pr.nodes[addrC.String()].role = probe.Role{Role: "master"}
+	m := newTestMonitor(st, pr, clk)
+	if err := m.drive(ctx, "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	s := st.State().Masters["mymaster"]
+	if s.Addr != addrC || s.Failover.Stage != quorum.StageCompleted {
+		t.Fatalf("resumed failover: addr %v %+v", s.Addr, s.Failover)
+	}
+	if n := pr.node(addrC.String()).promoted; n != 0 {
+		t.Fatalf("already-promoted replica promoted again (%d)", n)
+	}
+}
+
+func TestNewLeaderAbortsUnreachableCandidate(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	pr.nodes[addrC.String()].roleErr = errors.New("i/o timeout")
+	pr.nodes[addrC.String()].cmdErr = errors.New("i/o timeout")
+	clk.add(6 * time.Second) // past max(2×down-after, 5s) since the start
+	m := newTestMonitor(st, pr, clk)
+	if err := m.drive(ctx, "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	s := st.State().Masters["mymaster"]
+	if s.Addr != addrA || s.Failover.Stage != quorum.StageAborted {
+		t.Fatalf("addr %v failover %+v", s.Addr, s.Failover)
+	}
+	// An aborted attempt does not hold back the next one.
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrB, FailoverID: "f2"}))
+}
+
+func TestReconcileDemotesReturningOldMaster(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	// C is now the master; A came back as an empty master.
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}))
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: quorum.StageCompleted}))
+	now := clk.now()
+	pr.nodes[addrC.String()].obs = probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"}
+	pr.nodes[addrA.String()] = &fakeNode{obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"}}
+	m := newTestMonitor(st, pr, clk)
+	m.reconcile(ctx, st.State().Masters["mymaster"], now)
+	m.reconcile(ctx, st.State().Masters["mymaster"], now) // backoff: not twice
+	m.wg.Wait()
+	if got := pr.node(addrA.String()).pointed; len(got) != 1 || got[0] != addrC.String() {
+		t.Fatalf("old master pointed at %v", got)
+	}
+	// B still followed A: it is repointed too (+fix-slave-config).
+	if got := pr.node(addrB.String()).pointed; len(got) != 1 || got[0] != addrC.String() {
+		t.Fatalf("stray replica pointed at %v", got)
+	}
+	// While the current master is unhealthy nothing is reconfigured.
+	pr.nodes[addrC.String()].obs.Connected = false
+	pr.nodes[addrB.String()].obs.MasterPort = 1
+	pr.nodes[addrB.String()].pointed = nil
+	clk.add(time.Minute)
+	m.reconcile(ctx, st.State().Masters["mymaster"], clk.now())
+	m.wg.Wait()
+	if got := pr.node(addrB.String()).pointed; len(got) != 0 {
+		t.Fatalf("replica repointed while the master is unhealthy: %v", got)
+	}
+}
+
+type recordingPublisher struct {
+	mu  sync.Mutex
+	evs [][2]string
+}
+
+func (p *recordingPublisher) Publish(ch, msg string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.evs = append(p.evs, [2]string{ch, msg})
+	return 1
+}
+
+func (p *recordingPublisher) count(ch string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, e := range p.evs {
+		if e[0] == ch {
+			n++
+		}
+	}
+	return n
+}
