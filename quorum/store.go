@@ -496,7 +496,7 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 		}
 		// Strip hclog's own timestamp and level prefix.
 		if i := strings.Index(msg, "] "); i >= 0 && i < 60 {
-			msg = msg[i+2:]
+			msg = strings.TrimSpace(msg[i+2:])
 		}
 		w.l.Log(context.Background(), lvl, msg)
 	}

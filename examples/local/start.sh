@@ -4,7 +4,7 @@
 # Usage: ./start.sh        start everything (logs and data under ./data)
 #        ./start.sh stop   stop everything and remove ./data
 # Then: redis-cli -p 26379 SENTINEL get-master-addr-by-name mymaster
-#       kill the master:  redis-cli -p 6380 DEBUG SEGFAULT   (or kill -9 its pid)
+#       kill the master:  kill -9 $(cat data/redis-6380.pid)
 set -euo pipefail
 cd "$(dirname "$0")"
 root=../..

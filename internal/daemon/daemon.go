@@ -121,7 +121,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	cleanup = append(cleanup, func() { d.store.Close() })
 
 	d.prober = probe.New(probe.Options{PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
-		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log.With("component", "probe")})
+		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log})
 
 	announce, err := quorum.ParseAddr(cfg.Announce)
 	if err != nil {
