@@ -561,7 +561,7 @@ func (h *handler) otherMonitors(st *quorum.State) []*quorum.Monitor {
 	var out []*quorum.Monitor
 	for _, id := range st.MonitorIDs() {
 		m := st.Monitors[id]
-		if id == self.ID || m.ID == self.ID || (self.RunID != "" && m.RunID == self.RunID) {
+		if m.ID == self.ID || (self.RunID != "" && m.RunID == self.RunID) {
 			continue
 		}
 		out = append(out, m)

@@ -703,3 +703,61 @@ func TestCommandRedisCLI(t *testing.T) {
 		t.Errorf("myid: %q", got)
 	}
 }
+
+// dataNode is a stand-in Redis data node that tells who it is.
+type dataNode string
+
+func (n dataNode) ServeRESP(c *resp.Conn, args [][]byte) {
+	switch strings.ToLower(string(args[0])) {
+	case "hello":
+		c.WriteError("ERR unknown command 'HELLO', with args beginning with: ")
+	case "ping":
+		c.WriteStatus("PONG")
+	case "client":
+		c.WriteStatus("OK")
+	case "get":
+		c.WriteBulkString(string(n))
+	default:
+		c.WriteError("ERR unknown command")
+	}
+}
+
+// TestCommandGoRedisFailoverClientFollowsSwitch runs go-redis'
+// NewFailoverClient against the handler: it finds the master with
+// GET-MASTER-ADDR-BY-NAME, and after the committed address changes and
+// +switch-master is published it moves to the new master.
+func TestCommandGoRedisFailoverClientFollowsSwitch(t *testing.T) {
+	startNode := func(name string) quorum.Addr {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := resp.NewServer(dataNode(name), resp.Options{Logger: slog.New(slog.DiscardHandler)})
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(l) }()
+		t.Cleanup(func() { s.Close(); <-done })
+		a, err := quorum.ParseAddr(l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a, b := startNode("A"), startNode("B")
+	fb := newFakeBackend()
+	fb.setMasterAddr("mymaster", a)
+	s, addr := startSentinel(t, fb, HandlerOptions{})
+	ctx := testCtx(t)
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: []string{addr}})
+	defer rdb.Close()
+	if got, err := rdb.Get(ctx, "whoami").Result(); err != nil || got != "A" {
+		t.Fatalf("before the switch: %q, %v", got, err)
+	}
+	// The client subscribes to +switch-master in the background.
+	waitUntil(t, "+switch-master subscription", func() bool { ch, _ := s.Hub().Counts(); return ch > 0 })
+	fb.setMasterAddr("mymaster", b)
+	s.Hub().Publish("+switch-master", fmt.Sprintf("mymaster %s %d %s %d", a.Host, a.Port, b.Host, b.Port))
+	waitUntil(t, "client on the new master", func() bool {
+		got, err := rdb.Get(ctx, "whoami").Result()
+		return err == nil && got == "B"
+	})
+}

@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"log/slog"
 	"sort"
 	"sync"
 )
@@ -18,15 +17,13 @@ import (
 // unsubscription. Messages from one goroutine's successive Publish calls
 // reach each client in call order.
 type Hub struct {
-	log *slog.Logger
-
 	mu       sync.RWMutex
 	channels map[string]map[*Conn]struct{}
 	patterns map[string]map[*Conn]struct{}
 }
 
-func newHub(log *slog.Logger) *Hub {
-	return &Hub{log: log,
+func newHub() *Hub {
+	return &Hub{
 		channels: map[string]map[*Conn]struct{}{},
 		patterns: map[string]map[*Conn]struct{}{}}
 }

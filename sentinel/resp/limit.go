@@ -51,6 +51,7 @@ type limitReader struct {
 	line       []byte // header digits being collected
 	junk       int    // inline bytes since the last inline line with a command
 	productive bool   // the current inline line has a non-blank byte
+	cr         bool   // the previous inline byte was '\r'
 	args       int64  // arguments left in the current array
 	body       int64  // bytes left in the current bulk, CRLF included
 	req        int64  // bytes of the current array request so far
@@ -113,13 +114,19 @@ func (l *limitReader) scan(b []byte) (int, bool, error) {
 				l.st, l.line, l.req = stCount, l.line[:0], 1
 				continue
 			}
-			l.st, l.productive = stInline, false
+			l.st, l.productive, l.cr = stInline, false, false
 			i-- // handle c as part of the inline line
 		case stInline:
 			l.junk++
 			if l.junk > maxInline {
 				return i, boundary, &protocolError{"too big inline request"}
 			}
+			// redcon splits lines on ' ' and strips one '\r' before the
+			// '\n'; any other byte (an earlier '\r' too) makes an argument.
+			if l.cr && c != '\n' {
+				l.productive = true
+			}
+			l.cr = c == '\r'
 			switch c {
 			case '\n':
 				l.st = stStart

@@ -65,7 +65,9 @@ type Options struct {
 	// clients). Nil means slog.Default().
 	Logger *slog.Logger
 	// MaxBulk is the largest bulk argument accepted, in bytes; 0 means
-	// 1 MiB. A larger one is a protocol error ("invalid bulk length").
+	// 1 MiB. A larger one is a protocol error ("invalid bulk length"), and
+	// so is a request larger than 4×MaxBulk in total. Inline (telnet-style)
+	// requests are limited to 64 KiB per line, as in Redis.
 	MaxBulk int
 	// MaxArgs is the most arguments one command may have; 0 means 1024. More
 	// is a protocol error ("invalid multibulk length").
@@ -123,7 +125,7 @@ func NewServer(h Handler, opt Options) *Server {
 	if opt.OutputLimit <= 0 {
 		opt.OutputLimit = defaultOutputLimit
 	}
-	s := &Server{h: h, opt: opt, log: opt.Logger, hub: newHub(opt.Logger),
+	s := &Server{h: h, opt: opt, log: opt.Logger, hub: newHub(),
 		listeners: map[net.Listener]struct{}{}, conns: map[*Conn]struct{}{}}
 	s.guard, _ = h.(Guard)
 	return s
