@@ -36,7 +36,8 @@ type Observation struct {
 	ReplicaAnnounced bool           // replica_announced (true when not reported)
 	Replicas         []ReplicaEntry // masters: connected replicas from INFO replication
 	RedisVersion     string
-	Loading          bool // loading:1 (a restarted node still loading its dataset)
+	InfoText         string // the raw reply of the last successful INFO (SENTINEL INFO-CACHE)
+	Loading          bool   // loading:1 (a restarted node still loading its dataset)
 }
 
 // ReplicaEntry is one slaveN: line of a master's INFO replication.

@@ -394,4 +394,5 @@ func (p *Prober) infoOnce(n *node, l *link) {
 	o.Replicas = in.Replicas
 	o.RedisVersion = in.RedisVersion
 	o.Loading = in.Loading
+	o.InfoText = text
 }

@@ -34,6 +34,20 @@ const (
 	// OpFailoverEnd ends failover Command.FailoverID as Command.Stage
 	// (StageCompleted or StageAborted) with Command.Reason.
 	OpFailoverEnd Op = "failover-end"
+	// OpMonitor adds Command.Spec like OpAddMaster but fails with
+	// ErrDuplicateMaster if the name exists (SENTINEL MONITOR).
+	OpMonitor Op = "monitor"
+	// OpRemove removes master Command.Master (SENTINEL REMOVE).
+	OpRemove Op = "remove"
+	// OpSet applies Command.Options to master Command.Master, all or none
+	// (SENTINEL SET).
+	OpSet Op = "set"
+	// OpReset forgets the replicas, opinions and unpromoted failover of the
+	// masters named in Command.Names (SENTINEL RESET).
+	OpReset Op = "reset"
+	// OpConfigSet applies Command.Config pairs (SENTINEL CONFIG SET) as seen
+	// from monitor Command.MonitorID.
+	OpConfigSet Op = "config-set"
 )
 
 // Command is one replicated state change. Which fields matter depends on Op.
@@ -53,7 +67,10 @@ type Command struct {
 	Stage      Stage    `json:"stage,omitempty"`
 	Reason     string   `json:"reason,omitempty"`
 	// Force skips the anti-flap window (a manual failover).
-	Force bool `json:"force,omitempty"`
+	Force   bool        `json:"force,omitempty"`
+	Options []SetOption `json:"options,omitempty"`
+	Names   []string    `json:"names,omitempty"`
+	Config  [][2]string `json:"config,omitempty"`
 }
 
 // Encode returns the wire form of c.
@@ -85,6 +102,7 @@ var (
 	ErrNoLeader         = errors.New("quorum: no known raft leader")
 	ErrClosed           = errors.New("quorum: store closed")
 	ErrInvalidMonitorID = errors.New("quorum: invalid monitor")
+	ErrDuplicateMaster  = errors.New("quorum: duplicate master name")
 )
 
 // EffectKind names something an applied command changed that monitors
@@ -106,6 +124,9 @@ const (
 	EffStateRestored  EffectKind = "restored"
 	EffMonitorUpdated EffectKind = "monitor-updated"
 	EffOpinion        EffectKind = "opinion" // Monitor's opinion on Addr changed to Down
+	EffMasterRemoved  EffectKind = "master-removed"
+	EffSet            EffectKind = "set"   // Option set to Value
+	EffReset          EffectKind = "reset" // master reset
 )
 
 // Effect is a change made by one applied log entry. Every monitor produces
@@ -117,6 +138,8 @@ type Effect struct {
 	Addr     Addr
 	From, To Addr
 	Down     bool
+	Option   string
+	Value    string
 	Votes    int
 	Quorum   int
 	Epoch    uint64

@@ -3,6 +3,7 @@ package quorum
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,25 +40,33 @@ func (s *Store) ProposeHandler() http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 		case errors.Is(err, ErrNotLeader):
 			http.Error(w, err.Error(), http.StatusMisdirectedRequest)
-		case isVerdict(err):
-			http.Error(w, err.Error(), http.StatusConflict)
+		case verdictOf(err) != nil:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			_ = json.NewEncoder(w).Encode(verdictBody{Verdict: verdictOf(err).Error(), Message: err.Error()})
 		default:
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		}
 	})
 }
 
-// verdicts are FSM rejections that travel back to a forwarding follower.
+// verdicts are FSM rejections that travel back to a forwarding follower as
+// the same error values.
 var verdicts = []error{ErrBadCommand, ErrUnknownOp, ErrNoSuchMaster, ErrFailoverInProg, ErrStaleAddress,
-	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID}
+	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting}
 
-func isVerdict(err error) bool {
+type verdictBody struct {
+	Verdict string `json:"verdict"`
+	Message string `json:"message"`
+}
+
+func verdictOf(err error) error {
 	for _, v := range verdicts {
 		if errors.Is(err, v) {
-			return true
+			return v
 		}
 	}
-	return false
+	return nil
 }
 
 // HTTPForwarder returns an Options.Forward function posting commands to the
@@ -90,9 +99,16 @@ func HTTPForwarder(c *http.Client) func(ctx context.Context, leader Monitor, cmd
 		case http.StatusMisdirectedRequest:
 			return fmt.Errorf("%w: %s", ErrNotLeader, text)
 		case http.StatusConflict:
-			for _, v := range verdicts {
-				if strings.HasPrefix(text, v.Error()) {
-					return fmt.Errorf("%w (%s)", v, text)
+			var vb verdictBody
+			if json.Unmarshal(msg, &vb) == nil {
+				for _, v := range verdicts {
+					if v.Error() != vb.Verdict {
+						continue
+					}
+					if v == ErrSetting {
+						return &SettingError{Msg: vb.Message}
+					}
+					return fmt.Errorf("%w (from leader: %s)", v, vb.Message)
 				}
 			}
 		}

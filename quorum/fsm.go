@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,10 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		mm := *m
 		mm.SeenAt = now
 		old, ok := s.Monitors[m.ID]
+		if ok {
+			// Overrides made with SENTINEL CONFIG SET survive re-registration.
+			mm.AnnounceIP, mm.AnnouncePort = old.AnnounceIP, old.AnnouncePort
+		}
 		s.Monitors[m.ID] = &mm
 		switch {
 		case !ok:
@@ -91,19 +96,62 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		}
 		return eff, nil
 
-	case OpAddMaster:
+	case OpAddMaster, OpMonitor:
 		sp := cmd.Spec
 		if sp == nil || sp.Name == "" || sp.Addr.IsZero() {
 			return nil, fmt.Errorf("%w: add-master needs a name and an address", ErrBadCommand)
 		}
 		if _, ok := s.Masters[sp.Name]; ok {
+			if cmd.Op == OpMonitor {
+				return nil, ErrDuplicateMaster
+			}
 			return nil, nil
+		}
+		if cmd.Op == OpAddMaster {
+			if s.Seeded[sp.Name] {
+				return nil, nil // seeded before, since removed: stays removed
+			}
+			if s.Seeded == nil {
+				s.Seeded = map[string]bool{}
+			}
+			s.Seeded[sp.Name] = true
 		}
 		m := &Master{Name: sp.Name, Addr: sp.Addr, Quorum: sp.Quorum, DownAfter: sp.DownAfter,
 			FailoverTimeout: sp.FailoverTimeout, ParallelSyncs: sp.ParallelSyncs,
-			AuthUser: sp.AuthUser, AuthPass: sp.AuthPass, Opinions: map[string]Opinion{}}
+			AuthUser: sp.AuthUser, AuthPass: sp.AuthPass, RebootDownAfter: sp.RebootDownAfter,
+			Opinions: map[string]Opinion{}}
 		s.Masters[sp.Name] = m
 		emit(Effect{Kind: EffMasterAdded, Master: m.Name, Addr: m.Addr, Quorum: m.Quorum})
+		return eff, nil
+
+	case OpConfigSet:
+		pairs := make([]string, 0, 2*len(cmd.Config))
+		for _, kv := range cmd.Config {
+			pairs = append(pairs, kv[0], kv[1])
+		}
+		valid, err := ValidateConfigSet(pairs)
+		if err != nil {
+			return nil, err
+		}
+		return nil, applyConfigSet(s, cmd.MonitorID, valid)
+
+	case OpReset:
+		for _, name := range cmd.Names {
+			m, ok := s.Masters[name]
+			if !ok {
+				continue
+			}
+			m.Replicas = nil
+			m.Opinions = map[string]Opinion{}
+			if m.ODown {
+				m.ODown, m.ODownSince, m.ODownVotes = false, time.Time{}, 0
+			}
+			if f := m.Failover; f != nil && f.Stage == StageStarted {
+				emit(Effect{Kind: EffFailoverAbort, Master: m.Name, Addr: m.Addr, Failover: abortCopy(f, now, "reset")})
+			}
+			m.Failover = nil
+			emit(Effect{Kind: EffReset, Master: m.Name, Addr: m.Addr})
+		}
 		return eff, nil
 	}
 
@@ -112,6 +160,35 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		return nil, fmt.Errorf("%w: %q", ErrNoSuchMaster, cmd.Master)
 	}
 	switch cmd.Op {
+	case OpRemove:
+		delete(s.Masters, m.Name)
+		emit(Effect{Kind: EffMasterRemoved, Master: m.Name, Addr: m.Addr})
+		return eff, nil
+
+	case OpSet:
+		// All or nothing: options are validated on a copy first.
+		trial := *m
+		if m.RenameCommands != nil {
+			trial.RenameCommands = make(map[string]string, len(m.RenameCommands))
+			for k, v := range m.RenameCommands {
+				trial.RenameCommands[k] = v
+			}
+		}
+		for _, o := range cmd.Options {
+			if err := ApplySetOption(&trial, o); err != nil {
+				return nil, err
+			}
+		}
+		*m = trial
+		for _, o := range cmd.Options {
+			v := strings.Join(o.Values, " ")
+			if o.Name == "auth-pass" {
+				v = "******"
+			}
+			emit(Effect{Kind: EffSet, Master: m.Name, Addr: m.Addr, Option: o.Name, Value: v})
+		}
+		return eff, nil
+
 	case OpOpinion:
 		if cmd.MonitorID == "" {
 			return nil, ErrInvalidMonitorID

@@ -101,6 +101,10 @@ type Master struct {
 	ODownVotes int       `json:"odown_votes,omitempty"`
 	// Failover is the latest failover (in progress or finished), nil if none.
 	Failover *Failover `json:"failover,omitempty"`
+	// RebootDownAfter is master-reboot-down-after-period (0: off).
+	RebootDownAfter time.Duration `json:"reboot_down_after,omitempty"`
+	// RenameCommands maps a command name to the name the nodes know it by.
+	RenameCommands map[string]string `json:"rename_commands,omitempty"`
 }
 
 // Monitor is one member of the monitor group.
@@ -111,6 +115,23 @@ type Monitor struct {
 	HTTPAddr string    `json:"http_addr"` // internal/admin HTTP address (proposal forwarding)
 	Announce Addr      `json:"announce"`  // Sentinel-protocol address clients use
 	SeenAt   time.Time `json:"seen_at"`   // append time of its last registration
+	// AnnounceIP and AnnouncePort, set with SENTINEL CONFIG SET on that
+	// monitor, override the host and port of Announce ("" / 0: unset).
+	AnnounceIP   string `json:"announce_ip,omitempty"`
+	AnnouncePort int    `json:"announce_port,omitempty"`
+}
+
+// Announced returns the address the monitor is announced at, with any
+// SENTINEL CONFIG SET announce-ip / announce-port override applied.
+func (m *Monitor) Announced() Addr {
+	a := m.Announce
+	if m.AnnounceIP != "" {
+		a.Host = m.AnnounceIP
+	}
+	if m.AnnouncePort != 0 {
+		a.Port = m.AnnouncePort
+	}
+	return a
 }
 
 // State is the whole replicated state. Values returned by Store.State are
@@ -119,6 +140,14 @@ type State struct {
 	CurrentEpoch uint64              `json:"current_epoch"`
 	Masters      map[string]*Master  `json:"masters"`
 	Monitors     map[string]*Monitor `json:"monitors"`
+	// Seeded lists every master name ever added from a configuration file:
+	// a file seeds a name once, so a master removed with SENTINEL REMOVE is
+	// not brought back by the monitors' files.
+	Seeded map[string]bool `json:"seeded,omitempty"`
+	// Config holds the group-wide settings of SENTINEL CONFIG SET
+	// (resolve-hostnames, announce-hostnames, sentinel-user, sentinel-pass,
+	// loglevel); absent keys have their defaults.
+	Config map[string]string `json:"config,omitempty"`
 	// LastApplied is the append time of the last applied entry.
 	LastApplied time.Time `json:"last_applied"`
 }
@@ -143,11 +172,29 @@ func (s *State) Clone() *State {
 			f := *m.Failover
 			mm.Failover = &f
 		}
+		if m.RenameCommands != nil {
+			mm.RenameCommands = make(map[string]string, len(m.RenameCommands))
+			for k, v := range m.RenameCommands {
+				mm.RenameCommands[k] = v
+			}
+		}
 		c.Masters[k] = &mm
 	}
 	for k, m := range s.Monitors {
 		mm := *m
 		c.Monitors[k] = &mm
+	}
+	if s.Seeded != nil {
+		c.Seeded = make(map[string]bool, len(s.Seeded))
+		for k, v := range s.Seeded {
+			c.Seeded[k] = v
+		}
+	}
+	if s.Config != nil {
+		c.Config = make(map[string]string, len(s.Config))
+		for k, v := range s.Config {
+			c.Config[k] = v
+		}
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"context"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
@@ -26,6 +27,23 @@ type Backend interface {
 	// PeerSeen returns when this monitor last had evidence that the monitor
 	// with the given id was alive (zero if never).
 	PeerSeen(id string) time.Time
+	// Propose commits a state change through Raft from any monitor (it is
+	// forwarded to the leader). It blocks until committed or ctx is done;
+	// FSM rejections come back as quorum's error values.
+	Propose(ctx context.Context, cmd quorum.Command) error
+	// Candidate picks the replica of master name that a failover started
+	// now would promote, by Sentinel's selection rules over this monitor's
+	// view; ok is false when none qualifies.
+	Candidate(name string) (addr quorum.Addr, ok bool)
+	// Timers returns the timing settings reported by SENTINEL DEBUG, in
+	// milliseconds, in Redis' order.
+	Timers() []Timer
+}
+
+// Timer is one named timing setting (SENTINEL DEBUG).
+type Timer struct {
+	Name string
+	Ms   int64
 }
 
 // Publisher delivers a Sentinel event to Pub/Sub subscribers of this

@@ -36,6 +36,9 @@ type HandlerOptions struct {
 	// Now is the clock for every "milliseconds ago" value and for uptime;
 	// nil means time.Now.
 	Now func() time.Time
+	// MasterDefaults holds the down-after, failover-timeout and
+	// parallel-syncs given to masters added with SENTINEL MONITOR.
+	MasterDefaults quorum.Master
 }
 
 // NewHandler returns the resp.Handler answering the Sentinel protocol from
@@ -115,6 +118,17 @@ var commandTable = map[string]cmdSpec{
 		"ckquorum":                {arity: 3, run: (*handler).sentinelCKQuorum},
 		"is-master-down-by-addr":  {arity: 6, run: (*handler).sentinelIsMasterDown},
 		"help":                    {arity: 2, run: (*handler).sentinelHelp},
+		"monitor":                 {arity: 6, run: (*handler).sentinelMonitor},
+		"remove":                  {arity: 3, run: (*handler).sentinelRemove},
+		"set":                     {arity: -5, run: (*handler).sentinelSet},
+		"reset":                   {arity: 3, run: (*handler).sentinelReset},
+		"config":                  {arity: -3, run: (*handler).sentinelConfig},
+		"failover":                {arity: 3, run: (*handler).sentinelFailover},
+		"flushconfig":             {arity: 2, run: (*handler).sentinelFlushConfig},
+		"pending-scripts":         {arity: 2, run: (*handler).sentinelPendingScripts},
+		"info-cache":              {arity: -2, run: (*handler).sentinelInfoCache},
+		"debug":                   {arity: -2, run: (*handler).sentinelDebug},
+		"simulate-failure":        {arity: -3, run: (*handler).sentinelSimulateFailure},
 	}},
 }
 

@@ -2,7 +2,9 @@ package sentinel
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
@@ -31,12 +34,14 @@ func TestMain(m *testing.M) {
 
 // fakeBackend is a Backend over fixed, mutable data.
 type fakeBackend struct {
-	mu    sync.Mutex
-	st    *quorum.State
-	self  quorum.Monitor
-	obs   map[string]probe.Observation
-	sdown map[string]time.Time
-	seen  map[string]time.Time
+	mu        sync.Mutex
+	proposed  []quorum.Command
+	candidate quorum.Addr
+	st        *quorum.State
+	self      quorum.Monitor
+	obs       map[string]probe.Observation
+	sdown     map[string]time.Time
+	seen      map[string]time.Time
 }
 
 func (f *fakeBackend) State() *quorum.State {
@@ -65,6 +70,41 @@ func (f *fakeBackend) PeerSeen(id string) time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.seen[id]
+}
+
+// Propose applies cmd with the real FSM to a copy of the fake's state
+// (restored from a snapshot of it), as a one-node group would.
+func (f *fakeBackend) Propose(_ context.Context, cmd quorum.Command) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.proposed = append(f.proposed, cmd)
+	b, err := json.Marshal(f.st)
+	if err != nil {
+		return err
+	}
+	fsm := quorum.NewFSM(nil)
+	if err := fsm.Restore(io.NopCloser(bytes.NewReader(b))); err != nil {
+		return err
+	}
+	data, err := cmd.Encode()
+	if err != nil {
+		return err
+	}
+	if err, _ := fsm.Apply(&raft.Log{Type: raft.LogCommand, Data: data, AppendedAt: testNow, Index: uint64(len(f.proposed))}).(error); err != nil {
+		return err
+	}
+	f.st = fsm.State()
+	return nil
+}
+
+func (f *fakeBackend) Candidate(name string) (quorum.Addr, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.candidate, !f.candidate.IsZero()
+}
+
+func (f *fakeBackend) Timers() []Timer {
+	return []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}
 }
 
 // setMasterAddr changes the committed address of a master.
@@ -329,7 +369,7 @@ func TestCommandExactReplies(t *testing.T) {
 		{[]string{"FLUSHALL"}, "-ERR unknown command 'FLUSHALL', with args beginning with: \r\n"},
 		{[]string{"select", "0"}, "-ERR unknown command 'select', with args beginning with: '0' \r\n"},
 		{[]string{"SENTINEL", "foo"}, "-ERR unknown subcommand 'foo'. Try SENTINEL HELP.\r\n"},
-		{[]string{"sentinel", "failover", "mymaster"}, "-ERR unknown subcommand 'failover'. Try SENTINEL HELP.\r\n"},
+		{[]string{"sentinel", "failovr", "mymaster"}, "-ERR unknown subcommand 'failovr'. Try SENTINEL HELP.\r\n"},
 		{[]string{"SENTINEL"}, "-ERR wrong number of arguments for 'sentinel' command\r\n"},
 		{[]string{"SENTINEL", "MASTERS", "x"}, "-ERR wrong number of arguments for 'sentinel|masters' command\r\n"},
 		{[]string{"SENTINEL", "master"}, "-ERR wrong number of arguments for 'sentinel|master' command\r\n"},

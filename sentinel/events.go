@@ -33,6 +33,9 @@ const (
 	EvSlave           = "+slave"
 	EvSentinel        = "+sentinel"
 	EvMonitor         = "+monitor"
+	EvRemoved         = "-monitor"
+	EvSet             = "+set"
+	EvResetMaster     = "+reset-master"
 	EvReboot          = "+reboot"
 )
 
@@ -81,6 +84,12 @@ func effectEvents(e quorum.Effect, st *quorum.State) [][2]string {
 		add(EvSlave, replicaInst(e.Addr, e.Master, e.From))
 	case quorum.EffMasterAdded:
 		add(EvMonitor, fmt.Sprintf("%s quorum %d", masterInst(e.Master, e.Addr), e.Quorum))
+	case quorum.EffMasterRemoved:
+		add(EvRemoved, masterInst(e.Master, e.Addr))
+	case quorum.EffSet:
+		add(EvSet, masterInst(e.Master, e.Addr)+" "+e.Option+" "+e.Value)
+	case quorum.EffReset:
+		add(EvResetMaster, masterInst(e.Master, e.Addr))
 	case quorum.EffMonitorAdded:
 		mon, ok := st.Monitors[e.Monitor]
 		if !ok {

@@ -59,9 +59,14 @@ type Options struct {
 	InfoPeriod time.Duration // default 1s
 	// ReconfTimeout bounds the wait for one repointed replica; default 10s.
 	ReconfTimeout time.Duration
-	Publisher     Publisher
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Defaults are the settings of masters added with SENTINEL MONITOR
+	// (reported by SENTINEL DEBUG).
+	Defaults quorum.Master
+	// ElectionTimeout is Raft's (reported by SENTINEL DEBUG).
+	ElectionTimeout time.Duration
+	Publisher       Publisher
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // Monitor is the brain of one monitor: it evaluates SDOWN locally, proposes
@@ -195,6 +200,48 @@ func (m *Monitor) PeerSeen(id string) time.Time {
 	return t
 }
 
+// Propose implements Backend.
+func (m *Monitor) Propose(ctx context.Context, cmd quorum.Command) error {
+	err := m.store.Propose(ctx, cmd)
+	if err == nil {
+		m.poke()
+	}
+	return err
+}
+
+// Candidate implements Backend: the replica a failover of master name
+// started now would promote, judged from this monitor's probes.
+func (m *Monitor) Candidate(name string) (quorum.Addr, bool) {
+	st := m.store.State()
+	ms, ok := st.Masters[name]
+	if !ok {
+		return quorum.Addr{}, false
+	}
+	best, _, ok := m.selectReplica(ms, m.now())
+	return best.Addr, ok
+}
+
+// Timers implements Backend with raftsentinel's equivalents of Sentinel's
+// timers; those with no equivalent (TILT, scripts, link reconnection) are 0.
+func (m *Monitor) Timers() []Timer {
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
+	return []Timer{
+		{"INFO-PERIOD", ms(m.opt.InfoPeriod)},
+		{"PING-PERIOD", ms(m.opt.PingPeriod)},
+		{"ASK-PERIOD", ms(m.opt.OpinionRefresh)},
+		{"PUBLISH-PERIOD", ms(m.opt.Heartbeat)},
+		{"DEFAULT-DOWN-AFTER", ms(m.opt.Defaults.DownAfter)},
+		{"DEFAULT-FAILOVER-TIMEOUT", ms(m.opt.Defaults.FailoverTimeout)},
+		{"TILT-TRIGGER", 0},
+		{"TILT-PERIOD", 0},
+		{"SLAVE-RECONF-TIMEOUT", ms(m.opt.ReconfTimeout)},
+		{"MIN-LINK-RECONNECT-PERIOD", 0},
+		{"ELECTION-TIMEOUT", ms(m.opt.ElectionTimeout)},
+		{"SCRIPT-MAX-RUNTIME", 0},
+		{"SCRIPT-RETRY-DELAY", 0},
+	}
+}
+
 // ---- the local loop ----
 
 func (m *Monitor) step(ctx context.Context) {
@@ -220,7 +267,7 @@ func (m *Monitor) register(st *quorum.State, now time.Time) {
 	}
 	for i := range m.opt.Masters {
 		spec := m.opt.Masters[i]
-		if _, ok := st.Masters[spec.Name]; !ok {
+		if _, ok := st.Masters[spec.Name]; !ok && !st.Seeded[spec.Name] {
 			m.queue("master/"+spec.Name, quorum.Command{Op: quorum.OpAddMaster, Spec: &spec})
 		}
 	}

@@ -138,14 +138,17 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	}
 	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
 		HTTPAddr: d.lnHTTP.Addr().String(), Announce: announce}
+	dm := config.DefaultMaster()
+	defaults := quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
 	pub := &hubPublisher{}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
 		Self: self, Masters: masters, Tick: opt.Tick,
 		OpinionRefresh: cfg.Opinion.Refresh, OpinionTTL: cfg.Opinion.TTL,
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
+		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		Publisher: pub, Logger: log,
 	})
-	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version}),
+	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults}),
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()
 

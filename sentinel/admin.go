@@ -1,0 +1,272 @@
+package sentinel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+)
+
+// proposeTimeout bounds how long a state-changing command waits for its
+// Raft commit before the client gets an error.
+const proposeTimeout = 5 * time.Second
+
+// propose commits cmd and writes the reply: ok on success, otherwise an
+// error whose text is Redis' where one exists.
+func (h *handler) propose(c *resp.Conn, cmd quorum.Command, ok func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
+	defer cancel()
+	err := h.b.Propose(ctx, cmd)
+	var se *quorum.SettingError
+	switch {
+	case err == nil:
+		ok()
+	case errors.As(err, &se):
+		c.WriteError("ERR " + se.Msg)
+	case errors.Is(err, quorum.ErrNoSuchMaster):
+		c.WriteError("ERR No such master with that name")
+	case errors.Is(err, quorum.ErrDuplicateMaster):
+		c.WriteError("ERR Duplicate master name.")
+	case errors.Is(err, quorum.ErrFailoverInProg):
+		c.WriteError("INPROG Failover already in progress")
+	case errors.Is(err, quorum.ErrNoLeader), errors.Is(err, quorum.ErrNotLeader), errors.Is(err, context.DeadlineExceeded):
+		c.WriteError("NOQUORUM the monitor group has no leader reachable from this monitor; the change was not committed")
+	default:
+		c.WriteError("ERR " + err.Error())
+	}
+}
+
+func writeOK(c *resp.Conn) func() { return func() { c.WriteStatus("OK") } }
+
+// sentinelMonitor: SENTINEL MONITOR <name> <ip> <port> <quorum>.
+func (h *handler) sentinelMonitor(c *resp.Conn, args [][]byte) {
+	quorumN, err := strconv.ParseInt(string(args[5]), 10, 64)
+	if err != nil {
+		c.WriteError("ERR Invalid quorum")
+		return
+	}
+	port, err := strconv.ParseInt(string(args[4]), 10, 64)
+	if err != nil {
+		c.WriteError("ERR Invalid port")
+		return
+	}
+	if quorumN <= 0 {
+		c.WriteError("ERR Quorum must be 1 or greater.")
+		return
+	}
+	host := string(args[3])
+	st := h.b.State()
+	if net.ParseIP(host) == nil && st.ConfigValue(h.b.Self().ID, "resolve-hostnames") != "yes" {
+		c.WriteError("ERR Invalid IP address or hostname specified")
+		return
+	}
+	name := string(args[2])
+	if port <= 0 || port > 65535 {
+		c.WriteError("ERR Invalid port number.")
+		return
+	}
+	spec := h.opt.MasterDefaults
+	spec.Name, spec.Addr, spec.Quorum = name, quorum.Addr{Host: host, Port: int(port)}, int(quorumN)
+	h.propose(c, quorum.Command{Op: quorum.OpMonitor, Spec: &spec}, writeOK(c))
+}
+
+// sentinelRemove: SENTINEL REMOVE <name>.
+func (h *handler) sentinelRemove(c *resp.Conn, args [][]byte) {
+	if h.masterOrError(c, h.b.State(), args[2]) == nil {
+		return
+	}
+	h.propose(c, quorum.Command{Op: quorum.OpRemove, Master: string(args[2])}, writeOK(c))
+}
+
+// sentinelSet: SENTINEL SET <name> <option> <value> [...]. Unlike Redis,
+// the options apply all or none.
+func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	m := h.masterOrError(c, st, args[2])
+	if m == nil {
+		return
+	}
+	rest := make([]string, 0, len(args)-3)
+	for _, a := range args[3:] {
+		rest = append(rest, string(a))
+	}
+	opts, err := quorum.ParseSetArgs(rest)
+	if err == nil {
+		trial := *m
+		for _, o := range opts {
+			if err = quorum.ApplySetOption(&trial, o); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
+	}
+	h.propose(c, quorum.Command{Op: quorum.OpSet, Master: m.Name, Options: opts}, writeOK(c))
+}
+
+// sentinelReset: SENTINEL RESET <pattern> replies the number of masters
+// reset.
+func (h *handler) sentinelReset(c *resp.Conn, args [][]byte) {
+	var names []string
+	for _, n := range h.b.State().MasterNames() {
+		if resp.Match(string(args[2]), n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		c.WriteInt(0)
+		return
+	}
+	h.propose(c, quorum.Command{Op: quorum.OpReset, Names: names}, func() { c.WriteInt(int64(len(names))) })
+}
+
+// sentinelConfig: SENTINEL CONFIG GET <pattern> [...] | SET <key> <value> [...].
+func (h *handler) sentinelConfig(c *resp.Conn, args [][]byte) {
+	sub := strings.ToLower(string(args[2]))
+	switch {
+	case sub == "get" && len(args) >= 4:
+		st := h.b.State()
+		self := h.b.Self().ID
+		var pairs [][2]string
+		seen := map[string]bool{}
+		for _, pat := range args[3:] {
+			for _, k := range quorum.ConfigKeys {
+				if !seen[k] && resp.Match(strings.ToLower(string(pat)), k) {
+					seen[k] = true
+					pairs = append(pairs, [2]string{k, st.ConfigValue(self, k)})
+				}
+			}
+		}
+		c.WriteMapHeader(len(pairs))
+		for _, kv := range pairs {
+			c.WriteBulkString(kv[0])
+			c.WriteBulkString(kv[1])
+		}
+	case sub == "set" && len(args) >= 5:
+		rest := make([]string, 0, len(args)-3)
+		for _, a := range args[3:] {
+			rest = append(rest, string(a))
+		}
+		pairs, err := quorum.ValidateConfigSet(rest)
+		if err != nil {
+			c.WriteError("ERR " + err.Error())
+			return
+		}
+		h.propose(c, quorum.Command{Op: quorum.OpConfigSet, MonitorID: h.b.Self().ID, Config: pairs}, writeOK(c))
+	default:
+		c.WriteError("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
+	}
+}
+
+// sentinelFailover: SENTINEL FAILOVER <name> starts a failover without
+// agreement that the master is down. The candidate is chosen here by
+// Sentinel's rules; the Raft leader carries the failover out.
+func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	m := h.masterOrError(c, st, args[2])
+	if m == nil {
+		return
+	}
+	if m.Failover.InProgress() {
+		c.WriteError("INPROG Failover already in progress")
+		return
+	}
+	to, ok := h.b.Candidate(m.Name)
+	if !ok {
+		c.WriteError("NOGOODSLAVE No suitable replica to promote")
+		return
+	}
+	cmd := quorum.Command{Op: quorum.OpFailoverStart, Master: m.Name, Addr: m.Addr, To: to,
+		FailoverID: newID(), MonitorID: h.b.Self().ID, Force: true}
+	h.propose(c, cmd, writeOK(c))
+}
+
+// sentinelFlushConfig: the state lives in Raft, which persists every
+// commit before acknowledging it, so there is nothing to flush.
+func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) { c.WriteStatus("OK") }
+
+// sentinelPendingScripts: raftsentinel runs no scripts yet, so the queue is
+// always empty.
+func (h *handler) sentinelPendingScripts(c *resp.Conn, _ [][]byte) { c.WriteArrayHeader(0) }
+
+// sentinelInfoCache: SENTINEL INFO-CACHE [name ...] replies, per master,
+// its name and an array of [age_ms, INFO text] for the master and each
+// replica (null INFO when never fetched).
+func (h *handler) sentinelInfoCache(c *resp.Conn, args [][]byte) {
+	st := h.b.State()
+	names := st.MasterNames()
+	if len(args) > 2 {
+		names = names[:0]
+		for _, a := range args[2:] {
+			if _, ok := st.Masters[string(a)]; ok {
+				names = append(names, string(a))
+			}
+		}
+	}
+	now := h.opt.Now()
+	c.WriteArrayHeader(2 * len(names))
+	for _, n := range names {
+		m := st.Masters[n]
+		c.WriteBulkString(n)
+		nodes := append([]quorum.Addr{m.Addr}, listedReplicas(m)...)
+		c.WriteArrayHeader(len(nodes))
+		for _, a := range nodes {
+			c.WriteArrayHeader(2)
+			o, ok := h.b.Observe(a.String())
+			if !ok || o.InfoAt.IsZero() {
+				c.WriteInt(0)
+				c.WriteNull()
+				continue
+			}
+			c.WriteInt(now.Sub(o.InfoAt).Milliseconds())
+			c.WriteBulkString(o.InfoText)
+		}
+	}
+}
+
+// sentinelDebug: without arguments, the timers as a map (Redis' names and
+// order); setting them at run time is refused (they come from the
+// configuration file).
+func (h *handler) sentinelDebug(c *resp.Conn, args [][]byte) {
+	if len(args) > 2 {
+		c.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL DEBUG '%s' "+
+			"(raftsentinel's timers are set in its configuration file)", args[2]))
+		return
+	}
+	ts := h.b.Timers()
+	c.WriteMapHeader(len(ts))
+	for _, t := range ts {
+		c.WriteBulkString(t.Name)
+		c.WriteBulkString(strconv.FormatInt(t.Ms, 10))
+	}
+}
+
+// sentinelSimulateFailure answers HELP and the no-flag form (+OK, nothing
+// to reset); crash simulation is refused (tests crash a monitor by
+// stopping it).
+func (h *handler) sentinelSimulateFailure(c *resp.Conn, args [][]byte) {
+	for _, a := range args[2:] {
+		switch strings.ToLower(string(a)) {
+		case "help":
+			c.WriteArrayHeader(2)
+			c.WriteBulkString("crash-after-election")
+			c.WriteBulkString("crash-after-promotion")
+			return
+		case "crash-after-election", "crash-after-promotion":
+			c.WriteError("ERR raftsentinel does not simulate crashes; stop the monitor process instead")
+			return
+		default:
+			c.WriteError("ERR Unknown failure simulation specified")
+			return
+		}
+	}
+	c.WriteStatus("OK")
+}

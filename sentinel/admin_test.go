@@ -1,0 +1,94 @@
+package sentinel
+
+import (
+	"testing"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+func TestAdminCommands(t *testing.T) {
+	b := newFakeBackend()
+	_, addr := startSentinel(t, b, HandlerOptions{MasterDefaults: quorum.Master{DownAfter: 5 * time.Second,
+		FailoverTimeout: 3 * time.Minute, ParallelSyncs: 1}})
+	c := dialRaw(t, addr)
+	steps := []struct {
+		args []string
+		want string
+	}{
+		// MONITOR: Redis' validation order and texts.
+		{[]string{"SENTINEL", "MONITOR", "new", "127.0.0.1", "7001", "x"}, "-ERR Invalid quorum\r\n"},
+		{[]string{"SENTINEL", "MONITOR", "new", "127.0.0.1", "p", "2"}, "-ERR Invalid port\r\n"},
+		{[]string{"SENTINEL", "MONITOR", "new", "127.0.0.1", "7001", "0"}, "-ERR Quorum must be 1 or greater.\r\n"},
+		{[]string{"SENTINEL", "MONITOR", "new", "not-an-ip", "7001", "2"}, "-ERR Invalid IP address or hostname specified\r\n"},
+		{[]string{"SENTINEL", "MONITOR", "new", "127.0.0.1", "70000", "2"}, "-ERR Invalid port number.\r\n"},
+		{[]string{"SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "7001", "2"}, "-ERR Duplicate master name.\r\n"},
+		{[]string{"SENTINEL", "MONITOR", "new", "127.0.0.1", "7001", "2"}, "+OK\r\n"},
+		{[]string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "new"}, "*2\r\n$9\r\n127.0.0.1\r\n$4\r\n7001\r\n"},
+		// SET: validated all before any applies.
+		{[]string{"SENTINEL", "SET", "nosuch", "quorum", "2"}, "-ERR No such master with that name\r\n"},
+		{[]string{"SENTINEL", "SET", "new", "quorum", "0"}, "-ERR Invalid argument '0' for SENTINEL SET 'quorum'\r\n"},
+		{[]string{"SENTINEL", "SET", "new", "bogus", "1"}, "-ERR Unknown option or number of arguments for SENTINEL SET 'bogus'\r\n"},
+		{[]string{"SENTINEL", "SET", "new", "quorum", "3", "down-after-milliseconds"}, "-ERR Unknown option or number of arguments for SENTINEL SET 'down-after-milliseconds'\r\n"},
+		{[]string{"SENTINEL", "SET", "new", "notification-script", "/bin/true"}, "-ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration\r\n"},
+		{[]string{"SENTINEL", "SET", "new", "quorum", "3", "down-after-milliseconds", "1500", "rename-command", "CONFIG", "XCONFIG"}, "+OK\r\n"},
+		// CONFIG
+		{[]string{"SENTINEL", "CONFIG", "SET", "announce-ip"}, "-ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "SET", "announce-ip", "1.2.3.4", "loglevel"}, "-ERR Missing argument 'loglevel' value\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "SET", "bogus", "1"}, "-ERR Invalid argument 'bogus' to SENTINEL CONFIG SET\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"}, "-ERR Invalid value 'maybe' to SENTINEL CONFIG SET 'resolve-hostnames'\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "SET", "loglevel", "debug", "loglevel", "notice"}, "-ERR Duplicate argument 'loglevel' to SENTINEL CONFIG SET\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "SET", "announce-ip", "10.1.2.3", "resolve-hostnames", "yes"}, "+OK\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "GET", "announce-*"}, "*6\r\n$18\r\nannounce-hostnames\r\n$2\r\nno\r\n$11\r\nannounce-ip\r\n$8\r\n10.1.2.3\r\n$13\r\nannounce-port\r\n$1\r\n0\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "GET", "resolve-hostnames", "*hostnames"}, "*4\r\n$17\r\nresolve-hostnames\r\n$3\r\nyes\r\n$18\r\nannounce-hostnames\r\n$2\r\nno\r\n"},
+		{[]string{"SENTINEL", "CONFIG", "FROB"}, "-ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.\r\n"},
+		// With resolve-hostnames, a hostname is accepted.
+		{[]string{"SENTINEL", "MONITOR", "named", "redis.internal", "6379", "1"}, "+OK\r\n"},
+		// FAILOVER
+		{[]string{"SENTINEL", "FAILOVER", "nosuch"}, "-ERR No such master with that name\r\n"},
+		{[]string{"SENTINEL", "FAILOVER", "mymaster"}, "-NOGOODSLAVE No suitable replica to promote\r\n"},
+		// RESET and REMOVE
+		{[]string{"SENTINEL", "RESET", "nomatch*"}, ":0\r\n"},
+		{[]string{"SENTINEL", "RESET", "*"}, ":4\r\n"},
+		{[]string{"SENTINEL", "REMOVE", "nosuch"}, "-ERR No such master with that name\r\n"},
+		{[]string{"SENTINEL", "REMOVE", "named"}, "+OK\r\n"},
+		{[]string{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "named"}, "*-1\r\n"},
+		// The rest of the surface.
+		{[]string{"SENTINEL", "FLUSHCONFIG"}, "+OK\r\n"},
+		{[]string{"SENTINEL", "PENDING-SCRIPTS"}, "*0\r\n"},
+		{[]string{"SENTINEL", "SIMULATE-FAILURE", "HELP"}, "*2\r\n$20\r\ncrash-after-election\r\n$21\r\ncrash-after-promotion\r\n"},
+		{[]string{"SENTINEL", "SIMULATE-FAILURE", "bogus"}, "-ERR Unknown failure simulation specified\r\n"},
+		{[]string{"SENTINEL", "DEBUG"}, "*4\r\n$11\r\nINFO-PERIOD\r\n$4\r\n1000\r\n$11\r\nPING-PERIOD\r\n$3\r\n100\r\n"},
+		{[]string{"SENTINEL", "INFO-CACHE", "nosuch"}, "*0\r\n"},
+	}
+	for _, s := range steps {
+		c.do(s.args...)
+		c.expect(s.want)
+	}
+	st := b.State()
+	m := st.Masters["new"]
+	if m.Quorum != 3 || m.DownAfter != 1500*time.Millisecond || m.RenameCommands["config"] != "XCONFIG" ||
+		m.FailoverTimeout != 3*time.Minute {
+		t.Fatalf("SET not applied: %+v", m)
+	}
+	if len(st.Masters["mymaster"].Replicas) != 0 {
+		t.Fatalf("RESET kept replicas: %v", st.Masters["mymaster"].Replicas)
+	}
+	if st.Monitors["m1"].Announced().Host != "10.1.2.3" {
+		t.Fatalf("announce-ip not applied: %+v", st.Monitors["m1"])
+	}
+
+	// A manual failover goes through Raft with the locally chosen replica;
+	// a second one is refused while it is in progress.
+	b.mu.Lock()
+	b.candidate = quorum.Addr{Host: "127.0.0.1", Port: 6381}
+	b.mu.Unlock()
+	c.do("SENTINEL", "FAILOVER", "mymaster")
+	c.expect("+OK\r\n")
+	c.do("SENTINEL", "FAILOVER", "mymaster")
+	c.expect("-INPROG Failover already in progress\r\n")
+	f := b.State().Masters["mymaster"].Failover
+	if f == nil || f.To.Port != 6381 || f.Reason != "manual" || f.Stage != quorum.StageStarted {
+		t.Fatalf("failover record %+v", f)
+	}
+}
