@@ -201,3 +201,45 @@ func TestFSMSnapshotRestoreReplaces(t *testing.T) {
 		t.Fatal("restore of garbage succeeded")
 	}
 }
+
+func TestFSMAdminOps(t *testing.T) {
+	var got []Effect
+	f := NewFSM(func(e []Effect) { got = append(got, e...) })
+	steps := append(baseSteps(),
+		step{cmd: Command{Op: OpMonitor, Spec: &Master{Name: "mymaster", Addr: addr(5)}}, wantErr: ErrDuplicateMaster},
+		step{cmd: Command{Op: OpMonitor, Spec: &Master{Name: "two", Addr: addr(5), Quorum: 1, FailoverTimeout: time.Minute}},
+			kinds: []EffectKind{EffMasterAdded}},
+		// SET is all or nothing: a bad second option leaves the first unapplied.
+		step{cmd: Command{Op: OpSet, Master: "two", Options: []SetOption{{Name: "quorum", Values: []string{"2"}}, {Name: "parallel-syncs", Values: []string{"0"}}}},
+			wantErr: ErrSetting},
+		step{cmd: Command{Op: OpSet, Master: "two", Options: []SetOption{{Name: "quorum", Values: []string{"2"}}, {Name: "auth-pass", Values: []string{"s3"}}}},
+			kinds: []EffectKind{EffSet, EffSet}},
+		step{cmd: Command{Op: OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "10.9.9.9"}, {"loglevel", "debug"}}}},
+		step{cmd: Command{Op: OpConfigSet, MonitorID: "m1", Config: [][2]string{{"loglevel", "loud"}}}, wantErr: ErrSetting},
+		// Re-registration keeps the announce override.
+		step{cmd: Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m1", RunID: "r1"}}},
+		step{cmd: Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"},
+			kinds: []EffectKind{EffNewEpoch, EffFailoverStart}},
+		step{cmd: Command{Op: OpReset, Names: []string{"mymaster", "gone"}}, kinds: []EffectKind{EffFailoverAbort, EffReset}},
+		step{cmd: Command{Op: OpRemove, Master: "two"}, kinds: []EffectKind{EffMasterRemoved}},
+		step{cmd: Command{Op: OpRemove, Master: "two"}, wantErr: ErrNoSuchMaster},
+		step{cmd: Command{Op: OpRemove, Master: "mymaster"}, kinds: []EffectKind{EffMasterRemoved}},
+		// A configuration file seeds a name once: a removed master stays removed...
+		step{cmd: Command{Op: OpAddMaster, Spec: &Master{Name: "mymaster", Addr: addr(1)}}},
+		// ...while SENTINEL MONITOR brings it back.
+		step{cmd: Command{Op: OpMonitor, Spec: &Master{Name: "mymaster", Addr: addr(1)}}, kinds: []EffectKind{EffMasterAdded}},
+	)
+	runSteps(t, f, &got, steps)
+	st := f.State()
+	if m := st.Monitors["m1"]; m.Announced().Host != "10.9.9.9" || st.ConfigValue("m1", "loglevel") != "debug" {
+		t.Fatalf("config: %+v %v", m, st.Config)
+	}
+	if m := st.Masters["mymaster"]; len(m.Replicas) != 0 || m.Failover != nil {
+		t.Fatalf("re-monitored master carries old state: %+v", m)
+	}
+	got = nil
+	f.Apply(logOf(t, Command{Op: OpSet, Master: "mymaster", Options: []SetOption{{Name: "auth-pass", Values: []string{"s3"}}}}, t0, 99))
+	if len(got) != 1 || got[0].Kind != EffSet || got[0].Value != "******" {
+		t.Fatalf("+set of auth-pass must hide the value: %+v", got)
+	}
+}
