@@ -35,6 +35,9 @@ type Backend interface {
 	// now would promote, by Sentinel's selection rules over this monitor's
 	// view; ok is false when none qualifies.
 	Candidate(name string) (addr quorum.Addr, ok bool)
+	// Tilt reports whether this monitor is in TILT mode (it stalled, so its
+	// own judgements are suspended), and since when.
+	Tilt() (since time.Time, on bool)
 	// Timers returns the timing settings reported by SENTINEL DEBUG, in
 	// milliseconds, in Redis' order.
 	Timers() []Timer

@@ -373,3 +373,44 @@ func (p *recordingPublisher) count(ch string) int {
 	}
 	return n
 }
+
+func TestTiltSuspendsOwnOpinions(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	var pub recordingPublisher
+	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Publisher: &pub})
+	m.step(ctx)
+	m.mu.Lock()
+	m.pending = map[string]quorum.Command{} // drop what the first tick queued
+	m.mu.Unlock()
+	clk.add(3 * time.Second) // the process stalled
+	m.step(ctx)
+	if _, on := m.Tilt(); !on || pub.count(EvTilt) != 1 {
+		t.Fatalf("tilt on=%v, +tilt published %d times", on, pub.count(EvTilt))
+	}
+	m.mu.Lock()
+	_, queued := m.pending["opinion/mymaster"]
+	m.mu.Unlock()
+	if queued {
+		t.Fatal("a down opinion was proposed in TILT")
+	}
+	for range 3 {
+		clk.add(time.Second)
+		m.step(ctx)
+	}
+	// Ticks 50 ms apart again: TILT ends after the period.
+	for range 640 {
+		clk.add(50 * time.Millisecond)
+		m.step(ctx)
+	}
+	if _, on := m.Tilt(); on || pub.count(EvTiltCleared) != 1 {
+		t.Fatalf("tilt still on=%v, -tilt %d", on, pub.count(EvTiltCleared))
+	}
+	m.mu.Lock()
+	_, queued = m.pending["opinion/mymaster"]
+	m.mu.Unlock()
+	if !queued {
+		t.Fatal("no down opinion after TILT ended although the master is unreachable")
+	}
+}

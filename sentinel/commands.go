@@ -547,8 +547,13 @@ func (h *handler) info(c *resp.Conn, args [][]byte) {
 		names := st.MasterNames()
 		others := len(h.otherMonitors(st))
 		line("sentinel_masters", len(names))
-		line("sentinel_tilt", 0)
-		line("sentinel_tilt_since_seconds", -1)
+		if since, on := h.b.Tilt(); on {
+			line("sentinel_tilt", 1)
+			line("sentinel_tilt_since_seconds", int64(h.opt.Now().Sub(since).Seconds()))
+		} else {
+			line("sentinel_tilt", 0)
+			line("sentinel_tilt_since_seconds", -1)
+		}
 		line("sentinel_running_scripts", 0)
 		line("sentinel_scripts_queue_length", 0)
 		line("sentinel_simulate_failure_flags", 0)

@@ -103,6 +103,8 @@ func (f *fakeBackend) Candidate(name string) (quorum.Addr, bool) {
 	return f.candidate, !f.candidate.IsZero()
 }
 
+func (f *fakeBackend) Tilt() (time.Time, bool) { return time.Time{}, false }
+
 func (f *fakeBackend) Timers() []Timer {
 	return []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}
 }

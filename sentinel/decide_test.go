@@ -131,14 +131,19 @@ func TestEventPayloads(t *testing.T) {
 	a := quorum.Addr{Host: "127.0.0.1", Port: 6379}
 	b := quorum.Addr{Host: "127.0.0.1", Port: 6380}
 	st := quorum.NewState()
-	st.Masters["mymaster"] = &quorum.Master{Name: "mymaster", Addr: b}
+	st.Masters["mymaster"] = &quorum.Master{Name: "mymaster", Addr: b, Replicas: []quorum.Addr{a}}
 	st.Monitors["m2"] = &quorum.Monitor{ID: "m2", RunID: "abc", Announce: quorum.Addr{Host: "127.0.0.1", Port: 26380}}
 	cases := []struct {
 		e    quorum.Effect
 		want [][2]string
 	}{
 		{quorum.Effect{Kind: quorum.EffSwitchMaster, Master: "mymaster", From: a, To: b},
-			[][2]string{{"+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"}}},
+			[][2]string{{"+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"},
+				{"+slave", "slave 127.0.0.1:6379 127.0.0.1 6379 @ mymaster 127.0.0.1 6380"}}},
+		{quorum.Effect{Kind: quorum.EffSwitchMaster, Master: "mymaster", From: a, To: b, Failover: &quorum.Failover{Leader: "m2"}},
+			[][2]string{{"+config-update-from", "sentinel abc 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"},
+				{"+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"},
+				{"+slave", "slave 127.0.0.1:6379 127.0.0.1 6379 @ mymaster 127.0.0.1 6380"}}},
 		{quorum.Effect{Kind: quorum.EffODown, Master: "mymaster", Addr: a, Votes: 2, Quorum: 2},
 			[][2]string{{"+odown", "master mymaster 127.0.0.1 6379 #quorum 2/2"}}},
 		{quorum.Effect{Kind: quorum.EffODownCleared, Master: "mymaster", Addr: a},
@@ -151,7 +156,7 @@ func TestEventPayloads(t *testing.T) {
 		{quorum.Effect{Kind: quorum.EffOpinion}, nil},
 	}
 	for _, c := range cases {
-		got := effectEvents(c.e, st)
+		got := effectEvents(c.e, st, "m1")
 		if len(got) != len(c.want) {
 			t.Fatalf("%s: %v, want %v", c.e.Kind, got, c.want)
 		}

@@ -37,6 +37,9 @@ const (
 	EvSet             = "+set"
 	EvResetMaster     = "+reset-master"
 	EvReboot          = "+reboot"
+	EvConfigUpdate    = "+config-update-from"
+	EvTilt            = "+tilt"
+	EvTiltCleared     = "-tilt"
 )
 
 // masterInst formats Sentinel's instance details of a master:
@@ -52,7 +55,8 @@ func replicaInst(a quorum.Addr, master string, ma quorum.Addr) string {
 
 // sentinelInst formats "sentinel <runid> <ip> <port> @ <master> <mip> <mport>".
 func sentinelInst(m *quorum.Monitor, master string, ma quorum.Addr) string {
-	return fmt.Sprintf("sentinel %s %s %d @ %s %s %d", m.RunID, m.Announce.Host, m.Announce.Port, master, ma.Host, ma.Port)
+	a := m.Announced()
+	return fmt.Sprintf("sentinel %s %s %d @ %s %s %d", m.RunID, a.Host, a.Port, master, ma.Host, ma.Port)
 }
 
 // switchMasterPayload is the +switch-master message:
@@ -62,9 +66,9 @@ func switchMasterPayload(name string, from, to quorum.Addr) string {
 }
 
 // effectEvents translates one committed effect into the Sentinel events
-// every monitor publishes for it. st is the state after the effect's entry
+// monitor self publishes for it. st is the state after the effect's entry
 // was applied (used for instance details).
-func effectEvents(e quorum.Effect, st *quorum.State) [][2]string {
+func effectEvents(e quorum.Effect, st *quorum.State, self string) [][2]string {
 	var out [][2]string
 	add := func(ch, msg string) { out = append(out, [2]string{ch, msg}) }
 	switch e.Kind {
@@ -75,7 +79,19 @@ func effectEvents(e quorum.Effect, st *quorum.State) [][2]string {
 	case quorum.EffNewEpoch:
 		add(EvNewEpoch, strconv.FormatUint(e.Epoch, 10))
 	case quorum.EffSwitchMaster:
+		// Observers say whose configuration they adopt, as Sentinel's do.
+		if f := e.Failover; f != nil && f.Leader != "" && f.Leader != self {
+			if mon, ok := st.Monitors[f.Leader]; ok {
+				add(EvConfigUpdate, sentinelInst(mon, e.Master, e.From))
+			}
+		}
 		add(EvSwitchMaster, switchMasterPayload(e.Master, e.From, e.To))
+		// Then every replica of the new master is (re)announced.
+		if ms, ok := st.Masters[e.Master]; ok {
+			for _, r := range ms.Replicas {
+				add(EvSlave, replicaInst(r, e.Master, e.To))
+			}
+		}
 	case quorum.EffFailoverEnd:
 		add(EvFailoverEnd, masterInst(e.Master, e.Addr))
 	case quorum.EffFailoverAbort:

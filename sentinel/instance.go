@@ -263,8 +263,8 @@ func sentinelMap(v sentinelView, k instClock) []instField {
 	out := make([]instField, 0, 15)
 	out = append(out,
 		instField{"name", v.Mon.RunID},
-		instField{"ip", v.Mon.Announce.Host},
-		instField{"port", strInt(v.Mon.Announce.Port)},
+		instField{"ip", v.Mon.Announced().Host},
+		instField{"port", strInt(v.Mon.Announced().Port)},
 		instField{"runid", v.Mon.RunID},
 		instField{"flags", flagList(instFlag{"s_down", stale}, instFlag{"sentinel", true}, instFlag{"disconnected", stale})},
 		instField{"link-pending-commands", "0"},

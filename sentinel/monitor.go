@@ -64,6 +64,12 @@ type Options struct {
 	Defaults quorum.Master
 	// ElectionTimeout is Raft's (reported by SENTINEL DEBUG).
 	ElectionTimeout time.Duration
+	// TiltTrigger and TiltPeriod: when two ticks are further apart than
+	// TiltTrigger (the process stalled or the clock jumped), the monitor
+	// enters TILT for TiltPeriod: it keeps probing but proposes no "down"
+	// opinion (its timers are suspect). Unlike Sentinel, a leader in TILT
+	// still acts on the others' fresh opinions. Defaults 2s and 30s.
+	TiltTrigger, TiltPeriod time.Duration
 	Publisher       Publisher
 	Logger          *slog.Logger
 	Now             func() time.Time
@@ -88,6 +94,9 @@ type Monitor struct {
 	pending      map[string]quorum.Command // coalesced proposals by key
 	blocked      map[string]string         // master -> last logged blocking reason
 	backoff      map[string]time.Time      // addr -> earliest next reconfiguration
+	lastStep     time.Time
+	tiltSince    time.Time // zero: not in TILT
+	tiltUntil    time.Time
 
 	leaderTerm   uint64
 	leaderCancel context.CancelFunc
@@ -113,6 +122,8 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	def(&opt.PingPeriod, 100*time.Millisecond)
 	def(&opt.InfoPeriod, time.Second)
 	def(&opt.ReconfTimeout, 10*time.Second)
+	def(&opt.TiltTrigger, 2*time.Second)
+	def(&opt.TiltPeriod, 30*time.Second)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -247,10 +258,49 @@ func (m *Monitor) Timers() []Timer {
 func (m *Monitor) step(ctx context.Context) {
 	st := m.store.State()
 	now := m.now()
+	tilt := m.checkTilt(now)
 	m.register(st, now)
 	m.syncWatches(st, now)
-	m.evaluateLocal(st, now)
+	m.evaluateLocal(st, now, tilt)
+	// A leader in TILT still acts on the other monitors' fresh opinions:
+	// only its own judgement is suspect, and the group must not wait 30 s.
 	m.leaderStep(ctx, st, now)
+}
+
+// checkTilt enters or leaves TILT mode and reports whether it is on.
+func (m *Monitor) checkTilt(now time.Time) bool {
+	m.mu.Lock()
+	last := m.lastStep
+	m.lastStep = now
+	if !last.IsZero() {
+		if d := now.Sub(last); d < 0 || d > m.opt.TiltTrigger {
+			if m.tiltSince.IsZero() {
+				m.tiltSince = now
+				m.mu.Unlock()
+				m.log.Warn("+tilt: the monitor stalled; its judgements are suspended", "gap", d, "for", m.opt.TiltPeriod)
+				m.opt.Publisher.Publish(EvTilt, "#tilt mode entered")
+				m.mu.Lock()
+			}
+			m.tiltUntil = now.Add(m.opt.TiltPeriod)
+		}
+	}
+	on := !m.tiltSince.IsZero()
+	if on && now.After(m.tiltUntil) {
+		m.tiltSince, on = time.Time{}, false
+		m.mu.Unlock()
+		m.log.Info("-tilt")
+		m.opt.Publisher.Publish(EvTiltCleared, "#tilt mode exited")
+		return false
+	}
+	m.mu.Unlock()
+	return on
+}
+
+// Tilt implements Backend.
+func (m *Monitor) Tilt() (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.tiltSince, !m.tiltSince.IsZero()
 }
 
 // register keeps this monitor's record and the configured masters in the
@@ -304,7 +354,7 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 // evaluateLocal computes SDOWN for every probed node, publishes +sdown,
 // -sdown and +reboot, and keeps this monitor's committed opinion on each
 // master in step with what it sees.
-func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time) {
+func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
 		nodes := append([]quorum.Addr{ms.Addr}, ms.Replicas...)
@@ -344,7 +394,7 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time) {
 				m.log.Warn("+reboot", "instance", inst)
 				m.opt.Publisher.Publish(EvReboot, inst)
 			}
-			if i == 0 {
+			if i == 0 && !(tilt && down) {
 				m.syncOpinion(ms, down, now)
 			}
 		}
@@ -431,7 +481,7 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 				return
 			}
 			st := m.store.State()
-			for _, ev := range effectEvents(e, st) {
+			for _, ev := range effectEvents(e, st, m.opt.Self.ID) {
 				m.opt.Publisher.Publish(ev[0], ev[1])
 			}
 			switch e.Kind {
