@@ -70,9 +70,9 @@ type Options struct {
 	// opinion (its timers are suspect). Unlike Sentinel, a leader in TILT
 	// still acts on the others' fresh opinions. Defaults 2s and 30s.
 	TiltTrigger, TiltPeriod time.Duration
-	Publisher       Publisher
-	Logger          *slog.Logger
-	Now             func() time.Time
+	Publisher               Publisher
+	Logger                  *slog.Logger
+	Now                     func() time.Time
 }
 
 // Monitor is the brain of one monitor: it evaluates SDOWN locally, proposes
