@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -19,22 +20,25 @@ import (
 // State and Apply are safe for concurrent use; effects are handed to the
 // sink passed to NewFSM synchronously, so the sink must not block.
 type FSM struct {
-	mu    sync.RWMutex
-	state *State
-	sink  func([]Effect)
+	mu     sync.RWMutex
+	state  *State
+	frozen atomic.Pointer[State] // read-only copy of state, replaced after every change
+	sink   func([]Effect)
 }
 
 // NewFSM returns an FSM with empty state. sink (may be nil) receives the
 // effects of every applied entry, in log order.
 func NewFSM(sink func([]Effect)) *FSM {
-	return &FSM{state: NewState(), sink: sink}
+	f := &FSM{state: NewState(), sink: sink}
+	f.frozen.Store(f.state.Clone())
+	return f
 }
 
-// State returns a deep copy of the current state.
+// State returns the current state. The value is shared and read-only:
+// callers must not modify it (use Clone for a private copy). Reading it
+// costs no copy, so it is fit for every client request.
 func (f *FSM) State() *State {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.state.Clone()
+	return f.frozen.Load()
 }
 
 // view runs fn with read access to the live state (no copy).
@@ -56,6 +60,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	effects, err := apply(f.state, cmd, l.AppendedAt, l.Index)
+	f.frozen.Store(f.state.Clone())
 	f.mu.Unlock()
 	if len(effects) > 0 && f.sink != nil {
 		f.sink(effects)
@@ -401,6 +406,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.state = st
+	f.frozen.Store(st.Clone())
 	f.mu.Unlock()
 	if f.sink != nil {
 		f.sink([]Effect{{Kind: EffStateRestored}})

@@ -134,8 +134,8 @@ func (m *Monitor) Announced() Addr {
 	return a
 }
 
-// State is the whole replicated state. Values returned by Store.State are
-// deep copies owned by the caller.
+// State is the whole replicated state. Values returned by Store.State and
+// FSM.State are shared and read-only; Clone makes a private copy.
 type State struct {
 	CurrentEpoch uint64              `json:"current_epoch"`
 	Masters      map[string]*Master  `json:"masters"`

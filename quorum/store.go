@@ -201,7 +201,8 @@ func (s *Store) RaftAddr() string { return s.opt.RaftAddr }
 // ID returns this node's raft server id.
 func (s *Store) ID() string { return s.opt.ID }
 
-// State returns a deep copy of the committed state as applied locally.
+// State returns the committed state as applied locally: shared and
+// read-only (see FSM.State).
 func (s *Store) State() *State { return s.fsm.State() }
 
 // View runs fn with read access to the live local state. fn must not retain

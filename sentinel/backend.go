@@ -14,7 +14,8 @@ import (
 // All methods must be safe for concurrent use and must not block on network
 // I/O: they read committed state and monitor-local soft state only.
 type Backend interface {
-	// State returns a deep copy of the committed replicated state.
+	// State returns the committed replicated state. It is shared and
+	// read-only: callers must not modify it.
 	State() *quorum.State
 	// Self describes this monitor (its RunID is SENTINEL MYID).
 	Self() quorum.Monitor

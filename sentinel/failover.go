@@ -29,13 +29,13 @@ func (m *Monitor) leaderStep(ctx context.Context, st *quorum.State, now time.Tim
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
 		m.discoverReplicas(lctx, ms)
-		m.judgeODown(lctx, st, ms, now)
+		odown, since := m.judgeODown(lctx, st, ms, now)
 		if ms.Failover.InProgress() {
 			m.startDriver(lctx, name)
 			continue
 		}
-		if ms.ODown {
-			m.tryFailover(lctx, ms, now)
+		if odown {
+			m.tryFailover(lctx, ms, since, now)
 			continue
 		}
 		m.reconcile(lctx, ms, now)
@@ -107,33 +107,31 @@ func containsAddr(list []quorum.Addr, a quorum.Addr) bool {
 	return false
 }
 
-// judgeODown commits a change of the objective-down judgement.
-func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.Master, now time.Time) {
+// judgeODown commits a change of the objective-down judgement and returns
+// the judgement in force (committed) and since when.
+func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.Master, now time.Time) (bool, time.Time) {
 	votes := ODownVotes(ms, st.Monitors, now, m.opt.OpinionTTL)
 	odown := votes >= ms.Quorum
 	if odown == ms.ODown {
-		return
+		return ms.ODown, ms.ODownSince
 	}
 	cmd := quorum.Command{Op: quorum.OpODown, Master: ms.Name, Addr: ms.Addr, Down: odown, Votes: votes}
 	if err := m.store.Apply(ctx, cmd); err != nil {
 		m.log.Debug("commit odown", "master", ms.Name, "err", err)
-		return
+		return ms.ODown, ms.ODownSince
 	}
-	ms.ODown = odown
-	if odown {
-		ms.ODownSince = now
-	}
+	return odown, now
 }
 
 // tryFailover starts a failover of a master judged down, or records why it
 // cannot.
-func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, now time.Time) {
+func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince, now time.Time) {
 	if f := ms.Failover; f != nil && f.Stage != quorum.StageAborted && now.Sub(f.StartedAt) < ms.FailoverTimeout {
 		m.blockedBecause(ms, BlockTooSoon, fmt.Sprintf("last failover started %s ago, failover-timeout is %s",
 			now.Sub(f.StartedAt).Round(time.Millisecond), ms.FailoverTimeout))
 		return
 	}
-	best, rejected, ok := m.selectReplica(ms, now)
+	best, rejected, ok := m.selectReplica(ms, downSince, now)
 	if !ok {
 		var parts []string
 		for _, r := range rejected {
@@ -181,7 +179,7 @@ func (m *Monitor) blockedBecause(ms *quorum.Master, kind, detail string) bool {
 	return true
 }
 
-func (m *Monitor) selectReplica(ms *quorum.Master, now time.Time) (Candidate, []Rejection, bool) {
+func (m *Monitor) selectReplica(ms *quorum.Master, downSince, now time.Time) (Candidate, []Rejection, bool) {
 	var cands []Candidate
 	m.mu.Lock()
 	for _, a := range ms.Replicas {
@@ -195,7 +193,7 @@ func (m *Monitor) selectReplica(ms *quorum.Master, now time.Time) (Candidate, []
 		MaxInfoAge:  5 * m.opt.InfoPeriod,
 		DownAfter:   ms.DownAfter,
 	}
-	return SelectReplica(cands, now, ms.ODownSince, lim)
+	return SelectReplica(cands, now, downSince, lim)
 }
 
 // startDriver runs the failover of master name to its end in a goroutine

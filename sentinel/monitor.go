@@ -228,7 +228,7 @@ func (m *Monitor) Candidate(name string) (quorum.Addr, bool) {
 	if !ok {
 		return quorum.Addr{}, false
 	}
-	best, _, ok := m.selectReplica(ms, m.now())
+	best, _, ok := m.selectReplica(ms, ms.ODownSince, m.now())
 	return best.Addr, ok
 }
 
