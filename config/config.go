@@ -73,6 +73,21 @@ type Config struct {
 	Log Log `mapstructure:"log"`
 	// Opinion ("opinion") tunes the replicated "instance is down" opinions.
 	Opinion Opinion `mapstructure:"opinion"`
+	// RequirePass ("requirepass") is the password of the "default" user on
+	// the Sentinel-protocol port, as Redis' requirepass. Empty: no password.
+	RequirePass string `mapstructure:"requirepass"`
+	// Users ("users") are further users allowed on the Sentinel-protocol
+	// port (AUTH <name> <password>, HELLO ... AUTH). Names are unique and
+	// not "default".
+	Users []User `mapstructure:"users"`
+}
+
+// User is one named user of the Sentinel-protocol port.
+type User struct {
+	// Name ("name"): required, no spaces.
+	Name string `mapstructure:"name"`
+	// Password ("password"): required.
+	Password string `mapstructure:"password"`
 }
 
 // Peer is one initial voter of the Raft group.

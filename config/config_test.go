@@ -225,6 +225,11 @@ func TestLoadBad(t *testing.T) {
 		{"invalid-master-name.yaml", []string{`masters[0].name: "my master" has characters outside [A-Za-z0-9._-]`}},
 		{"duplicate-master-name.yaml", []string{`masters[1].name: duplicate master name "mymaster" (also masters[0])`}},
 		{"bad-addr-port.yaml", []string{`masters[0].addr: invalid port "99999" in "10.0.0.10:99999" (want a number in 1-65535)`}},
+		{"users-bad.yaml", []string{
+			`users[0].name: "default" is the requirepass user; set requirepass instead`,
+			`users[2].name: duplicate user "app"`,
+			`users[3].password: must be set`,
+		}},
 		{"addr-missing-port.yaml", []string{`masters[0].addr: "10.0.0.10" is not host:port (missing port in address)`}},
 		{"raft-addr-unspecified.yaml", []string{
 			`raft-addr: host in "0.0.0.0:7000" must not be empty, 0.0.0.0 or ::`,
@@ -267,8 +272,8 @@ func TestLoadBad(t *testing.T) {
 
 	// The table covers every bad file, so none is forgotten.
 	files, _ := filepath.Glob("testdata/bad/*.yaml")
-	if len(files) != 31 {
-		t.Errorf("testdata/bad has %d files; update the table (31 entries)", len(files))
+	if len(files) != 32 {
+		t.Errorf("testdata/bad has %d files; update the table (32 entries)", len(files))
 	}
 }
 
@@ -512,7 +517,7 @@ func TestBindFlags(t *testing.T) {
 		"probe.ping-period", "probe.info-period", "probe.timeout",
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
-		"log.level", "log.format", "opinion.refresh", "opinion.ttl",
+		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "requirepass",
 	}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("scalar keys = %q\nwant %q", keys, wantKeys)

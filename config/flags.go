@@ -39,6 +39,7 @@ var flagHelp = map[string]string{
 	"log.format":                "log format: text or json",
 	"opinion.refresh":           "how often a monitor re-asserts a \"down\" opinion it still holds",
 	"opinion.ttl":               "age after which a \"down\" opinion no longer counts (> opinion.refresh)",
+	"requirepass":               "password of the default user on the Sentinel-protocol port",
 }
 
 // BindFlags defines on fs one flag per scalar key of [Config], named like the

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -77,6 +78,23 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		p.addf("log.format: must be text or json, got %q", c.Log.Format)
+	}
+
+	seenUsers := map[string]bool{}
+	for i, u := range c.Users {
+		key := fmt.Sprintf("users[%d]", i)
+		switch {
+		case u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n"):
+			p.addf("%s.name: must be set and contain no spaces, got %q", key, u.Name)
+		case u.Name == "default":
+			p.addf("%s.name: \"default\" is the requirepass user; set requirepass instead", key)
+		case seenUsers[u.Name]:
+			p.addf("%s.name: duplicate user %q", key, u.Name)
+		}
+		seenUsers[u.Name] = true
+		if u.Password == "" {
+			p.addf("%s.password: must be set", key)
+		}
 	}
 
 	refreshOK := positive(&p, "opinion.refresh", c.Opinion.Refresh)

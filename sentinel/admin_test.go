@@ -92,3 +92,24 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("failover record %+v", f)
 	}
 }
+
+func TestAuthUsers(t *testing.T) {
+	_, addr := startSentinel(t, newFakeBackend(), HandlerOptions{RequirePass: "s3cret", Users: map[string]string{"app": "apppw"}})
+	c := dialRaw(t, addr)
+	for _, s := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"SENTINEL", "MYID"}, "-NOAUTH Authentication required.\r\n"},
+		{[]string{"AUTH", "app", "wrong"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{[]string{"AUTH", "nobody", "apppw"}, "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
+		{[]string{"AUTH", "app", "apppw"}, "+OK\r\n"},
+		{[]string{"SENTINEL", "MYID"}, "$40\r\n" + selfRunID + "\r\n"},
+	} {
+		c.do(s.args...)
+		c.expect(s.want)
+	}
+	h := dialRaw(t, addr)
+	h.do("HELLO", "3", "AUTH", "app", "apppw")
+	h.expect("%6\r\n")
+}

@@ -36,6 +36,10 @@ type HandlerOptions struct {
 	// Now is the clock for every "milliseconds ago" value and for uptime;
 	// nil means time.Now.
 	Now func() time.Time
+	// Users are further users (name → password) accepted by AUTH and
+	// HELLO ... AUTH. As in Redis, authentication is required only when the
+	// default user has a password (RequirePass).
+	Users map[string]string
 	// MasterDefaults holds the down-after, failover-timeout and
 	// parallel-syncs given to masters added with SENTINEL MONITOR.
 	MasterDefaults quorum.Master
@@ -233,7 +237,8 @@ func (h *handler) ping(c *resp.Conn, args [][]byte) {
 // password is accepted (Redis' nopass default user).
 func (h *handler) checkUser(user, pass []byte) bool {
 	if string(user) != "default" {
-		return false
+		want, ok := h.opt.Users[string(user)]
+		return ok && subtle.ConstantTimeCompare(pass, []byte(want)) == 1
 	}
 	if h.opt.RequirePass == "" {
 		return true

@@ -140,6 +140,10 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		HTTPAddr: d.lnHTTP.Addr().String(), Announce: announce}
 	dm := config.DefaultMaster()
 	defaults := quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
+	users := map[string]string{}
+	for _, u := range cfg.Users {
+		users[u.Name] = u.Password
+	}
 	pub := &hubPublisher{}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
 		Self: self, Masters: masters, Tick: opt.Tick,
@@ -148,7 +152,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		Publisher: pub, Logger: log,
 	})
-	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults}),
+	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
+		RequirePass: cfg.RequirePass, Users: users}),
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()
 
