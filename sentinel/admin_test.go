@@ -1,6 +1,8 @@
 package sentinel
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,4 +114,33 @@ func TestAuthUsers(t *testing.T) {
 	h := dialRaw(t, addr)
 	h.do("HELLO", "3", "AUTH", "app", "apppw")
 	h.expect("%6\r\n")
+}
+
+func TestCommandAndClientIntrospection(t *testing.T) {
+	_, addr := startSentinel(t, newFakeBackend(), HandlerOptions{})
+	a, b := dialRaw(t, addr), dialRaw(t, addr)
+	a.do("CLIENT", "SETNAME", "alpha")
+	a.expect("+OK\r\n")
+	b.do("SUBSCRIBE", "+switch-master")
+	b.expect("*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n")
+	a.do("CLIENT", "LIST", "TYPE", "pubsub")
+	list := a.readBulk()
+	if !strings.Contains(list, "id=2 ") || !strings.Contains(list, "flags=P") || strings.Contains(list, "alpha") {
+		t.Fatalf("CLIENT LIST TYPE pubsub = %q", list)
+	}
+	a.do("CLIENT", "LIST", "TYPE", "bogus")
+	a.expect("-ERR Unknown client type 'bogus'\r\n")
+	a.do("COMMAND", "COUNT")
+	a.expect(fmt.Sprintf(":%d\r\n", len(commandTable)))
+	info := dialRaw(t, addr) // the reply is only read in part
+	info.do("COMMAND", "INFO", "ping", "get")
+	info.expect("*2\r\n*10\r\n$4\r\nping\r\n:-1\r\n")
+	a.do("CLIENT", "KILL", "TYPE", "pubsub")
+	a.expect(":1\r\n")
+	_ = b.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := b.rd.ReadByte(); err == nil {
+		t.Fatal("killed pubsub client still readable")
+	}
+	a.do("CLIENT", "KILL", "127.0.0.1:1")
+	a.expect("-ERR No such client\r\n")
 }

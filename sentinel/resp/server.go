@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,6 +222,19 @@ func (s *Server) startConn(nc net.Conn) {
 	s.accepted.Add(1)
 	go c.writeLoop()
 	go s.serveConn(c)
+}
+
+// Conns returns the open client connections, ordered by id (CLIENT LIST,
+// CLIENT KILL).
+func (s *Server) Conns() []*Conn {
+	s.mu.Lock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
 }
 
 // forget unregisters a finished connection.
