@@ -15,9 +15,10 @@ import (
 // forwarded by followers.
 const ProposePath = "/internal/v1/propose"
 
-// ProposeHandler serves forwarded proposals: POST a JSON Command; 204 when
-// committed, 409 with the FSM's verdict when rejected, 421 when this node is
-// not the leader, 400 for a malformed body.
+// ProposeHandler serves forwarded proposals: POST a JSON Command; 200 with
+// {"index": N} (the entry's log index) when committed, 409 with the FSM's
+// verdict when rejected, 421 when this node is not the leader, 400 for a
+// malformed body.
 func (s *Store) ProposeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -34,10 +35,11 @@ func (s *Store) ProposeHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		err = s.Apply(r.Context(), cmd)
+		index, err := s.apply(r.Context(), cmd)
 		switch {
 		case err == nil:
-			w.WriteHeader(http.StatusNoContent)
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(indexBody{Index: index})
 		case errors.Is(err, ErrNotLeader):
 			http.Error(w, err.Error(), http.StatusMisdirectedRequest)
 		case verdictOf(err) != nil:
@@ -55,6 +57,10 @@ func (s *Store) ProposeHandler() http.Handler {
 var verdicts = []error{ErrBadCommand, ErrUnknownOp, ErrNoSuchMaster, ErrFailoverInProg, ErrStaleAddress,
 	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting}
 
+type indexBody struct {
+	Index uint64 `json:"index"`
+}
+
 type verdictBody struct {
 	Verdict string `json:"verdict"`
 	Message string `json:"message"`
@@ -70,34 +76,39 @@ func verdictOf(err error) error {
 }
 
 // HTTPForwarder returns an Options.Forward function posting commands to the
-// leader's ProposePath over c (nil: http.DefaultClient). FSM rejections come
-// back as the same exported error values.
-func HTTPForwarder(c *http.Client) func(ctx context.Context, leader Monitor, cmd Command) error {
+// leader's ProposePath over c (nil: http.DefaultClient). It returns the
+// committed entry's index; FSM rejections come back as the same exported
+// error values.
+func HTTPForwarder(c *http.Client) func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	return func(ctx context.Context, leader Monitor, cmd Command) error {
+	return func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
 		b, err := cmd.Encode()
 		if err != nil {
-			return err
+			return 0, err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+leader.HTTPAddr+ProposePath, bytes.NewReader(b))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.Do(req)
 		if err != nil {
-			return fmt.Errorf("quorum: forward to leader %s: %w", leader.ID, err)
+			return 0, fmt.Errorf("quorum: forward to leader %s: %w", leader.ID, err)
 		}
 		defer resp.Body.Close()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		text := strings.TrimSpace(string(msg))
 		switch resp.StatusCode {
-		case http.StatusNoContent, http.StatusOK:
-			return nil
+		case http.StatusOK:
+			var ib indexBody
+			if err := json.Unmarshal(msg, &ib); err != nil {
+				return 0, fmt.Errorf("quorum: leader %s: bad reply %q: %w", leader.ID, text, err)
+			}
+			return ib.Index, nil
 		case http.StatusMisdirectedRequest:
-			return fmt.Errorf("%w: %s", ErrNotLeader, text)
+			return 0, fmt.Errorf("%w: %s", ErrNotLeader, text)
 		case http.StatusConflict:
 			var vb verdictBody
 			if json.Unmarshal(msg, &vb) == nil {
@@ -106,12 +117,12 @@ func HTTPForwarder(c *http.Client) func(ctx context.Context, leader Monitor, cmd
 						continue
 					}
 					if v == ErrSetting {
-						return &SettingError{Msg: vb.Message}
+						return 0, &SettingError{Msg: vb.Message}
 					}
-					return fmt.Errorf("%w (from leader: %s)", v, vb.Message)
+					return 0, fmt.Errorf("%w (from leader: %s)", v, vb.Message)
 				}
 			}
 		}
-		return fmt.Errorf("quorum: leader %s answered %d: %s", leader.ID, resp.StatusCode, text)
+		return 0, fmt.Errorf("quorum: leader %s answered %d: %s", leader.ID, resp.StatusCode, text)
 	}
 }

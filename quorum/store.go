@@ -51,7 +51,7 @@ type Options struct {
 	// Forward sends a command to the leader whose monitor record is given,
 	// for Propose on a follower. Nil: Propose on a follower fails with
 	// ErrNotLeader.
-	Forward func(ctx context.Context, leader Monitor, cmd Command) error
+	Forward func(ctx context.Context, leader Monitor, cmd Command) (index uint64, err error)
 
 	Logger *slog.Logger
 }
@@ -239,29 +239,55 @@ func (s *Store) Barrier(ctx context.Context) error {
 // the FSM's verdict. A commit proves this node was leader when it was
 // appended.
 func (s *Store) Apply(ctx context.Context, cmd Command) error {
+	_, err := s.apply(ctx, cmd)
+	return err
+}
+
+func (s *Store) apply(ctx context.Context, cmd Command) (uint64, error) {
 	b, err := cmd.Encode()
 	if err != nil {
-		return fmt.Errorf("quorum: encode: %w", err)
+		return 0, fmt.Errorf("quorum: encode: %w", err)
 	}
 	select {
 	case <-s.done:
-		return ErrClosed
+		return 0, ErrClosed
 	default:
 	}
 	f := s.raft.Apply(b, s.timeout(ctx))
 	if err := s.wait(ctx, f); err != nil {
-		return err
+		return 0, err
 	}
 	if r, ok := f.Response().(error); ok && r != nil {
-		return r
+		return 0, r
 	}
-	return nil
+	return f.Index(), nil
 }
 
 // Propose commits cmd: locally when this node leads, otherwise forwarded to
-// the leader through Options.Forward. It returns ErrNoLeader when no leader
-// (or no leader's monitor record) is known yet; callers retry.
+// the leader through Options.Forward; on a follower it then waits until the
+// entry is applied locally, so a read that follows sees the change. While
+// no leader is known (an election), it retries until ctx is done and then
+// returns ErrNoLeader or ErrNotLeader.
 func (s *Store) Propose(ctx context.Context, cmd Command) error {
+	for {
+		err := s.proposeOnce(ctx, cmd)
+		if err == nil || !(errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader)) {
+			return err
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-s.done:
+			t.Stop()
+			return ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) proposeOnce(ctx context.Context, cmd Command) error {
 	if s.IsLeader() {
 		return s.Apply(ctx, cmd)
 	}
@@ -282,7 +308,28 @@ func (s *Store) Propose(ctx context.Context, cmd Command) error {
 	if leader == nil || leader.HTTPAddr == "" {
 		return fmt.Errorf("%w: leader %s has not registered its address yet", ErrNoLeader, id)
 	}
-	return s.opt.Forward(ctx, *leader, cmd)
+	index, err := s.opt.Forward(ctx, *leader, cmd)
+	if err != nil {
+		return err
+	}
+	return s.waitApplied(ctx, index)
+}
+
+// waitApplied waits until the local FSM has applied index.
+func (s *Store) waitApplied(ctx context.Context, index uint64) error {
+	for s.raft.AppliedIndex() < index {
+		t := time.NewTimer(2 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("quorum: committed at index %d but not yet applied here: %w", index, ctx.Err())
+		case <-s.done:
+			t.Stop()
+			return ErrClosed
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Servers returns the raft configuration's members (id → raft address).

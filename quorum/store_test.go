@@ -138,6 +138,11 @@ func TestGroupForwardingAndRestart(t *testing.T) {
 		if err := f.store.Propose(ctx, Command{Op: OpAddMaster, Spec: spec}); err != nil {
 			t.Fatal(err)
 		}
+		// Read-your-writes: once Propose returns on a follower, the
+		// follower's own state has the change.
+		if _, ok := f.store.State().Masters["mymaster"]; !ok {
+			t.Fatal("follower's state lacks the change it just proposed")
+		}
 		// The FSM's verdict travels back through forwarding as the same error value.
 		err := f.store.Propose(ctx, Command{Op: OpFailoverPromoted, Master: "nope", FailoverID: "x"})
 		if !errors.Is(err, ErrNoSuchMaster) {

@@ -197,18 +197,15 @@ func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) { c.WriteStatus(
 // always empty.
 func (h *handler) sentinelPendingScripts(c *resp.Conn, _ [][]byte) { c.WriteArrayHeader(0) }
 
-// sentinelInfoCache: SENTINEL INFO-CACHE [name ...] replies, per master,
+// sentinelInfoCache: SENTINEL INFO-CACHE name [name ...] replies, per master,
 // its name and an array of [age_ms, INFO text] for the master and each
 // replica (null INFO when never fetched).
 func (h *handler) sentinelInfoCache(c *resp.Conn, args [][]byte) {
 	st := h.b.State()
-	names := st.MasterNames()
-	if len(args) > 2 {
-		names = names[:0]
-		for _, a := range args[2:] {
-			if _, ok := st.Masters[string(a)]; ok {
-				names = append(names, string(a))
-			}
+	var names []string
+	for _, a := range args[2:] {
+		if _, ok := st.Masters[string(a)]; ok {
+			names = append(names, string(a))
 		}
 	}
 	now := h.opt.Now()
@@ -233,20 +230,33 @@ func (h *handler) sentinelInfoCache(c *resp.Conn, args [][]byte) {
 }
 
 // sentinelDebug: without arguments, the timers as a map (Redis' names and
-// order); setting them at run time is refused (they come from the
-// configuration file).
+// order). Arguments are validated as Redis does, but setting a timer is
+// refused: raftsentinel's timers come from its configuration file.
 func (h *handler) sentinelDebug(c *resp.Conn, args [][]byte) {
-	if len(args) > 2 {
-		c.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL DEBUG '%s' "+
-			"(raftsentinel's timers are set in its configuration file)", args[2]))
+	ts := h.b.Timers()
+	if len(args) == 2 {
+		c.WriteMapHeader(len(ts))
+		for _, t := range ts {
+			c.WriteBulkString(t.Name)
+			c.WriteBulkString(strconv.FormatInt(t.Ms, 10))
+		}
 		return
 	}
-	ts := h.b.Timers()
-	c.WriteMapHeader(len(ts))
-	for _, t := range ts {
-		c.WriteBulkString(t.Name)
-		c.WriteBulkString(strconv.FormatInt(t.Ms, 10))
+	for i := 2; i < len(args); i += 2 {
+		known := false
+		for _, t := range ts {
+			known = known || strings.EqualFold(t.Name, string(args[i]))
+		}
+		if !known || i+1 >= len(args) {
+			c.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL DEBUG '%s'", args[i]))
+			return
+		}
+		if v, err := strconv.ParseInt(string(args[i+1]), 10, 64); err != nil || v <= 0 {
+			c.WriteError(fmt.Sprintf("ERR Invalid argument '%s' for SENTINEL DEBUG '%s'", args[i+1], args[i]))
+			return
+		}
 	}
+	c.WriteError(fmt.Sprintf("ERR raftsentinel's timers come from its configuration file; SENTINEL DEBUG cannot change '%s'", args[2]))
 }
 
 // sentinelSimulateFailure answers HELP and the no-flag form (+OK, nothing

@@ -130,7 +130,7 @@ var commandTable = map[string]cmdSpec{
 		"failover":                {arity: 3, run: (*handler).sentinelFailover},
 		"flushconfig":             {arity: 2, run: (*handler).sentinelFlushConfig},
 		"pending-scripts":         {arity: 2, run: (*handler).sentinelPendingScripts},
-		"info-cache":              {arity: -2, run: (*handler).sentinelInfoCache},
+		"info-cache":              {arity: -3, run: (*handler).sentinelInfoCache},
 		"debug":                   {arity: -2, run: (*handler).sentinelDebug},
 		"simulate-failure":        {arity: -3, run: (*handler).sentinelSimulateFailure},
 	}},
@@ -169,8 +169,9 @@ func unknownCommandError(args [][]byte) string {
 		if list.Len() >= 128 {
 			break
 		}
+		room := 128 - list.Len()
 		list.WriteByte('\'')
-		list.WriteString(clipArg(a, 128-list.Len()))
+		list.WriteString(clipArg(a, room))
 		list.WriteString("' ")
 	}
 	return fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", clipArg(args[0], 128), list.String())

@@ -586,7 +586,7 @@ func TestCommandPubSub(t *testing.T) {
 	c2.do("SUBSCRIBE", "+switch-master")
 	c2.expect("*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n")
 	c2.do("SENTINEL", "MASTERS")
-	c2.expect("-ERR Can't execute 'sentinel': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
+	c2.expect("-ERR Can't execute 'sentinel|masters': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n")
 	c2.do("PING")
 	c2.expect("*2\r\n$4\r\npong\r\n$0\r\n\r\n")
 	// but an unknown command is reported as such first

@@ -117,7 +117,7 @@ func masterMap(v masterView, k instClock) []instField {
 		instFlag{"s_down", v.SDown},
 		instFlag{"o_down", m.ODown},
 		instFlag{"master", true},
-		instFlag{"disconnected", v.Observed && !o.Connected},
+		instFlag{"disconnected", v.Observed && linkDown(o, k.now)},
 		instFlag{"failover_in_progress", inProgress},
 		instFlag{"force_failover", inProgress && m.Failover.Reason == "manual"},
 	)
@@ -191,7 +191,7 @@ func replicaMap(v replicaView, k instClock) []instField {
 	flags := flagList(
 		instFlag{"s_down", v.SDown},
 		instFlag{"slave", true},
-		instFlag{"disconnected", !v.Observed || !o.Connected},
+		instFlag{"disconnected", !v.Observed || linkDown(o, k.now)},
 		instFlag{"promoted", f.InProgress() && f.To == v.Addr},
 	)
 	runID, role, masterHost, linkStatus := "", "slave", "?", "err"
@@ -251,14 +251,15 @@ type sentinelView struct {
 // fields of another monitor.
 //
 // There are no per-peer links or votes here: liveness is "this monitor had
-// evidence of the peer within the master's down-after" (Backend.PeerSeen).
+// evidence of the peer within the master's down-after, and at least
+// peerFreshness (peers re-register every 2 s)" (Backend.PeerSeen).
 // A peer never seen, or not seen for longer, is flagged
 // s_down,sentinel,disconnected (s-down-time counting from Seen+DownAfter);
 // every ping age is the age of that evidence. voted-leader is always "?"
 // and voted-leader-epoch "0": failover leadership comes from Raft, not
 // from Sentinel votes.
 func sentinelMap(v sentinelView, k instClock) []instField {
-	stale := v.Seen.IsZero() || k.now.Sub(v.Seen) > v.DownAfter
+	stale := v.Seen.IsZero() || k.now.Sub(v.Seen) > max(v.DownAfter, peerFreshness)
 	seen := k.ago(v.Seen)
 	out := make([]instField, 0, 15)
 	out = append(out,
@@ -276,7 +277,7 @@ func sentinelMap(v sentinelView, k instClock) []instField {
 	if stale {
 		since := time.Time{}
 		if !v.Seen.IsZero() {
-			since = v.Seen.Add(v.DownAfter)
+			since = v.Seen.Add(max(v.DownAfter, peerFreshness))
 		}
 		out = append(out, instField{"s-down-time", k.ago(since)})
 	}
@@ -286,4 +287,14 @@ func sentinelMap(v sentinelView, k instClock) []instField {
 		instField{"voted-leader", "?"},
 		instField{"voted-leader-epoch", "0"},
 	)
+}
+
+// peerFreshness is the least time without evidence after which a peer
+// monitor is shown as down (the same window as CKQUORUM's).
+const peerFreshness = ckquorumFreshness
+
+// linkDown reports Sentinel's "disconnected": no usable link. A single
+// PING timeout under load is not that; no valid reply for a second is.
+func linkDown(o probe.Observation, now time.Time) bool {
+	return !o.Connected && (o.LastOKPing.IsZero() || now.Sub(o.LastOKPing) > time.Second)
 }

@@ -76,10 +76,12 @@ func TestMasterMap(t *testing.T) {
 			"down-after-milliseconds=5000", "info-refresh=0", "role-reported=master", "role-reported-time=100000",
 			"config-epoch=7", "num-slaves=2", "num-other-sentinels=0", "quorum=2", "failover-timeout=60000",
 			"parallel-syncs=1")},
+		// A ping timeout 200 ms after the last reply is not yet a lost link
+		// (Sentinel's "disconnected"); see TestLinkDown.
 		{"down, manual failover started", masterView{M: inFailover, Obs: down, Observed: true, SDown: true,
 			SDownSince: ago(time.Second), Replicas: 2, Others: 2}, lines(
 			"name=mymaster", "ip=127.0.0.1", "port=6379", "runid=0123456789abcdef0123456789abcdef01234567",
-			"flags=s_down,o_down,master,disconnected,failover_in_progress,force_failover",
+			"flags=s_down,o_down,master,failover_in_progress,force_failover",
 			"link-pending-commands=0", "link-refcount=1", "failover-state=send_slaveof_noone",
 			"last-ping-sent=6000", "last-ok-ping-reply=200", "last-ping-reply=150",
 			"s-down-time=1000", "o-down-time=2000",
@@ -212,5 +214,23 @@ func TestInstClock(t *testing.T) {
 	}
 	if got := instClk.agoOrZero(time.Time{}); got != "0" {
 		t.Errorf("agoOrZero(zero) = %s", got)
+	}
+}
+
+func TestLinkDown(t *testing.T) {
+	now := time.Now()
+	cases := []struct {
+		o    probe.Observation
+		want bool
+	}{
+		{probe.Observation{Connected: true, LastOKPing: now.Add(-time.Minute)}, false},
+		{probe.Observation{Connected: false, LastOKPing: now.Add(-200 * time.Millisecond)}, false},
+		{probe.Observation{Connected: false, LastOKPing: now.Add(-1500 * time.Millisecond)}, true},
+		{probe.Observation{Connected: false}, true},
+	}
+	for i, c := range cases {
+		if got := linkDown(c.o, now); got != c.want {
+			t.Errorf("case %d: linkDown = %v, want %v", i, got, c.want)
+		}
 	}
 }

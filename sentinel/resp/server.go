@@ -366,7 +366,7 @@ func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
 		case is(name, "reset"):
 			// allowed in this context; the handler decides what it is
 		default:
-			c.WriteError("ERR Can't execute '" + strings.ToLower(string(name)) +
+			c.WriteError("ERR Can't execute '" + fullName(args) +
 				"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 			return true
 		}
@@ -376,6 +376,19 @@ func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
 }
 
 // is reports whether arg equals the lower-case word w, ignoring case.
+// containers are the commands whose first argument is a subcommand; Redis
+// names those as "cmd|sub" in its errors.
+var containers = map[string]bool{"sentinel": true, "client": true, "command": true, "config": true, "acl": true}
+
+// fullName is the command's name as Redis' errors give it.
+func fullName(args [][]byte) string {
+	name := strings.ToLower(string(args[0]))
+	if containers[name] && len(args) > 1 {
+		return name + "|" + strings.ToLower(string(args[1]))
+	}
+	return name
+}
+
 func is(arg []byte, w string) bool { return len(arg) == len(w) && bytes.EqualFold(arg, []byte(w)) }
 
 func truncate(b []byte, n int) string {
