@@ -25,6 +25,9 @@ const (
 	EvReconfSlaves    = "+failover-state-reconf-slaves"
 	EvSlaveReconfSent = "+slave-reconf-sent"
 	EvSlaveReconfDone = "+slave-reconf-done"
+	EvSlaveReconfProg = "+slave-reconf-inprog"
+	EvRoleChange      = "+role-change"
+	EvRoleChangeWrong = "-role-change"
 	EvFailoverEnd     = "+failover-end"
 	EvAbortNoGood     = "-failover-abort-no-good-slave"
 	EvAbortTimeout    = "-failover-abort-slave-timeout"
@@ -93,7 +96,12 @@ func effectEvents(e quorum.Effect, st *quorum.State, self string) [][2]string {
 			}
 		}
 	case quorum.EffFailoverEnd:
-		add(EvFailoverEnd, masterInst(e.Master, e.Addr))
+		// As Sentinel, the instance details are the master as it was.
+		from := e.Addr
+		if e.Failover != nil {
+			from = e.Failover.From
+		}
+		add(EvFailoverEnd, masterInst(e.Master, from))
 	case quorum.EffFailoverAbort:
 		add(EvAbortTimeout, masterInst(e.Master, e.Addr))
 	case quorum.EffReplicaAdded:

@@ -342,17 +342,19 @@ func (m *Monitor) reconfigureReplicas(ctx context.Context, ms *quorum.Master, f 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				m.repoint(ctx, a, ms.Name, f.To, auth, true)
+				m.repoint(ctx, a, ms.Name, f.To, f.From, auth, true)
 			}()
 		}
 		wg.Wait()
 	}
 }
 
-// repoint sends REPLICAOF newMaster to addr and, when wait is set, waits for
-// addr to report it (up to ReconfTimeout).
-func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, master quorum.Addr, auth probe.Auth, wait bool) bool {
-	inst := replicaInst(a, name, master)
+// repoint sends REPLICAOF master to addr and, when wait is set (during a
+// failover), publishes Sentinel's reconfiguration events — with evMaster,
+// the master as it was, in their instance details — and waits for addr to
+// report the new master (up to ReconfTimeout).
+func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, master, evMaster quorum.Addr, auth probe.Auth, wait bool) bool {
+	inst := replicaInst(a, name, evMaster)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := m.prober.ReplicaOf(cctx, a.String(), auth, master.Host, master.Port)
 	cancel()
@@ -360,16 +362,22 @@ func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, maste
 		m.log.Warn("repoint replica failed", "replica", a.String(), "master", master.String(), "err", err)
 		return false
 	}
-	m.opt.Publisher.Publish(EvSlaveReconfSent, inst)
 	if !wait {
 		return true
 	}
+	m.opt.Publisher.Publish(EvSlaveReconfSent, inst)
 	deadline := m.now().Add(m.opt.ReconfTimeout)
+	inprog := false
 	for m.now().Before(deadline) {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		role, err := m.prober.Role(rctx, a.String(), auth)
 		cancel()
-		if err == nil && role.Role == "slave" && role.MasterPort == master.Port && role.LinkState == "connected" {
+		following := err == nil && role.Role == "slave" && role.MasterPort == master.Port && sameHost(role.MasterHost, master.Host)
+		if following && !inprog {
+			inprog = true
+			m.opt.Publisher.Publish(EvSlaveReconfProg, inst)
+		}
+		if following && role.LinkState == "connected" {
 			m.opt.Publisher.Publish(EvSlaveReconfDone, inst)
 			return true
 		}
@@ -423,7 +431,7 @@ func (m *Monitor) reconcile(ctx context.Context, ms *quorum.Master, now time.Tim
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.repoint(ctx, a, ms.Name, ms.Addr, auth, false)
+			m.repoint(ctx, a, ms.Name, ms.Addr, ms.Addr, auth, false)
 		}()
 	}
 }

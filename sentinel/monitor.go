@@ -89,6 +89,7 @@ type Monitor struct {
 	watchedSince map[string]time.Time
 	sdownSince   map[string]time.Time
 	runIDs       map[string]string
+	roles        map[string]string    // addr -> last reported role (+role-change)
 	opinionSent  map[string]time.Time // master name -> last successful down assertion
 	lastBeat     time.Time
 	pending      map[string]quorum.Command // coalesced proposals by key
@@ -134,7 +135,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 		opt.Publisher = nopPublisher{}
 	}
 	return &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now,
-		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{},
+		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
@@ -347,6 +348,7 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 			delete(m.watchedSince, a)
 			delete(m.sdownSince, a)
 			delete(m.runIDs, a)
+			delete(m.roles, a)
 		}
 	}
 }
@@ -377,6 +379,10 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 			if o.RunID != "" {
 				m.runIDs[key] = o.RunID
 			}
+			prevRole := m.roles[key]
+			if o.Role != "" {
+				m.roles[key] = o.Role
+			}
 			m.mu.Unlock()
 			inst := masterInst(name, a)
 			if i > 0 {
@@ -389,6 +395,14 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 			case !down && wasDown:
 				m.log.Info("-sdown", "instance", inst)
 				m.opt.Publisher.Publish(EvSDownCleared, inst)
+			}
+			if prevRole != "" && o.Role != "" && prevRole != o.Role {
+				// "+" when the new role agrees with the committed topology.
+				ev := EvRoleChange
+				if (i == 0) != (o.Role == "master") {
+					ev = EvRoleChangeWrong
+				}
+				m.opt.Publisher.Publish(ev, inst+" new reported role is "+o.Role)
 			}
 			if prevRun != "" && o.RunID != "" && prevRun != o.RunID {
 				m.log.Warn("+reboot", "instance", inst)
@@ -486,6 +500,12 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 			}
 			switch e.Kind {
 			case quorum.EffSwitchMaster:
+				// The old master is now watched as a replica: its down
+				// state is judged (and announced) afresh in that role.
+				m.mu.Lock()
+				delete(m.sdownSince, e.From.String())
+				delete(m.roles, e.From.String())
+				m.mu.Unlock()
 				m.log.Warn("+switch-master", "master", e.Master, "from", e.From.String(), "to", e.To.String(), "epoch", e.Epoch)
 			case quorum.EffODown:
 				m.log.Warn("+odown", "master", e.Master, "addr", e.Addr.String(), "votes", e.Votes, "quorum", e.Quorum)
