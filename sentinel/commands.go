@@ -139,25 +139,42 @@ var commandTable = map[string]cmdSpec{
 // lookupCommand resolves args to a command spec, or returns the Redis error text:
 // unknown command, unknown subcommand, then wrong arity.
 func lookupCommand(args [][]byte) (cmdSpec, string) {
-	name := strings.ToLower(string(args[0]))
-	spec, ok := commandTable[name]
+	var buf [32]byte
+	spec, ok := commandTable[string(lowerInto(buf[:0], args[0]))]
 	if !ok {
 		return cmdSpec{}, unknownCommandError(args)
 	}
-	full := name
+	var sub []byte
 	if spec.subs != nil && len(args) >= 2 {
-		sub := strings.ToLower(string(args[1]))
-		s, ok := spec.subs[sub]
+		var sbuf [32]byte
+		sub = lowerInto(sbuf[:0], args[1])
+		s, ok := spec.subs[string(sub)]
 		if !ok {
 			return cmdSpec{}, fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.",
 				clipArg(args[1], 128), strings.ToUpper(string(args[0])))
 		}
-		spec, full = s, name+"|"+sub
+		spec = s
 	}
 	if n := len(args); (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
+		full := strings.ToLower(string(args[0]))
+		if sub != nil {
+			full += "|" + string(sub)
+		}
 		return cmdSpec{}, arityErrorText(full)
 	}
 	return spec, ""
+}
+
+// lowerInto appends b lower-cased (ASCII) to dst; with a stack-allocated
+// dst of enough capacity it does not allocate.
+func lowerInto(dst, b []byte) []byte {
+	for _, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		dst = append(dst, ch)
+	}
+	return dst
 }
 
 // unknownCommandError formats Redis' error for an unknown command: the name
@@ -204,15 +221,19 @@ func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
 		c.WriteError("NOAUTH Authentication required.")
 		return false
 	}
+	c.SetCommandState(spec)
 	return true
 }
 
 // ServeRESP implements resp.Handler.
 func (h *handler) ServeRESP(c *resp.Conn, args [][]byte) {
-	if !h.Admit(c, args) { // a no-op re-check when the server already ran it
-		return
+	spec, ok := c.CommandState().(cmdSpec)
+	if !ok { // the server did not run the Guard: check here
+		if !h.Admit(c, args) {
+			return
+		}
+		spec = c.CommandState().(cmdSpec)
 	}
-	spec, _ := lookupCommand(args)
 	if spec.run == nil {
 		// (P)(UN)SUBSCRIBE/QUIT reach here only on a server that does not
 		// implement them.

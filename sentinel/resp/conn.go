@@ -43,8 +43,12 @@ type Conn struct {
 	nameMu sync.Mutex
 	name   string
 
-	// buf is the reply being built; owned by the serving goroutine.
-	buf []byte
+	// buf is the reply being built; owned by the serving goroutine. mark is
+	// where the current command's reply starts; state is what the Guard
+	// left for the handler about the current command.
+	buf   []byte
+	mark  int
+	state any
 
 	// Output queue, guarded by mu. cond is broadcast whenever pending
 	// shrinks or grows or closing changes.
@@ -53,6 +57,7 @@ type Conn struct {
 	pending  []byte
 	spare    []byte
 	closing  bool // no more output is accepted
+	writing  bool // a goroutine is writing to nc outside mu
 	graceful bool // closing after pending is written (else at once)
 	limit    int
 
@@ -164,11 +169,21 @@ func (c *Conn) WriteArrayHeader(n int) { c.buf = appendArrayHeader(c.buf, n) }
 // 2n elements); n keys and n values must follow, alternating.
 func (c *Conn) WriteMapHeader(n int) { c.buf = appendMapHeader(c.buf, c.Proto(), n) }
 
+// SetCommandState lets a Guard hand what it learned about the current
+// command (e.g. its parsed form) to the Handler; it is cleared after the
+// command. Only for the serving goroutine.
+func (c *Conn) SetCommandState(v any) { c.state = v }
+
+// CommandState returns what SetCommandState stored for the current command.
+func (c *Conn) CommandState() any { return c.state }
+
 // flush moves the reply built so far to the output queue. With wait it
 // first waits for the queue to have room (back-pressure for normal
-// replies); without, it never blocks (used under the Hub lock for
-// subscription confirmations, which are small and bounded per command).
-// Output for a closing connection is discarded.
+// replies) and, when nothing is queued or being written, writes the reply
+// itself instead of waking the writer goroutine (the common request/reply
+// case costs no hand-off); without wait it never blocks (used under the
+// Hub lock for subscription confirmations, which are small and bounded
+// per command). Output for a closing connection is discarded.
 func (c *Conn) flush(wait bool) {
 	if len(c.buf) == 0 {
 		return
@@ -177,7 +192,22 @@ func (c *Conn) flush(wait bool) {
 	for wait && !c.closing && len(c.pending) >= c.limit {
 		c.cond.Wait()
 	}
-	if !c.closing {
+	switch {
+	case c.closing:
+	case wait && !c.writing && len(c.pending) == 0:
+		c.writing = true
+		c.mu.Unlock()
+		if wt := c.srv.opt.WriteTimeout; wt > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(wt))
+		}
+		_, err := c.nc.Write(c.buf)
+		c.mu.Lock()
+		c.writing = false
+		if err != nil {
+			c.closing, c.graceful = true, false
+		}
+		c.cond.Broadcast()
+	default:
 		c.pending = append(c.pending, c.buf...)
 		c.cond.Broadcast()
 	}
@@ -243,7 +273,10 @@ func (c *Conn) writeLoop() {
 	wt := c.srv.opt.WriteTimeout
 	for {
 		c.mu.Lock()
-		for len(c.pending) == 0 && !c.closing {
+		for (len(c.pending) == 0 || c.writing) && !c.closing {
+			c.cond.Wait()
+		}
+		for c.writing { // closing while the reader writes: let it finish
 			c.cond.Wait()
 		}
 		if c.closing && (!c.graceful || len(c.pending) == 0) {
@@ -252,6 +285,7 @@ func (c *Conn) writeLoop() {
 		}
 		out := c.pending
 		c.pending, c.spare = c.spare[:0], nil
+		c.writing = true
 		final := c.closing
 		c.mu.Unlock()
 
@@ -264,6 +298,7 @@ func (c *Conn) writeLoop() {
 		_, err := c.nc.Write(out)
 
 		c.mu.Lock()
+		c.writing = false
 		if cap(out) <= 64*1024 {
 			c.spare = out[:0]
 		}

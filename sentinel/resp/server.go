@@ -290,7 +290,9 @@ func (s *Server) serveConn(c *Conn) {
 			}
 			_ = c.nc.SetReadDeadline(dl)
 		}
-		cmd, err := rd.ReadCommand()
+		// Every complete command already received is served before the
+		// replies are flushed: one write per pipeline batch.
+		cmds, err := rd.ReadCommands()
 		if err != nil {
 			if isProtocolError(err) {
 				c.WriteError("ERR " + err.Error())
@@ -299,13 +301,24 @@ func (s *Server) serveConn(c *Conn) {
 			}
 			return
 		}
-		s.processed.Add(1)
-		if !s.exec(c, cmd.Args) {
-			graceful = true
-			return
+		for _, cmd := range cmds {
+			s.processed.Add(1)
+			if !s.exec(c, cmd.Args) {
+				c.flush(true)
+				graceful = true
+				return
+			}
+			if len(c.buf) >= flushThreshold {
+				c.flush(true)
+			}
 		}
+		c.flush(true)
 	}
 }
+
+// flushThreshold bounds how much reply data a pipeline batch builds before
+// it is queued (and back-pressure applies).
+const flushThreshold = 64 * 1024
 
 // isProtocolError tells malformed input (ours or redcon's, whose error type
 // is unexported but whose text follows Redis) from I/O errors.
@@ -314,7 +327,8 @@ func isProtocolError(err error) bool {
 	return errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Protocol error: ")
 }
 
-// exec runs one command and queues its reply. It returns false when the
+// exec runs one command and appends its reply to c's buffer (the caller
+// flushes). It returns false when the
 // connection must close after its output is written (QUIT, a panic).
 func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
 	keep = true
@@ -323,12 +337,13 @@ func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
 			s.log.Error("resp: panic serving command; closing client",
 				"client", c.id, "addr", c.remote, "cmd", truncate(args[0], 64),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.buf = c.buf[:0]
+			c.buf = c.buf[:c.mark]
 			c.WriteError("ERR internal error")
 			keep = false
 		}
-		c.flush(true)
+		c.state = nil
 	}()
+	c.mark = len(c.buf)
 	if s.guard != nil && !s.guard.Admit(c, args) {
 		return true
 	}

@@ -1,0 +1,115 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseRPS(t *testing.T) {
+	out := `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+"SENTINEL get-master-addr-by-name mymaster","15590.89","2.071","0.168","1.071","5.823","14.639","56.319"
+`
+	got, err := parseRPS([]byte(out))
+	if err != nil || got != 15590.89 {
+		t.Fatalf("parseRPS = %v, %v; want 15590.89", got, err)
+	}
+	for _, bad := range []string{
+		"",
+		`"test","rps"` + "\n",
+		`"test","avg"` + "\n" + `"PING","1"` + "\n",
+		`"test","rps"` + "\n" + `"PING","0"` + "\n",
+		`"test","rps"` + "\n" + `"PING","1"` + "\n" + `"PING","2"` + "\n",
+	} {
+		if _, err := parseRPS([]byte(bad)); err == nil {
+			t.Errorf("parseRPS(%q): no error", bad)
+		}
+	}
+}
+
+func TestBenchStderr(t *testing.T) {
+	if got := benchStderr([]byte("WARNING: Could not fetch server CONFIG\n\n")); got != "" {
+		t.Errorf("only the CONFIG warning: got %q, want empty", got)
+	}
+	got := benchStderr([]byte("WARNING: Could not fetch server CONFIG\nError from server: ERR unknown command\n"))
+	if got != "Error from server: ERR unknown command" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestLastLeader(t *testing.T) {
+	dir := t.TempDir()
+	log := strings.Join([]string{
+		`{"time":"t","level":"INFO","msg":"monitor running","monitor":"m1"}`,
+		`{"time":"t","level":"INFO","msg":"raft leader changed","monitor":"m1","leader":"m3","term":2}`,
+		`{"time":"t","level":"INFO","msg":"raft leader changed","monitor":"m1","leader":"","term":3}`,
+		`{"time":"t","level":"INFO","msg":"raft leader changed","monitor":"m1","leader":"m2","term":3}`,
+		`not json, mentioning raft leader changed`,
+	}, "\n") + "\n"
+	p := filepath.Join(dir, "a.log")
+	if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lastLeader(p); err != nil || got != "m2" {
+		t.Fatalf("lastLeader = %q, %v; want m2", got, err)
+	}
+	lost := filepath.Join(dir, "b.log")
+	if err := os.WriteFile(lost, []byte(`{"msg":"raft leader changed","leader":""}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lastLeader(lost); err == nil {
+		t.Fatal("lastLeader with the leader lost: no error")
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	m, err := readMemory(os.Getpid())
+	if err != nil || m.rss <= 0 || m.hwm < m.rss {
+		t.Fatalf("readMemory(self) = %+v, %v", m, err)
+	}
+	if _, err := readMemory(0); err == nil {
+		t.Fatal("readMemory(0): no error")
+	}
+	if _, err := cpuTime(os.Getpid()); err != nil {
+		t.Fatalf("cpuTime(self): %v", err)
+	}
+}
+
+func TestMedianAndSpread(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median odd = %v", m)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median even = %v", m)
+	}
+	if m := median(nil); m != 0 {
+		t.Errorf("median empty = %v", m)
+	}
+	if s := spread([]float64{90, 100, 110}); s < 0.199 || s > 0.201 {
+		t.Errorf("spread = %v, want 0.2", s)
+	}
+}
+
+func TestReportTarget(t *testing.T) {
+	mon := func(name string) *monitor { return &monitor{name: name} }
+	targets := []target{{label: labelFollower, sys: sysRaft, mon: mon("m2")}, {label: labelSentinel, sys: sysSentinel, mon: mon("sentinel1")}}
+	samples := map[sampleKey][]sample{}
+	for _, c := range cases {
+		samples[sampleKey{c.String(), labelFollower}] = []sample{{rps: 110, cpuUS: 1}}
+		samples[sampleKey{c.String(), labelSentinel}] = []sample{{rps: 100, cpuUS: 2}}
+	}
+	in := reportInput{opt: options{runs: 1, requests: 1000, clients: 50}, targets: targets, leader: "m1", follower: "m2", samples: samples,
+		rss: [3]map[string]memory{{}, {}, {}}}
+	text := strings.Join(reportLines(in), "\n")
+	if !strings.Contains(text, "| PING | 16 | 110 | 100 | 1.10 |") || !strings.Contains(text, "): holds.") {
+		t.Fatalf("report:\n%s", text)
+	}
+	samples[sampleKey{cases[3].String(), labelFollower}] = []sample{{rps: 90}}
+	text = strings.Join(reportLines(in), "\n")
+	if !strings.Contains(text, "DOES NOT hold (below: PING -P 16 (0.90))") {
+		t.Fatalf("report:\n%s", text)
+	}
+}

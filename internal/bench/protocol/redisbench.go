@@ -1,0 +1,288 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+)
+
+// benchCase is one redis-benchmark measurement: a command and a pipeline
+// depth.
+type benchCase struct {
+	command  string   // as shown in the report
+	args     []string // the command line redis-benchmark sends
+	pipeline int      // redis-benchmark -P
+}
+
+func (c benchCase) String() string { return fmt.Sprintf("%s, -P %d", c.command, c.pipeline) }
+
+// cases are the measurements, in report order. PING is sent as a custom
+// command: redis-benchmark's own `-t ping` runs PING_INLINE and
+// PING_MBULK, two tests where clients only ever send the second.
+var cases = []benchCase{
+	{command: "SENTINEL get-master-addr-by-name", args: []string{"SENTINEL", "get-master-addr-by-name", masterName}, pipeline: 1},
+	{command: "SENTINEL get-master-addr-by-name", args: []string{"SENTINEL", "get-master-addr-by-name", masterName}, pipeline: 16},
+	{command: "PING", args: []string{"PING"}, pipeline: 1},
+	{command: "PING", args: []string{"PING"}, pipeline: 16},
+}
+
+// target is one monitor under measurement.
+type target struct {
+	label string // column of the report
+	sys   system
+	mon   *monitor
+}
+
+// benchConfig is what is the same for every redis-benchmark run.
+type benchConfig struct {
+	requests int
+	clients  int
+}
+
+// sampleKey identifies the samples of one cell of the report.
+type sampleKey struct {
+	c     string // benchCase.String()
+	label string
+}
+
+// benchTimeout bounds one redis-benchmark run: far above any plausible
+// duration, it only catches a hung server.
+const benchTimeout = 5 * time.Minute
+
+// sample is one measurement.
+type sample struct {
+	rps   float64 // redis-benchmark's requests per second
+	cpuUS float64 // CPU time (user + system) of the monitor per request, in µs
+}
+
+// runCase checks that the target answers the command correctly, runs
+// redis-benchmark against it and returns the throughput and the monitor's
+// CPU time per request over the run.
+func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sample, error) {
+	if err := checkReply(ctx, t.mon.addr, c); err != nil {
+		return sample{}, err
+	}
+	host, port, err := net.SplitHostPort(t.mon.addr)
+	if err != nil {
+		return sample{}, err
+	}
+	args := []string{"-h", host, "-p", port,
+		"-c", strconv.Itoa(cfg.clients), "-n", strconv.Itoa(cfg.requests), "-P", strconv.Itoa(c.pipeline),
+		"-q", "--csv"}
+	args = append(args, c.args...)
+	pid := t.mon.pid()
+	var before time.Duration
+	var beforeErr error
+	stdout, err := runBenchmark(ctx, args, func() { before, beforeErr = cpuTime(pid) })
+	if err != nil {
+		return sample{}, err
+	}
+	after, afterErr := cpuTime(pid)
+	if t.mon.pid() != pid || errors.Join(beforeErr, afterErr) != nil {
+		return sample{}, fmt.Errorf("%s exited during the measurement (%v)", t.mon.name, errors.Join(beforeErr, afterErr))
+	}
+	rps, err := parseRPS(stdout)
+	if err != nil {
+		return sample{}, err
+	}
+	return sample{rps: rps, cpuUS: float64((after - before).Microseconds()) / float64(cfg.requests)}, nil
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on every Linux architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the CPU time (user + system, all threads, including exited
+// ones) a process has used, from /proc/<pid>/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may contain spaces; fields 14 and 15
+	// (utime, stime) are the 12th and 13th after its closing parenthesis.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * clockTick, nil
+}
+
+// checkReply sends the case's command once and checks the reply, so a
+// measurement never counts error or empty replies.
+func checkReply(ctx context.Context, addr string, c benchCase) error {
+	if c.command == "PING" {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		got, err := redisproc.Command(cctx, addr, "PING")
+		if err != nil {
+			return fmt.Errorf("PING: %w", err)
+		}
+		if got != "PONG" {
+			return fmt.Errorf("PING: reply %q, want PONG", got)
+		}
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	reply, err := redisproc.Do(cctx, addr, c.args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.command, err)
+	}
+	if arr, ok := reply.([]any); !ok || len(arr) != 2 {
+		return fmt.Errorf("%s: reply %#v, want [host port]", c.command, reply)
+	}
+	return nil
+}
+
+// runBenchmark runs redis-benchmark with args in its own process group
+// (killed with this program) and returns its standard output. started, if
+// not nil, is called once the process runs.
+func runBenchmark(ctx context.Context, args []string, started func()) ([]byte, error) {
+	bin, err := redisproc.Binary("redis-benchmark")
+	if err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, benchTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(bctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-benchmark: %w", err)
+	}
+	if started != nil {
+		started()
+	}
+	if err := cmd.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("redis-benchmark %s: %w; stderr: %s", strings.Join(args, " "), err, benchStderr(stderr.Bytes()))
+	}
+	if msg := benchStderr(stderr.Bytes()); msg != "" {
+		return nil, fmt.Errorf("redis-benchmark %s: unexpected stderr: %s", strings.Join(args, " "), msg)
+	}
+	return stdout.Bytes(), nil
+}
+
+// benchStderr is redis-benchmark's standard error without the warning it
+// prints for every server without CONFIG GET (both Sentinels).
+func benchStderr(b []byte) string {
+	var keep []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || l == "WARNING: Could not fetch server CONFIG" {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, " | ")
+}
+
+// parseRPS reads the "rps" column of redis-benchmark's --csv output (a
+// header line, then one line per test; we run exactly one test).
+func parseRPS(out []byte) (float64, error) {
+	recs, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark csv: %w (output %q)", err, out)
+	}
+	if len(recs) != 2 {
+		return 0, fmt.Errorf("redis-benchmark csv: %d lines, want a header and one result (output %q)", len(recs), out)
+	}
+	col := -1
+	for i, h := range recs[0] {
+		if h == "rps" {
+			col = i
+		}
+	}
+	if col < 0 || col >= len(recs[1]) {
+		return 0, fmt.Errorf("redis-benchmark csv: no rps column (output %q)", out)
+	}
+	rps, err := strconv.ParseFloat(recs[1][col], 64)
+	if err != nil || rps <= 0 {
+		return 0, fmt.Errorf("redis-benchmark csv: rps %q (output %q)", recs[1][col], out)
+	}
+	return rps, nil
+}
+
+// memory is a process's resident set, in KiB.
+type memory struct {
+	rss, hwm int64 // VmRSS, VmHWM (peak)
+}
+
+// readMemory reads VmRSS and VmHWM from /proc/<pid>/status.
+func readMemory(pid int) (memory, error) {
+	if pid == 0 {
+		return memory{}, errors.New("process not running")
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	var m memory
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch k {
+		case "VmRSS":
+			dst = &m.rss
+		case "VmHWM":
+			dst = &m.hwm
+		default:
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return memory{}, fmt.Errorf("/proc/%d/status: %s: %q", pid, k, v)
+		}
+		if *dst, err = strconv.ParseInt(f[0], 10, 64); err != nil {
+			return memory{}, fmt.Errorf("/proc/%d/status: %s: %w", pid, k, err)
+		}
+	}
+	if m.rss == 0 {
+		return memory{}, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return m, nil
+}
+
+// readRSSAll reads the memory of every target, by label.
+func readRSSAll(targets []target) (map[string]memory, error) {
+	out := map[string]memory{}
+	for _, t := range targets {
+		m, err := readMemory(t.mon.pid())
+		if err != nil {
+			return nil, fmt.Errorf("memory of %s (%s): %w", t.label, t.mon.name, err)
+		}
+		out[t.label] = m
+	}
+	return out, nil
+}

@@ -1,0 +1,204 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+)
+
+// The target of the issue: raftsentinel's throughput at least this
+// multiple of Sentinel's on every row.
+const targetRatio = 1.0
+
+// Report column labels (also the target labels of bench).
+const (
+	labelFollower = "raftsentinel follower"
+	labelSentinel = "Redis Sentinel"
+	labelLeader   = "raftsentinel leader"
+)
+
+// reportInput is everything the report is made of.
+type reportInput struct {
+	machine          []string
+	opt              options
+	targets          []target
+	leader, follower string // raftsentinel node ids
+	samples          map[sampleKey][]sample
+	rss              [3]map[string]memory // idle, after warm-up, after the benchmark
+	loadEnd          string
+}
+
+// rpsOf and cpuOf pick one quantity of samples.
+func rpsOf(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s.rps
+	}
+	return out
+}
+
+func cpuOf(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s.cpuUS
+	}
+	return out
+}
+
+// median of xs (mean of the two middle values for an even count); 0 when
+// empty.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// spread is (max - min) / median of xs.
+func spread(xs []float64) float64 {
+	m := median(xs)
+	if m == 0 {
+		return 0
+	}
+	return (slices.Max(xs) - slices.Min(xs)) / m
+}
+
+func ratioCell(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+func rpsCell(x float64) string {
+	if x == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
+
+func monName(targets []target, label string) string {
+	for _, t := range targets {
+		if t.label == label {
+			return t.mon.name
+		}
+	}
+	return "?"
+}
+
+// reportLines is the markdown report: machine, throughput table, memory
+// table, target.
+func reportLines(in reportInput) []string {
+	lines := []string{"## Protocol benchmark: raftsentinel vs Redis Sentinel", ""}
+	for _, m := range in.machine {
+		lines = append(lines, "- "+m)
+	}
+	lines = append(lines, "- load average at end: "+in.loadEnd)
+	withLeader := false
+	for _, t := range in.targets {
+		withLeader = withLeader || t.label == labelLeader
+	}
+	measured := fmt.Sprintf("raftsentinel measured on Raft follower %s", in.follower)
+	if withLeader {
+		measured += fmt.Sprintf(" (and on the leader %s, for reference)", in.leader)
+	}
+	lines = append(lines,
+		fmt.Sprintf("- setup: per system 1 master + 1 replica watched by 3 monitors (quorum 2), all on loopback, both systems running side by side; "+
+			"`redis-benchmark -c %d -n %d [-P 16] -q --csv <command>` against one monitor of each system; "+
+			"median of %d runs, the systems alternating measurement by measurement; %s, Redis Sentinel on %s (all Sentinels are equal)",
+			in.opt.clients, in.opt.requests, in.opt.runs, measured, monName(in.targets, labelSentinel)),
+		fmt.Sprintf("- caveat: this machine has %d CPU core(s); redis-benchmark (single-threaded) runs on the same cores as the monitor under test, beside the other, idle, monitors and Redis nodes, "+
+			"so the client's CPU use bounds both systems' figures: they compare the two systems under equal conditions, not either system's ceiling, "+
+			"and other load on the machine (see the load averages) adds noise",
+			runtime.NumCPU()),
+		"")
+
+	header := "| command | pipeline | raftsentinel req/s | Redis Sentinel req/s | ratio raftsentinel / Sentinel |"
+	sep := "|---|---|---|---|---|"
+	if withLeader {
+		header += " raftsentinel leader req/s | ratio leader / Sentinel |"
+		sep += "---|---|"
+	}
+	lines = append(lines, header, sep)
+	holds := true
+	var misses []string
+	worstSpread, worstCell := 0.0, ""
+	for _, c := range cases {
+		mf := median(rpsOf(in.samples[sampleKey{c.String(), labelFollower}]))
+		ms := median(rpsOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		row := fmt.Sprintf("| %s | %d | %s | %s | %s |", c.command, c.pipeline, rpsCell(mf), rpsCell(ms), ratioCell(mf, ms))
+		if withLeader {
+			ml := median(rpsOf(in.samples[sampleKey{c.String(), labelLeader}]))
+			row += fmt.Sprintf(" %s | %s |", rpsCell(ml), ratioCell(ml, ms))
+		}
+		lines = append(lines, row)
+		if mf == 0 || ms == 0 || mf/ms < targetRatio {
+			holds = false
+			misses = append(misses, fmt.Sprintf("%s -P %d (%s)", c.command, c.pipeline, ratioCell(mf, ms)))
+		}
+		for _, t := range in.targets {
+			xs := rpsOf(in.samples[sampleKey{c.String(), t.label}])
+			if sp := spread(xs); sp > worstSpread {
+				worstSpread, worstCell = sp, fmt.Sprintf("%s -P %d on the %s", c.command, c.pipeline, t.label)
+			}
+		}
+	}
+	lines = append(lines, "")
+	if in.opt.runs > 1 && worstCell != "" {
+		lines = append(lines, fmt.Sprintf("Largest spread of the %d runs of one cell ((max − min) / median): %.0f%% (%s).", in.opt.runs, 100*worstSpread, worstCell), "")
+	}
+
+	// CPU time per request does not depend on how much CPU the client and
+	// the rest of the machine leave the monitor, so it is the steadier
+	// comparison on a busy machine.
+	header = "| command | pipeline | raftsentinel CPU µs/request | Redis Sentinel CPU µs/request | ratio raftsentinel / Sentinel |"
+	sep = "|---|---|---|---|---|"
+	if withLeader {
+		header += " raftsentinel leader CPU µs/request |"
+		sep += "---|"
+	}
+	lines = append(lines, header, sep)
+	for _, c := range cases {
+		cf := median(cpuOf(in.samples[sampleKey{c.String(), labelFollower}]))
+		cs := median(cpuOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		row := fmt.Sprintf("| %s | %d | %.2f | %.2f | %s |", c.command, c.pipeline, cf, cs, ratioCell(cf, cs))
+		if withLeader {
+			row += fmt.Sprintf(" %.2f |", median(cpuOf(in.samples[sampleKey{c.String(), labelLeader}])))
+		}
+		lines = append(lines, row)
+	}
+	lines = append(lines, "", "(CPU time = user + system time of the monitor process, all threads, from /proc/<pid>/stat in 10 ms ticks, over the redis-benchmark run, divided by the requests.)", "")
+
+	lines = append(lines,
+		"| process | VmRSS idle, ready + settle (MiB) | VmRSS after warm-up (MiB) | VmRSS after the benchmark (MiB) | peak VmHWM (MiB) |",
+		"|---|---|---|---|---|")
+	for _, t := range in.targets {
+		idle, warm, after := in.rss[0][t.label], in.rss[1][t.label], in.rss[2][t.label]
+		lines = append(lines, fmt.Sprintf("| %s (%s) | %s | %s | %s | %s |", t.label, t.mon.name, mib(idle.rss), mib(warm.rss), mib(after.rss), mib(after.hwm)))
+	}
+	r := in.rss
+	lines = append(lines, fmt.Sprintf("| ratio raftsentinel follower / Sentinel | %s | %s | %s | %s |",
+		ratioCell(float64(r[0][labelFollower].rss), float64(r[0][labelSentinel].rss)),
+		ratioCell(float64(r[1][labelFollower].rss), float64(r[1][labelSentinel].rss)),
+		ratioCell(float64(r[2][labelFollower].rss), float64(r[2][labelSentinel].rss)),
+		ratioCell(float64(r[2][labelFollower].hwm), float64(r[2][labelSentinel].hwm))))
+	lines = append(lines, "")
+
+	verdict := "holds"
+	if !holds {
+		verdict = "DOES NOT hold (below: " + strings.Join(misses, "; ") + ")"
+	}
+	lines = append(lines, fmt.Sprintf("Target for raftsentinel: throughput ≥ %.1f × Sentinel's on every row (follower vs Sentinel, medians): %s.", targetRatio, verdict))
+	return lines
+}
