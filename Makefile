@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/raftsentinel
 REDIS_PKGS := redis-server redis-sentinel redis-tools
 
-.PHONY: all build demo test deps lint bench-failover clean
+.PHONY: all build demo test deps lint bench-failover bench-protocol clean
 
 all: build
 
@@ -35,3 +35,7 @@ bench-failover: deps build
 
 clean:
 	rm -rf bin
+
+# redis-benchmark against raftsentinel and Redis Sentinel, same run.
+bench-protocol: deps build
+	$(GO) run ./internal/bench/protocol $(BENCH_ARGS)
