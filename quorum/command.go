@@ -67,10 +67,11 @@ type Command struct {
 	Stage      Stage    `json:"stage,omitempty"`
 	Reason     string   `json:"reason,omitempty"`
 	// Force skips the anti-flap window (a manual failover).
-	Force   bool        `json:"force,omitempty"`
-	Options []SetOption `json:"options,omitempty"`
-	Names   []string    `json:"names,omitempty"`
-	Config  [][2]string `json:"config,omitempty"`
+	Force       bool        `json:"force,omitempty"`
+	Coordinated bool        `json:"coordinated,omitempty"`
+	Options     []SetOption `json:"options,omitempty"`
+	Names       []string    `json:"names,omitempty"`
+	Config      [][2]string `json:"config,omitempty"`
 }
 
 // Encode returns the wire form of c.

@@ -273,7 +273,7 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		}
 		m.Failover = &Failover{ID: cmd.FailoverID, Epoch: s.CurrentEpoch, Term: cmd.Term, Leader: cmd.MonitorID,
 			From: m.Addr, To: cmd.To, Stage: StageStarted, Reason: reason, StartedAt: now,
-			Deadline: now.Add(m.FailoverTimeout)}
+			Deadline: now.Add(m.FailoverTimeout), Coordinated: cmd.Coordinated}
 		f := *m.Failover
 		emit(Effect{Kind: EffFailoverStart, Master: m.Name, Addr: m.Addr, To: cmd.To, Epoch: f.Epoch, Failover: &f})
 		return eff, nil

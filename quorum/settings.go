@@ -106,6 +106,15 @@ func ApplySetOption(m *Master, o SetOption) error {
 		} else {
 			m.RenameCommands[from] = to
 		}
+	case "maintenance": // raftsentinel's own option
+		switch strings.ToLower(o.Values[0]) {
+		case "yes":
+			m.Maintenance = true
+		case "no":
+			m.Maintenance = false
+		default:
+			return invalid()
+		}
 	case "notification-script", "client-reconfig-script":
 		return &SettingError{"Reconfiguration of scripts path is denied for security reasons. " +
 			"Check the deny-scripts-reconfig configuration directive in your Sentinel configuration"}

@@ -51,17 +51,20 @@ const (
 
 // Failover is the replicated record of one failover of one master.
 type Failover struct {
-	ID        string    `json:"id"`
-	Epoch     uint64    `json:"epoch"`
-	Term      uint64    `json:"term"`
-	Leader    string    `json:"leader"` // monitor id that started it
-	From      Addr      `json:"from"`
-	To        Addr      `json:"to"`
-	Stage     Stage     `json:"stage"`
-	Reason    string    `json:"reason,omitempty"` // why it was aborted, or "manual"
-	StartedAt time.Time `json:"started_at"`       // log append time of the start entry
-	Deadline  time.Time `json:"deadline"`         // after this a new leader may abort or finish it
-	EndedAt   time.Time `json:"ended_at,omitempty"`
+	ID     string `json:"id"`
+	Epoch  uint64 `json:"epoch"`
+	Term   uint64 `json:"term"`
+	Leader string `json:"leader"` // monitor id that started it
+	From   Addr   `json:"from"`
+	To     Addr   `json:"to"`
+	Stage  Stage  `json:"stage"`
+	Reason string `json:"reason,omitempty"` // why it was aborted, or "manual"
+	// Coordinated: a planned switchover through Redis' FAILOVER command
+	// (writes paused until the replica caught up), not a promotion.
+	Coordinated bool      `json:"coordinated,omitempty"`
+	StartedAt   time.Time `json:"started_at"` // log append time of the start entry
+	Deadline    time.Time `json:"deadline"`   // after this a new leader may abort or finish it
+	EndedAt     time.Time `json:"ended_at,omitempty"`
 }
 
 // InProgress reports whether the failover has not yet completed or aborted.
@@ -101,6 +104,9 @@ type Master struct {
 	ODownVotes int       `json:"odown_votes,omitempty"`
 	// Failover is the latest failover (in progress or finished), nil if none.
 	Failover *Failover `json:"failover,omitempty"`
+	// Maintenance pauses automatic failover (probing continues); a manual
+	// SENTINEL FAILOVER still works.
+	Maintenance bool `json:"maintenance,omitempty"`
 	// RebootDownAfter is master-reboot-down-after-period (0: off).
 	RebootDownAfter time.Duration `json:"reboot_down_after,omitempty"`
 	// RenameCommands maps a command name to the name the nodes know it by.

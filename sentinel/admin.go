@@ -166,10 +166,20 @@ func (h *handler) sentinelConfig(c *resp.Conn, args [][]byte) {
 	}
 }
 
-// sentinelFailover: SENTINEL FAILOVER <name> starts a failover without
-// agreement that the master is down. The candidate is chosen here by
-// Sentinel's rules; the Raft leader carries the failover out.
+// sentinelFailover: SENTINEL FAILOVER <name> [COORDINATED] starts a
+// failover without agreement that the master is down. The candidate is
+// chosen here by Sentinel's rules; the Raft leader carries the failover
+// out. COORDINATED (as Valkey 9) makes it a lossless switchover: the old
+// master pauses writes until the candidate has them all, then they swap.
 func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
+	coordinated := false
+	switch {
+	case len(args) == 4 && strings.EqualFold(string(args[3]), "coordinated"):
+		coordinated = true
+	case len(args) != 3:
+		c.WriteError("ERR syntax error")
+		return
+	}
 	st := h.b.State()
 	m := h.masterOrError(c, st, args[2])
 	if m == nil {
@@ -185,7 +195,7 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 		return
 	}
 	cmd := quorum.Command{Op: quorum.OpFailoverStart, Master: m.Name, Addr: m.Addr, To: to,
-		FailoverID: newID(), MonitorID: h.b.Self().ID, Force: true}
+		FailoverID: newID(), MonitorID: h.b.Self().ID, Force: true, Coordinated: coordinated}
 	h.propose(c, cmd, writeOK(c))
 }
 

@@ -89,8 +89,10 @@ type fakeNode struct {
 }
 
 type fakeProber struct {
-	mu    sync.Mutex
-	nodes map[string]*fakeNode
+	mu        sync.Mutex
+	nodes     map[string]*fakeNode
+	paused    map[string]time.Duration
+	failovers int
 }
 
 func (p *fakeProber) node(a string) *fakeNode {
@@ -132,6 +134,32 @@ func (p *fakeProber) ReplicaOf(_ context.Context, a string, _ probe.Auth, h stri
 	n.pointed = append(n.pointed, fmt.Sprintf("%s:%d", h, port))
 	n.role = probe.Role{Role: "slave", MasterHost: h, MasterPort: port, LinkState: "connected"}
 	n.obs.Role, n.obs.MasterHost, n.obs.MasterPort = "slave", h, port
+	return nil
+}
+func (p *fakeProber) CoordinatedFailover(_ context.Context, a string, _ probe.Auth, h string, port int, _ time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, target := p.nodes[a], p.nodes[fmt.Sprintf("%s:%d", h, port)]
+	if old.cmdErr != nil || target == nil {
+		return errors.New("ERR FAILOVER target is not a replica")
+	}
+	p.failovers++
+	target.role, target.obs.Role = probe.Role{Role: "master"}, "master"
+	old.role = probe.Role{Role: "slave", MasterHost: h, MasterPort: port, LinkState: "connected"}
+	old.obs.Role, old.obs.MasterHost, old.obs.MasterPort = "slave", h, port
+	return nil
+}
+func (p *fakeProber) AbortFailover(context.Context, string, probe.Auth) error { return nil }
+func (p *fakeProber) PauseWrites(_ context.Context, a string, _ probe.Auth, d time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused[a] = d
+	return nil
+}
+func (p *fakeProber) UnpauseWrites(_ context.Context, a string, _ probe.Auth) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.paused, a)
 	return nil
 }
 func (p *fakeProber) Role(_ context.Context, a string, _ probe.Auth) (probe.Role, error) {
@@ -181,7 +209,7 @@ func setup(t *testing.T, clk *clock) (*fakeStore, *fakeProber) {
 	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpAddMaster, Spec: spec}))
 	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpReplicas, Master: "mymaster", Replicas: []quorum.Addr{addrB, addrC}}))
 	now := clk.now()
-	pr := &fakeProber{nodes: map[string]*fakeNode{
+	pr := &fakeProber{paused: map[string]time.Duration{}, nodes: map[string]*fakeNode{
 		addrA.String(): {obs: probe.Observation{Connected: false, LastPingSent: now.Add(-2 * time.Second), Role: "master"}, roleErr: errors.New("refused"), cmdErr: errors.New("refused")},
 		addrB.String(): healthyReplica(now, addrA, 100),
 		addrC.String(): healthyReplica(now, addrA, 200), // the best: larger offset
@@ -412,5 +440,54 @@ func TestTiltSuspendsOwnOpinions(t *testing.T) {
 	m.mu.Unlock()
 	if !queued {
 		t.Fatal("no down opinion after TILT ended although the master is unreachable")
+	}
+}
+
+func TestMaintenanceBlocksAutomaticFailover(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+		Options: []quorum.SetOption{{Name: "maintenance", Values: []string{"yes"}}}}))
+	for _, id := range []string{"m2", "m3"} {
+		must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: id, Addr: addrA, Down: true}))
+	}
+	m := newTestMonitor(st, pr, clk)
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.leaderStep(ctx, st.State(), clk.now())
+	if s := st.State().Masters["mymaster"]; !s.ODown || s.Failover != nil {
+		t.Fatalf("odown %v failover %+v in maintenance", s.ODown, s.Failover)
+	}
+	if !strings.HasPrefix(m.blocked["mymaster"], BlockMaintenance) {
+		t.Fatalf("blocking reason %q", m.blocked["mymaster"])
+	}
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+		Options: []quorum.SetOption{{Name: "maintenance", Values: []string{"no"}}}}))
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.wg.Wait()
+	if s := st.State().Masters["mymaster"]; s.Addr != addrC {
+		t.Fatalf("no failover after maintenance ended: %v", s.Addr)
+	}
+}
+
+func TestCoordinatedSwitchoverUsesFailoverCommand(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	now := clk.now()
+	pr.nodes[addrA.String()] = &fakeNode{obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"},
+		role: probe.Role{Role: "master"}}
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC,
+		FailoverID: "f1", Force: true, Coordinated: true}))
+	m := newTestMonitor(st, pr, clk)
+	if err := m.drive(ctx, "mymaster"); err != nil {
+		t.Fatal(err)
+	}
+	s := st.State().Masters["mymaster"]
+	if s.Addr != addrC || s.Failover.Stage != quorum.StageCompleted {
+		t.Fatalf("switchover: %v %+v", s.Addr, s.Failover)
+	}
+	if pr.failovers != 1 || pr.node(addrC.String()).promoted != 0 {
+		t.Fatalf("FAILOVER sent %d times, REPLICAOF NO ONE %d times", pr.failovers, pr.node(addrC.String()).promoted)
 	}
 }

@@ -127,7 +127,7 @@ var commandTable = map[string]cmdSpec{
 		"set":                     {arity: -5, run: (*handler).sentinelSet},
 		"reset":                   {arity: 3, run: (*handler).sentinelReset},
 		"config":                  {arity: -3, run: (*handler).sentinelConfig},
-		"failover":                {arity: 3, run: (*handler).sentinelFailover},
+		"failover":                {arity: -3, run: (*handler).sentinelFailover},
 		"flushconfig":             {arity: 2, run: (*handler).sentinelFlushConfig},
 		"pending-scripts":         {arity: 2, run: (*handler).sentinelPendingScripts},
 		"info-cache":              {arity: -3, run: (*handler).sentinelInfoCache},

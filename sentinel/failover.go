@@ -17,6 +17,7 @@ import (
 const (
 	BlockNoGoodReplica = "no-good-replica"
 	BlockTooSoon       = "anti-flap"
+	BlockMaintenance   = "maintenance"
 )
 
 // leaderStep runs the leader's decisions for one tick. Only a leader whose
@@ -126,6 +127,10 @@ func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.M
 // tryFailover starts a failover of a master judged down, or records why it
 // cannot.
 func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince, now time.Time) {
+	if ms.Maintenance {
+		m.blockedBecause(ms, BlockMaintenance, "automatic failover is paused (SENTINEL SET "+ms.Name+" maintenance no resumes it)")
+		return
+	}
 	if f := ms.Failover; f != nil && f.Stage != quorum.StageAborted && now.Sub(f.StartedAt) < ms.FailoverTimeout {
 		m.blockedBecause(ms, BlockTooSoon, fmt.Sprintf("last failover started %s ago, failover-timeout is %s",
 			now.Sub(f.StartedAt).Round(time.Millisecond), ms.FailoverTimeout))
@@ -237,7 +242,11 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 		auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
 		switch f.Stage {
 		case quorum.StageStarted:
-			if err := m.promote(ctx, ms, f, auth); err != nil {
+			promote := m.promote
+			if f.Coordinated {
+				promote = m.switchover
+			}
+			if err := promote(ctx, ms, f, auth); err != nil {
 				// Give up at the deadline, or sooner when the candidate
 				// has stayed unreachable: another candidate may do.
 				giveUp := f.StartedAt.Add(max(2*ms.DownAfter, 5*time.Second))
@@ -309,6 +318,48 @@ func (m *Monitor) promote(ctx context.Context, ms *quorum.Master, f *quorum.Fail
 				err = fmt.Errorf("still reports role %s", role.Role)
 			}
 			return fmt.Errorf("verify promotion of %s: %w", target, err)
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// switchover is the promotion step of a planned (coordinated) failover:
+// the old master runs Redis' FAILOVER TO the candidate, which pauses its
+// writes, waits until the candidate has every write, and swaps the roles,
+// so no acknowledged write is lost. If the swap does not happen within
+// the time given, the old master aborts it and takes writes again.
+func (m *Monitor) switchover(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) error {
+	target := f.To.String()
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	role, err := m.prober.Role(rctx, target, auth)
+	cancel()
+	if err == nil && role.Role == "master" {
+		return nil // the swap already happened (a previous leader started it)
+	}
+	wait := max(min(max(5*time.Second, ms.DownAfter), f.Deadline.Sub(m.now())), time.Second)
+	m.opt.Publisher.Publish(EvSendSlaveofNone, replicaInst(f.To, ms.Name, f.From))
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = m.prober.CoordinatedFailover(cctx, f.From.String(), auth, f.To.Host, f.To.Port, wait)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("FAILOVER TO %s on %s: %w", target, f.From, err)
+	}
+	m.opt.Publisher.Publish(EvWaitPromotion, replicaInst(f.To, ms.Name, f.From))
+	deadline := m.now().Add(wait + time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		role, err = m.prober.Role(rctx, target, auth)
+		cancel()
+		if err == nil && role.Role == "master" {
+			return nil
+		}
+		if m.now().After(deadline) {
+			actx, cancel := context.WithTimeout(ctx, time.Second)
+			aerr := m.prober.AbortFailover(actx, f.From.String(), auth)
+			cancel()
+			return fmt.Errorf("switchover to %s did not complete in %s (abort: %v)", target, wait, aerr)
 		}
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return err

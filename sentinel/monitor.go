@@ -35,6 +35,10 @@ type Prober interface {
 	Promote(ctx context.Context, addr string, auth probe.Auth) error
 	ReplicaOf(ctx context.Context, addr string, auth probe.Auth, masterHost string, masterPort int) error
 	Role(ctx context.Context, addr string, auth probe.Auth) (probe.Role, error)
+	CoordinatedFailover(ctx context.Context, addr string, auth probe.Auth, host string, port int, timeout time.Duration) error
+	AbortFailover(ctx context.Context, addr string, auth probe.Auth) error
+	PauseWrites(ctx context.Context, addr string, auth probe.Auth, d time.Duration) error
+	UnpauseWrites(ctx context.Context, addr string, auth probe.Auth) error
 }
 
 // Options configure a Monitor. Zero values take the defaults noted.
