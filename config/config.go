@@ -73,6 +73,13 @@ type Config struct {
 	Log Log `mapstructure:"log"`
 	// Opinion ("opinion") tunes the replicated "instance is down" opinions.
 	Opinion Opinion `mapstructure:"opinion"`
+	// LocalRedis ("local-redis") is the host:port of the Redis node this
+	// monitor runs beside (sidecar), "" if none. It enables fencing.
+	LocalRedis string `mapstructure:"local-redis"`
+	// FenceAfter ("fence-after") is how long this monitor may be cut off
+	// from the Raft majority before it pauses the writes of LocalRedis when
+	// that node is a master. Default 3s; must exceed raft.election-timeout.
+	FenceAfter time.Duration `mapstructure:"fence-after"`
 	// RequirePass ("requirepass") is the password of the "default" user on
 	// the Sentinel-protocol port, as Redis' requirepass. Empty: no password.
 	RequirePass string `mapstructure:"requirepass"`
@@ -226,8 +233,9 @@ func defaults() Config {
 			SnapshotThreshold:  2048,
 			ApplyTimeout:       2 * time.Second,
 		},
-		Log:     Log{Level: "info", Format: "text"},
-		Opinion: Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+		FenceAfter: 3 * time.Second,
+		Log:        Log{Level: "info", Format: "text"},
+		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 	}
 }
 

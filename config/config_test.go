@@ -91,8 +91,9 @@ func TestDefault(t *testing.T) {
 			SnapshotThreshold:  2048,
 			ApplyTimeout:       2 * time.Second,
 		},
-		Log:     Log{Level: "info", Format: "text"},
-		Opinion: Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+		Log:        Log{Level: "info", Format: "text"},
+		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+		FenceAfter: 3 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -164,6 +165,7 @@ func TestLoadGood(t *testing.T) {
 			Refresh: time.Second,
 			TTL:     3 * time.Second,
 		},
+		FenceAfter: 3 * time.Second,
 	}
 
 	minimal := Default()
@@ -517,7 +519,7 @@ func TestBindFlags(t *testing.T) {
 		"probe.ping-period", "probe.info-period", "probe.timeout",
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
-		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "requirepass",
+		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "requirepass",
 	}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("scalar keys = %q\nwant %q", keys, wantKeys)

@@ -80,6 +80,13 @@ func (c *Config) Validate() error {
 		p.addf("log.format: must be text or json, got %q", c.Log.Format)
 	}
 
+	if c.LocalRedis != "" {
+		p.add(checkAddr("local-redis", c.LocalRedis, true, "the monitor connects to it"))
+		if c.FenceAfter <= c.Raft.ElectionTimeout {
+			p.addf("fence-after (%v) must be longer than raft.election-timeout (%v): a leader election must not fence the master",
+				c.FenceAfter, c.Raft.ElectionTimeout)
+		}
+	}
 	seenUsers := map[string]bool{}
 	for i, u := range c.Users {
 		key := fmt.Sprintf("users[%d]", i)

@@ -349,6 +349,17 @@ func (s *Store) Servers() (map[string]string, error) {
 // leader itself).
 func (s *Store) LastContact() time.Time { return s.raft.LastContact() }
 
+// MajorityContact returns the last time this node knew it was part of a
+// working majority: now on the leader (raft makes a leader step down when
+// it loses contact with a majority for longer than its lease), the last
+// contact with the leader on a follower; zero if never.
+func (s *Store) MajorityContact() time.Time {
+	if s.IsLeader() {
+		return time.Now()
+	}
+	return s.raft.LastContact()
+}
+
 // TransferLeadership asks raft to hand leadership to another voter. Only
 // meaningful on the leader.
 func (s *Store) TransferLeadership(ctx context.Context) error {

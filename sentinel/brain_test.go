@@ -61,6 +61,7 @@ func (s *fakeStore) Apply(_ context.Context, c quorum.Command) error {
 	return nil
 }
 func (s *fakeStore) Barrier(context.Context) error  { return nil }
+func (s *fakeStore) MajorityContact() time.Time     { return s.now() }
 func (s *fakeStore) IsLeader() bool                 { s.mu.Lock(); defer s.mu.Unlock(); return s.leader }
 func (s *fakeStore) Term() uint64                   { return 1 }
 func (s *fakeStore) LeaderChanges() <-chan struct{} { return nil }

@@ -23,6 +23,7 @@ type Store interface {
 	Term() uint64
 	LeaderChanges() <-chan struct{}
 	Effects() <-chan quorum.Effect
+	MajorityContact() time.Time
 }
 
 // Prober is this monitor's access to the Redis nodes (implemented by
@@ -68,6 +69,14 @@ type Options struct {
 	Defaults quorum.Master
 	// ElectionTimeout is Raft's (reported by SENTINEL DEBUG).
 	ElectionTimeout time.Duration
+	// LocalRedis is the Redis node this monitor runs beside (a sidecar),
+	// "" if none. With FenceAfter > 0, when that node reports role master
+	// and this monitor has been cut off from the Raft majority for longer
+	// than FenceAfter, the monitor pauses the node's writes (CLIENT PAUSE
+	// WRITE, renewed) until it is back in the majority: an isolated old
+	// master stops diverging. See fence.go.
+	LocalRedis string
+	FenceAfter time.Duration
 	// TiltTrigger and TiltPeriod: when two ticks are further apart than
 	// TiltTrigger (the process stalled or the clock jumped), the monitor
 	// enters TILT for TiltPeriod: it keeps probing but proposes no "down"
@@ -155,6 +164,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 	m.wg.Add(2)
 	go m.effectLoop(ctx)
 	go m.proposeLoop(ctx)
+	if m.opt.LocalRedis != "" && m.opt.FenceAfter > 0 {
+		m.wg.Add(1)
+		go m.fenceLoop(ctx)
+	}
 	t := time.NewTicker(m.opt.Tick)
 	defer t.Stop()
 	for {
