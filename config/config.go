@@ -62,6 +62,10 @@ type Config struct {
 	// included: it must contain an entry whose ID is NodeID and whose
 	// RaftAddr equals RaftAddr. IDs and addresses are unique.
 	Peers []Peer `mapstructure:"peers"`
+	// Join ("join") lists the http-addr of existing monitors: this monitor
+	// does not bootstrap a group but asks one of them to add it as a
+	// voter (a new member of a running group). Exclusive with peers.
+	Join []string `mapstructure:"join"`
 	// Masters ("masters") are the monitored Redis masters; at least one.
 	// Names are unique.
 	Masters []Master `mapstructure:"masters"`

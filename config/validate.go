@@ -114,8 +114,17 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validatePeers(p *problems) {
+	if len(c.Join) > 0 {
+		if len(c.Peers) > 0 {
+			p.addf("join: a joining monitor takes its peers from the group; remove peers (or join)")
+		}
+		for i, a := range c.Join {
+			p.add(checkAddr(fmt.Sprintf("join[%d]", i), a, true, "this monitor connects to it"))
+		}
+		return
+	}
 	if len(c.Peers) == 0 {
-		p.addf("peers: must list the initial voters, this node included")
+		p.addf("peers: must list the initial voters, this node included (or join a running group with join)")
 		return
 	}
 	byID := make(map[string]int, len(c.Peers))
@@ -176,8 +185,11 @@ func (c *Config) validateMasters(p *problems) {
 			}
 		}
 		p.add(checkAddr(key+".addr", m.Addr, true, "monitors connect to it"))
-		if m.Quorum < 1 || m.Quorum > len(c.Peers) {
+		switch {
+		case len(c.Join) == 0 && (m.Quorum < 1 || m.Quorum > len(c.Peers)):
 			p.addf("%s.quorum: must be between 1 and the number of peers (%d), got %d", key, len(c.Peers), m.Quorum)
+		case m.Quorum < 1:
+			p.addf("%s.quorum: must be at least 1, got %d", key, m.Quorum)
 		}
 		if positive(p, key+".down-after", m.DownAfter) && c.Probe.PingPeriod > 0 && m.DownAfter < c.Probe.PingPeriod {
 			p.addf("%s.down-after (%v) must be at least probe.ping-period (%v)", key, m.DownAfter, c.Probe.PingPeriod)

@@ -48,6 +48,16 @@ const (
 	// OpConfigSet applies Command.Config pairs (SENTINEL CONFIG SET) as seen
 	// from monitor Command.MonitorID.
 	OpConfigSet Op = "config-set"
+	// OpRemoveMonitor drops member Command.MonitorID from the state (after
+	// it left the Raft configuration).
+	OpRemoveMonitor Op = "remove-monitor"
+
+	// OpJoin and OpLeave are not FSM commands: the leader turns them into
+	// Raft membership changes (AddVoter for Command.Monitor, RemoveServer
+	// for Command.MonitorID, then OpRemoveMonitor). They are proposed like
+	// commands so that any member can take them.
+	OpJoin  Op = "join"
+	OpLeave Op = "leave"
 )
 
 // Command is one replicated state change. Which fields matter depends on Op.
@@ -104,6 +114,7 @@ var (
 	ErrClosed           = errors.New("quorum: store closed")
 	ErrInvalidMonitorID = errors.New("quorum: invalid monitor")
 	ErrDuplicateMaster  = errors.New("quorum: duplicate master name")
+	ErrMembership       = errors.New("quorum: membership change refused")
 )
 
 // EffectKind names something an applied command changed that monitors

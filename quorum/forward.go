@@ -35,7 +35,9 @@ func (s *Store) ProposeHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		index, err := s.apply(r.Context(), cmd)
+		// Through Propose: a follower forwards to the leader, so a joining
+		// monitor may ask any member.
+		index, err := s.propose(r.Context(), cmd)
 		switch {
 		case err == nil:
 			w.Header().Set("Content-Type", "application/json")
@@ -55,7 +57,7 @@ func (s *Store) ProposeHandler() http.Handler {
 // verdicts are FSM rejections that travel back to a forwarding follower as
 // the same error values.
 var verdicts = []error{ErrBadCommand, ErrUnknownOp, ErrNoSuchMaster, ErrFailoverInProg, ErrStaleAddress,
-	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting}
+	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting, ErrMembership}
 
 type indexBody struct {
 	Index uint64 `json:"index"`

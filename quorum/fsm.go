@@ -129,6 +129,16 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		emit(Effect{Kind: EffMasterAdded, Master: m.Name, Addr: m.Addr, Quorum: m.Quorum})
 		return eff, nil
 
+	case OpRemoveMonitor:
+		if _, ok := s.Monitors[cmd.MonitorID]; !ok {
+			return nil, nil
+		}
+		delete(s.Monitors, cmd.MonitorID)
+		for _, m := range s.Masters {
+			delete(m.Opinions, cmd.MonitorID)
+		}
+		return nil, nil
+
 	case OpConfigSet:
 		pairs := make([]string, 0, 2*len(cmd.Config))
 		for _, kv := range cmd.Config {

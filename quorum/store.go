@@ -244,6 +244,22 @@ func (s *Store) Apply(ctx context.Context, cmd Command) error {
 }
 
 func (s *Store) apply(ctx context.Context, cmd Command) (uint64, error) {
+	switch cmd.Op {
+	case OpJoin:
+		return s.join(ctx, cmd.Monitor)
+	case OpLeave:
+		return s.leave(ctx, cmd.MonitorID)
+	case OpRegisterMonitor:
+		// Only Raft members may register: a monitor removed with leave
+		// (and still running) must not come back into the state.
+		if cmd.Monitor != nil {
+			if servers, err := s.Servers(); err == nil {
+				if _, ok := servers[cmd.Monitor.ID]; !ok {
+					return 0, fmt.Errorf("%w: %q is not a member of the Raft group", ErrMembership, cmd.Monitor.ID)
+				}
+			}
+		}
+	}
 	b, err := cmd.Encode()
 	if err != nil {
 		return 0, fmt.Errorf("quorum: encode: %w", err)
@@ -263,40 +279,90 @@ func (s *Store) apply(ctx context.Context, cmd Command) (uint64, error) {
 	return f.Index(), nil
 }
 
+// join adds m (ID, RaftAddr) as a voter. Idempotent.
+func (s *Store) join(ctx context.Context, m *Monitor) (uint64, error) {
+	if m == nil || m.ID == "" || m.RaftAddr == "" {
+		return 0, fmt.Errorf("%w: join needs an id and a raft address", ErrBadCommand)
+	}
+	f := s.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr), 0, s.timeout(ctx))
+	if err := s.wait(ctx, f); err != nil {
+		return 0, err
+	}
+	s.log.Info("monitor joined", "id", m.ID, "raft_addr", m.RaftAddr)
+	return f.Index(), nil
+}
+
+// leave removes voter id from the Raft configuration and from the state.
+// It refuses to leave fewer members than the largest master quorum, or to
+// remove the last member.
+func (s *Store) leave(ctx context.Context, id string) (uint64, error) {
+	servers, err := s.Servers()
+	if err != nil {
+		return 0, err
+	}
+	if _, ok := servers[id]; !ok {
+		return 0, fmt.Errorf("%w: %q is not a member", ErrMembership, id)
+	}
+	left := len(servers) - 1
+	if left < 1 {
+		return 0, fmt.Errorf("%w: %q is the last member", ErrMembership, id)
+	}
+	for _, m := range s.State().Masters {
+		if m.Quorum > left {
+			return 0, fmt.Errorf("%w: %d monitors would remain, fewer than the quorum %d of master %s (lower it first with SENTINEL SET %s quorum N)",
+				ErrMembership, left, m.Quorum, m.Name, m.Name)
+		}
+	}
+	f := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx))
+	if err := s.wait(ctx, f); err != nil {
+		return 0, err
+	}
+	s.log.Info("monitor left", "id", id)
+	if !s.IsLeader() { // the leader removed itself: the next one records it
+		return f.Index(), nil
+	}
+	return s.apply(ctx, Command{Op: OpRemoveMonitor, MonitorID: id})
+}
+
 // Propose commits cmd: locally when this node leads, otherwise forwarded to
 // the leader through Options.Forward; on a follower it then waits until the
 // entry is applied locally, so a read that follows sees the change. While
 // no leader is known (an election), it retries until ctx is done and then
 // returns ErrNoLeader or ErrNotLeader.
 func (s *Store) Propose(ctx context.Context, cmd Command) error {
+	_, err := s.propose(ctx, cmd)
+	return err
+}
+
+func (s *Store) propose(ctx context.Context, cmd Command) (uint64, error) {
 	for {
-		err := s.proposeOnce(ctx, cmd)
+		index, err := s.proposeOnce(ctx, cmd)
 		if err == nil || !(errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader)) {
-			return err
+			return index, err
 		}
 		t := time.NewTimer(20 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return 0, err
 		case <-s.done:
 			t.Stop()
-			return ErrClosed
+			return 0, ErrClosed
 		case <-t.C:
 		}
 	}
 }
 
-func (s *Store) proposeOnce(ctx context.Context, cmd Command) error {
+func (s *Store) proposeOnce(ctx context.Context, cmd Command) (uint64, error) {
 	if s.IsLeader() {
-		return s.Apply(ctx, cmd)
+		return s.apply(ctx, cmd)
 	}
 	id, _ := s.Leader()
 	if id == "" {
-		return ErrNoLeader
+		return 0, ErrNoLeader
 	}
 	if s.opt.Forward == nil {
-		return ErrNotLeader
+		return 0, ErrNotLeader
 	}
 	var leader *Monitor
 	s.View(func(st *State) {
@@ -306,13 +372,13 @@ func (s *Store) proposeOnce(ctx context.Context, cmd Command) error {
 		}
 	})
 	if leader == nil || leader.HTTPAddr == "" {
-		return fmt.Errorf("%w: leader %s has not registered its address yet", ErrNoLeader, id)
+		return 0, fmt.Errorf("%w: leader %s has not registered its address yet", ErrNoLeader, id)
 	}
 	index, err := s.opt.Forward(ctx, *leader, cmd)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.waitApplied(ctx, index)
+	return index, s.waitApplied(ctx, index)
 }
 
 // waitApplied waits until the local FSM has applied index.

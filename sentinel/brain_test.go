@@ -60,8 +60,11 @@ func (s *fakeStore) Apply(_ context.Context, c quorum.Command) error {
 	}
 	return nil
 }
-func (s *fakeStore) Barrier(context.Context) error  { return nil }
-func (s *fakeStore) MajorityContact() time.Time     { return s.now() }
+func (s *fakeStore) Barrier(context.Context) error { return nil }
+func (s *fakeStore) MajorityContact() time.Time    { return s.now() }
+func (s *fakeStore) Servers() (map[string]string, error) {
+	return map[string]string{"m1": "", "m2": "", "m3": ""}, nil
+}
 func (s *fakeStore) IsLeader() bool                 { s.mu.Lock(); defer s.mu.Unlock(); return s.leader }
 func (s *fakeStore) Term() uint64                   { return 1 }
 func (s *fakeStore) LeaderChanges() <-chan struct{} { return nil }

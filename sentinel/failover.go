@@ -27,6 +27,7 @@ func (m *Monitor) leaderStep(ctx context.Context, st *quorum.State, now time.Tim
 	if !ok {
 		return
 	}
+	m.pruneMembers(lctx, st, now)
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
 		m.discoverReplicas(lctx, ms)
@@ -78,6 +79,30 @@ func (m *Monitor) leadership(ctx context.Context) (context.Context, bool) {
 	m.mu.Unlock()
 	m.log.Info("leading the monitor group", "monitor", m.opt.Self.ID, "term", term)
 	return lctx, true
+}
+
+// pruneMembers removes from the state, about once a second, monitors that
+// are no longer in the Raft configuration (a leader that removed itself
+// could not record it).
+func (m *Monitor) pruneMembers(ctx context.Context, st *quorum.State, now time.Time) {
+	m.mu.Lock()
+	due := now.Sub(m.lastPrune) >= time.Second
+	if due {
+		m.lastPrune = now
+	}
+	m.mu.Unlock()
+	if !due {
+		return
+	}
+	servers, err := m.store.Servers()
+	if err != nil {
+		return
+	}
+	for id := range st.Monitors {
+		if _, ok := servers[id]; !ok {
+			m.queue("prune/"+id, quorum.Command{Op: quorum.OpRemoveMonitor, MonitorID: id})
+		}
+	}
 }
 
 // discoverReplicas commits replicas that the master's INFO lists and the

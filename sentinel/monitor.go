@@ -24,6 +24,8 @@ type Store interface {
 	LeaderChanges() <-chan struct{}
 	Effects() <-chan quorum.Effect
 	MajorityContact() time.Time
+	// Servers returns the Raft configuration's members (id → address).
+	Servers() (map[string]string, error)
 }
 
 // Prober is this monitor's access to the Redis nodes (implemented by
@@ -109,6 +111,7 @@ type Monitor struct {
 	blocked      map[string]string         // master -> last logged blocking reason
 	backoff      map[string]time.Time      // addr -> earliest next reconfiguration
 	lastStep     time.Time
+	lastPrune    time.Time
 	tiltSince    time.Time // zero: not in TILT
 	tiltUntil    time.Time
 

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
+	"github.com/raftsentinel/raftsentinel/quorum"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -45,7 +48,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), &cobra.Command{
+	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), newLeaveCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) {
@@ -104,6 +107,29 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.Flags().DurationVar(&opt.DownAfter, "down-after", 0, "down-after of the demo master (default 1s)")
 	cmd.Flags().BoolVarP(&opt.Verbose, "verbose", "v", false, "show the monitors' logs")
 	cmd.Flags().StringVar(&opt.Dir, "dir", "", "working directory (default: a new temporary directory, removed afterwards)")
+	return cmd
+}
+
+func newLeaveCmd() *cobra.Command {
+	var via string
+	cmd := &cobra.Command{
+		Use:   "leave ID",
+		Short: "Remove monitor ID from the group (membership shrinks; refused below a master's quorum)",
+		Long: "Remove monitor ID from the Raft group and from SENTINEL SENTINELS. Ask any member through\n" +
+			"its http-addr (--via). Stop the removed monitor's process afterwards.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			fwd := quorum.HTTPForwarder(&http.Client{Timeout: 10 * time.Second})
+			if _, err := fwd(ctx, quorum.Monitor{ID: via, HTTPAddr: via}, quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
+				return fmt.Errorf("leave %s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s left the group\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any member")
 	return cmd
 }
 

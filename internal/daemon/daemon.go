@@ -201,6 +201,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		close(done)
 	}()
 	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
+	joined := make(chan struct{})
+	if len(d.cfg.Join) > 0 {
+		go func() {
+			defer close(joined)
+			d.join(mctx)
+		}()
+	} else {
+		close(joined)
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -215,8 +224,40 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	cancel()
 	<-done
+	<-joined
 	d.Close()
 	return err
+}
+
+// join asks the monitors of cfg.Join, in turn, to add this one as a voter,
+// until one has (or this one already is a member) or ctx ends.
+func (d *Daemon) join(ctx context.Context) {
+	fwd := quorum.HTTPForwarder(&http.Client{Timeout: 3 * time.Second})
+	self := &quorum.Monitor{ID: d.cfg.NodeID, RaftAddr: d.RaftAddr()}
+	for {
+		if servers, err := d.store.Servers(); err == nil {
+			if _, ok := servers[d.cfg.NodeID]; ok {
+				return // a member already (e.g. restarted after joining)
+			}
+		}
+		for _, a := range d.cfg.Join {
+			jctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			_, err := fwd(jctx, quorum.Monitor{ID: a, HTTPAddr: a}, quorum.Command{Op: quorum.OpJoin, Monitor: self})
+			cancel()
+			if err == nil {
+				d.log.Info("joined the monitor group", "via", a)
+				return
+			}
+			d.log.Warn("join failed; retrying", "via", a, "err", err)
+		}
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close releases everything; Run calls it. Idempotent.
