@@ -495,3 +495,50 @@ func TestCoordinatedSwitchoverUsesFailoverCommand(t *testing.T) {
 		t.Fatalf("FAILOVER sent %d times, REPLICAOF NO ONE %d times", pr.failovers, pr.node(addrC.String()).promoted)
 	}
 }
+
+func TestMasterRebootDownAfterPeriod(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+		Options: []quorum.SetOption{{Name: "master-reboot-down-after-period", Values: []string{"1000"}}}}))
+	var pub recordingPublisher
+	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1"}, Now: clk.now, Publisher: &pub})
+	a := pr.nodes[addrA.String()]
+	set := func(run string, loading bool) {
+		pr.mu.Lock()
+		now := clk.now()
+		a.obs = probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master", RunID: run, Loading: loading}
+		pr.mu.Unlock()
+	}
+	set("run-1", false)
+	m.step(ctx)
+	set("run-2", true) // restarted, loading its dataset
+	clk.add(50 * time.Millisecond)
+	m.step(ctx)
+	if pub.count(EvReboot) != 1 {
+		t.Fatalf("+reboot published %d times", pub.count(EvReboot))
+	}
+	for range 10 { // 500 ms: within the period
+		clk.add(50 * time.Millisecond)
+		set("run-2", true)
+		m.step(ctx)
+	}
+	if _, down := m.SDown(addrA.String()); down {
+		t.Fatal("down before master-reboot-down-after-period")
+	}
+	for range 12 {
+		clk.add(50 * time.Millisecond)
+		set("run-2", true)
+		m.step(ctx)
+	}
+	if _, down := m.SDown(addrA.String()); !down {
+		t.Fatal("a master still loading after the period is not down")
+	}
+	clk.add(50 * time.Millisecond)
+	set("run-2", false)
+	m.step(ctx)
+	if _, down := m.SDown(addrA.String()); down {
+		t.Fatal("still down after the master answered normally")
+	}
+}

@@ -105,6 +105,7 @@ type Monitor struct {
 	sdownSince   map[string]time.Time
 	runIDs       map[string]string
 	roles        map[string]string    // addr -> last reported role (+role-change)
+	rebootSince  map[string]time.Time // master addr -> run id change seen, still loading
 	opinionSent  map[string]time.Time // master name -> last successful down assertion
 	lastBeat     time.Time
 	pending      map[string]quorum.Command // coalesced proposals by key
@@ -151,7 +152,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 		opt.Publisher = nopPublisher{}
 	}
 	return &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now,
-		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{},
+		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
@@ -317,6 +318,22 @@ func (m *Monitor) checkTilt(now time.Time) bool {
 	return on
 }
 
+// rebootedTooLong applies master-reboot-down-after-period: a master whose
+// run id changed (it restarted) and that is still loading its dataset
+// after period counts as down, as in Sentinel 7. The mark clears as soon
+// as the master answers normally. The caller holds m.mu.
+func (m *Monitor) rebootedTooLong(key string, o probe.Observation, now time.Time, period time.Duration) bool {
+	since, ok := m.rebootSince[key]
+	if !ok {
+		return false
+	}
+	if o.Connected && !o.Loading {
+		delete(m.rebootSince, key)
+		return false
+	}
+	return period > 0 && now.Sub(since) > period
+}
+
 // Tilt implements Backend.
 func (m *Monitor) Tilt() (time.Time, bool) {
 	m.mu.Lock()
@@ -369,6 +386,7 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 			delete(m.sdownSince, a)
 			delete(m.runIDs, a)
 			delete(m.roles, a)
+			delete(m.rebootSince, a)
 		}
 	}
 }
@@ -390,6 +408,9 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 			since := m.watchedSince[key]
 			_, wasDown := m.sdownSince[key]
 			down := SDownAt(o, now, since, ms.DownAfter)
+			if i == 0 && m.rebootedTooLong(key, o, now, ms.RebootDownAfter) {
+				down = true
+			}
 			if down && !wasDown {
 				m.sdownSince[key] = now
 			} else if !down && wasDown {
@@ -423,6 +444,11 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 					ev = EvRoleChangeWrong
 				}
 				m.opt.Publisher.Publish(ev, inst+" new reported role is "+o.Role)
+			}
+			if prevRun != "" && o.RunID != "" && prevRun != o.RunID && i == 0 {
+				m.mu.Lock()
+				m.rebootSince[key] = now
+				m.mu.Unlock()
 			}
 			if prevRun != "" && o.RunID != "" && prevRun != o.RunID {
 				m.log.Warn("+reboot", "instance", inst)
