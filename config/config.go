@@ -84,6 +84,11 @@ type Config struct {
 	// from the Raft majority before it pauses the writes of LocalRedis when
 	// that node is a master. Default 3s; must exceed raft.election-timeout.
 	FenceAfter time.Duration `mapstructure:"fence-after"`
+	// StaleAfter ("stale-after"): cut off from the Raft majority for longer
+	// than this, the monitor answers master discovery with an error (so
+	// clients ask another monitor) instead of a possibly outdated address.
+	// Default 3s; must exceed raft.election-timeout.
+	StaleAfter time.Duration `mapstructure:"stale-after"`
 	// RequirePass ("requirepass") is the password of the "default" user on
 	// the Sentinel-protocol port, as Redis' requirepass. Empty: no password.
 	RequirePass string `mapstructure:"requirepass"`
@@ -238,6 +243,7 @@ func defaults() Config {
 			ApplyTimeout:       2 * time.Second,
 		},
 		FenceAfter: 3 * time.Second,
+		StaleAfter: 3 * time.Second,
 		Log:        Log{Level: "info", Format: "text"},
 		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 	}

@@ -94,6 +94,7 @@ func TestDefault(t *testing.T) {
 		Log:        Log{Level: "info", Format: "text"},
 		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 		FenceAfter: 3 * time.Second,
+		StaleAfter: 3 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -166,6 +167,7 @@ func TestLoadGood(t *testing.T) {
 			TTL:     3 * time.Second,
 		},
 		FenceAfter: 3 * time.Second,
+		StaleAfter: 3 * time.Second,
 	}
 
 	minimal := Default()
@@ -519,7 +521,7 @@ func TestBindFlags(t *testing.T) {
 		"probe.ping-period", "probe.info-period", "probe.timeout",
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
-		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "requirepass",
+		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "requirepass",
 	}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("scalar keys = %q\nwant %q", keys, wantKeys)

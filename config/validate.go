@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 				c.FenceAfter, c.Raft.ElectionTimeout)
 		}
 	}
+	if c.StaleAfter <= c.Raft.ElectionTimeout {
+		p.addf("stale-after (%v) must be longer than raft.election-timeout (%v)", c.StaleAfter, c.Raft.ElectionTimeout)
+	}
 	seenUsers := map[string]bool{}
 	for i, u := range c.Users {
 		key := fmt.Sprintf("users[%d]", i)

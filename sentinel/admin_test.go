@@ -95,6 +95,23 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
+func TestStaleMonitorRefusesDiscovery(t *testing.T) {
+	b := newFakeBackend()
+	b.cutoff = 5 * time.Second
+	_, addr := startSentinel(t, b, HandlerOptions{})
+	c := dialRaw(t, addr)
+	for _, args := range [][]string{
+		{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"},
+		{"SENTINEL", "MASTER", "mymaster"},
+		{"SENTINEL", "MASTERS"},
+	} {
+		c.do(args...)
+		c.expect("-NOQUORUM this monitor has been cut off from the monitor majority for 5.0s; its view may be outdated: ask another monitor\r\n")
+	}
+	c.do("SENTINEL", "MYID")
+	c.expect("$40\r\n" + selfRunID + "\r\n")
+}
+
 func TestAuthUsers(t *testing.T) {
 	_, addr := startSentinel(t, newFakeBackend(), HandlerOptions{RequirePass: "s3cret", Users: map[string]string{"app": "apppw"}})
 	c := dialRaw(t, addr)

@@ -36,6 +36,10 @@ type Backend interface {
 	// now would promote, by Sentinel's selection rules over this monitor's
 	// view; ok is false when none qualifies.
 	Candidate(name string) (addr quorum.Addr, ok bool)
+	// Cutoff reports how long this monitor has been without contact with
+	// the Raft majority, and whether that is longer than its stale-after
+	// limit: its committed view may then be outdated.
+	Cutoff() (since time.Duration, stale bool)
 	// Tilt reports whether this monitor is in TILT mode (it stalled, so its
 	// own judgements are suspended), and since when.
 	Tilt() (since time.Time, on bool)

@@ -628,6 +628,19 @@ func listedReplicas(m *quorum.Master) []quorum.Addr {
 	return out
 }
 
+// refuseStale answers master discovery with an error while this monitor is
+// cut off from the Raft majority for too long: its view may predate a
+// failover, and Sentinel clients move on to the next monitor on an error.
+// It reports whether it did.
+func (h *handler) refuseStale(c *resp.Conn) bool {
+	d, stale := h.b.Cutoff()
+	if stale {
+		c.WriteError(fmt.Sprintf("NOQUORUM this monitor has been cut off from the monitor majority for %.1fs; "+
+			"its view may be outdated: ask another monitor", d.Seconds()))
+	}
+	return stale
+}
+
 func (h *handler) clock() instClock { return instClock{now: h.opt.Now(), start: h.start} }
 
 // masterOrError returns the named master, or writes Redis' error.
@@ -657,6 +670,9 @@ func writeInstance(c *resp.Conn, fs []instField) {
 }
 
 func (h *handler) sentinelMasters(c *resp.Conn, _ [][]byte) {
+	if h.refuseStale(c) {
+		return
+	}
 	st, k := h.b.State(), h.clock()
 	names := st.MasterNames()
 	c.WriteArrayHeader(len(names))
@@ -666,6 +682,9 @@ func (h *handler) sentinelMasters(c *resp.Conn, _ [][]byte) {
 }
 
 func (h *handler) sentinelMaster(c *resp.Conn, args [][]byte) {
+	if h.refuseStale(c) {
+		return
+	}
 	st := h.b.State()
 	if m := h.masterOrError(c, st, args[2]); m != nil {
 		writeInstance(c, h.masterFields(st, m, h.clock()))
@@ -714,6 +733,9 @@ func (h *handler) sentinelSentinels(c *resp.Conn, args [][]byte) {
 // sentinelGetMasterAddr answers GET-MASTER-ADDR-BY-NAME with the committed
 // master address as two bulk strings, or a null array for an unknown name.
 func (h *handler) sentinelGetMasterAddr(c *resp.Conn, args [][]byte) {
+	if h.refuseStale(c) {
+		return
+	}
 	m, ok := h.b.State().Masters[string(args[2])]
 	if !ok || m.Addr.IsZero() {
 		c.WriteNullArray()

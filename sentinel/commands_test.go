@@ -37,6 +37,7 @@ type fakeBackend struct {
 	mu        sync.Mutex
 	proposed  []quorum.Command
 	candidate quorum.Addr
+	cutoff    time.Duration
 	st        *quorum.State
 	self      quorum.Monitor
 	obs       map[string]probe.Observation
@@ -104,6 +105,12 @@ func (f *fakeBackend) Candidate(name string) (quorum.Addr, bool) {
 }
 
 func (f *fakeBackend) Tilt() (time.Time, bool) { return time.Time{}, false }
+
+func (f *fakeBackend) Cutoff() (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cutoff, f.cutoff > 3*time.Second
+}
 
 func (f *fakeBackend) Timers() []Timer {
 	return []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}

@@ -79,6 +79,11 @@ type Options struct {
 	// master stops diverging. See fence.go.
 	LocalRedis string
 	FenceAfter time.Duration
+	// StaleAfter: a monitor cut off from the Raft majority for longer than
+	// this stops answering master discovery (GET-MASTER-ADDR-BY-NAME,
+	// MASTER, MASTERS) with its possibly outdated view and returns an
+	// error instead, so clients ask another monitor. Default 3s.
+	StaleAfter time.Duration
 	// TiltTrigger and TiltPeriod: when two ticks are further apart than
 	// TiltTrigger (the process stalled or the clock jumped), the monitor
 	// enters TILT for TiltPeriod: it keeps probing but proposes no "down"
@@ -111,6 +116,7 @@ type Monitor struct {
 	pending      map[string]quorum.Command // coalesced proposals by key
 	blocked      map[string]string         // master -> last logged blocking reason
 	backoff      map[string]time.Time      // addr -> earliest next reconfiguration
+	started      time.Time
 	lastStep     time.Time
 	lastPrune    time.Time
 	tiltSince    time.Time // zero: not in TILT
@@ -141,6 +147,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	def(&opt.InfoPeriod, time.Second)
 	def(&opt.ReconfTimeout, 10*time.Second)
 	def(&opt.TiltTrigger, 2*time.Second)
+	def(&opt.StaleAfter, 3*time.Second)
 	def(&opt.TiltPeriod, 30*time.Second)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -151,7 +158,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	if opt.Publisher == nil {
 		opt.Publisher = nopPublisher{}
 	}
-	return &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now,
+	return &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
 		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
@@ -332,6 +339,16 @@ func (m *Monitor) rebootedTooLong(key string, o probe.Observation, now time.Time
 		return false
 	}
 	return period > 0 && now.Sub(since) > period
+}
+
+// Cutoff implements Backend.
+func (m *Monitor) Cutoff() (time.Duration, bool) {
+	last := m.store.MajorityContact()
+	if last.IsZero() {
+		last = m.started
+	}
+	d := max(m.now().Sub(last), 0)
+	return d, d > m.opt.StaleAfter
 }
 
 // Tilt implements Backend.

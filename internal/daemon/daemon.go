@@ -150,7 +150,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		OpinionRefresh: cfg.Opinion.Refresh, OpinionTTL: cfg.Opinion.TTL,
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
-		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter,
+		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
 		Publisher: pub, Logger: log,
 	})
 	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,11 @@ func TestFencingIsolatedMaster(t *testing.T) {
 	}
 	if v, err := mc.Get(ctx, "k").Result(); err != nil || v != "before" {
 		t.Fatalf("reads must go on while fenced: %q %v", v, err)
+	}
+	// The isolated monitor no longer hands out its (possibly outdated)
+	// view: Sentinel clients move on to another monitor on an error.
+	if _, err := testenv.MasterAddr(ctx, addrs[0]); err == nil || !strings.HasPrefix(err.Error(), "NOQUORUM") {
+		t.Fatalf("isolated monitor answered master discovery: %v", err)
 	}
 
 	// The majority comes back (same data and raft addresses) and still
