@@ -269,24 +269,30 @@ func (h *handler) sentinelDebug(c *resp.Conn, args [][]byte) {
 	c.WriteError(fmt.Sprintf("ERR raftsentinel's timers come from its configuration file; SENTINEL DEBUG cannot change '%s'", args[2]))
 }
 
-// sentinelSimulateFailure answers HELP and the no-flag form (+OK, nothing
-// to reset); crash simulation is refused (tests crash a monitor by
-// stopping it).
+// sentinelSimulateFailure arms crash points, as Sentinel: the monitor stops
+// at once (the process exits 99) when, as leader, it reaches the point
+// during a failover. Points: crash-after-election, crash-after-promotion,
+// and raftsentinel's crash-after-switch. Each call replaces the armed set.
 func (h *handler) sentinelSimulateFailure(c *resp.Conn, args [][]byte) {
+	var points []string
 	for _, a := range args[2:] {
-		switch strings.ToLower(string(a)) {
+		switch p := strings.ToLower(string(a)); p {
 		case "help":
-			c.WriteArrayHeader(2)
-			c.WriteBulkString("crash-after-election")
-			c.WriteBulkString("crash-after-promotion")
+			c.WriteArrayHeader(3)
+			c.WriteBulkString(CrashAfterElection)
+			c.WriteBulkString(CrashAfterPromotion)
+			c.WriteBulkString(CrashAfterSwitch)
 			return
-		case "crash-after-election", "crash-after-promotion":
-			c.WriteError("ERR raftsentinel does not simulate crashes; stop the monitor process instead")
-			return
+		case CrashAfterElection, CrashAfterPromotion, CrashAfterSwitch:
+			points = append(points, p)
 		default:
 			c.WriteError("ERR Unknown failure simulation specified")
 			return
 		}
+	}
+	if err := h.b.SimulateFailure(points); err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
 	}
 	c.WriteStatus("OK")
 }

@@ -58,7 +58,8 @@ func TestAdminCommands(t *testing.T) {
 		// The rest of the surface.
 		{[]string{"SENTINEL", "FLUSHCONFIG"}, "+OK\r\n"},
 		{[]string{"SENTINEL", "PENDING-SCRIPTS"}, "*0\r\n"},
-		{[]string{"SENTINEL", "SIMULATE-FAILURE", "HELP"}, "*2\r\n$20\r\ncrash-after-election\r\n$21\r\ncrash-after-promotion\r\n"},
+		{[]string{"SENTINEL", "SIMULATE-FAILURE", "HELP"}, "*3\r\n$20\r\ncrash-after-election\r\n$21\r\ncrash-after-promotion\r\n$18\r\ncrash-after-switch\r\n"},
+		{[]string{"SENTINEL", "SIMULATE-FAILURE", "crash-after-election", "CRASH-AFTER-SWITCH"}, "+OK\r\n"},
 		{[]string{"SENTINEL", "SIMULATE-FAILURE", "bogus"}, "-ERR Unknown failure simulation specified\r\n"},
 		{[]string{"SENTINEL", "DEBUG"}, "*4\r\n$11\r\nINFO-PERIOD\r\n$4\r\n1000\r\n$11\r\nPING-PERIOD\r\n$3\r\n100\r\n"},
 		{[]string{"SENTINEL", "INFO-CACHE", "nosuch"}, "*0\r\n"},

@@ -40,6 +40,9 @@ type Backend interface {
 	// the Raft majority, and whether that is longer than its stale-after
 	// limit: its committed view may then be outdated.
 	Cutoff() (since time.Duration, stale bool)
+	// SimulateFailure arms SENTINEL SIMULATE-FAILURE points (replacing
+	// earlier ones); an error if this monitor cannot crash itself.
+	SimulateFailure(points []string) error
 	// Tilt reports whether this monitor is in TILT mode (it stalled, so its
 	// own judgements are suspended), and since when.
 	Tilt() (since time.Time, on bool)

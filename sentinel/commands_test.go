@@ -38,6 +38,7 @@ type fakeBackend struct {
 	proposed  []quorum.Command
 	candidate quorum.Addr
 	cutoff    time.Duration
+	simulated []string
 	st        *quorum.State
 	self      quorum.Monitor
 	obs       map[string]probe.Observation
@@ -105,6 +106,13 @@ func (f *fakeBackend) Candidate(name string) (quorum.Addr, bool) {
 }
 
 func (f *fakeBackend) Tilt() (time.Time, bool) { return time.Time{}, false }
+
+func (f *fakeBackend) SimulateFailure(points []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.simulated = points
+	return nil
+}
 
 func (f *fakeBackend) Cutoff() (time.Duration, bool) {
 	f.mu.Lock()

@@ -24,7 +24,7 @@ const (
 // state has caught up with its term (a Barrier since it won) acts.
 func (m *Monitor) leaderStep(ctx context.Context, st *quorum.State, now time.Time) {
 	lctx, ok := m.leadership(ctx)
-	if !ok {
+	if !ok || m.crashPoint("") {
 		return
 	}
 	m.pruneMembers(lctx, st, now)
@@ -192,6 +192,9 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 	m.opt.Publisher.Publish(EvElectedLeader, inst)
 	m.opt.Publisher.Publish(EvSelectSlave, inst)
 	m.opt.Publisher.Publish(EvSelectedSlave, replicaInst(best.Addr, ms.Name, ms.Addr))
+	if m.crashPoint(CrashAfterElection) {
+		return
+	}
 	m.startDriver(ctx, ms.Name)
 }
 
@@ -289,9 +292,15 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 				}
 				continue
 			}
+			if m.crashPoint(CrashAfterPromotion) {
+				return nil
+			}
 			cmd := quorum.Command{Op: quorum.OpFailoverPromoted, Master: name, FailoverID: f.ID}
 			if err := m.store.Apply(ctx, cmd); err != nil {
 				return fmt.Errorf("commit promotion: %w", err)
+			}
+			if m.crashPoint(CrashAfterSwitch) {
+				return nil
 			}
 			m.log.Warn("replica promoted", "master", name, "new", f.To.String(), "epoch", f.Epoch, "failover_id", f.ID)
 			m.opt.Publisher.Publish(EvPromotedSlave, replicaInst(f.To, name, f.From))

@@ -84,6 +84,10 @@ type Options struct {
 	// MASTER, MASTERS) with its possibly outdated view and returns an
 	// error instead, so clients ask another monitor. Default 3s.
 	StaleAfter time.Duration
+	// OnCrash is called when a SENTINEL SIMULATE-FAILURE point is reached:
+	// the monitor must stop at once, as if its process died (the daemon
+	// stops without handing leadership over). Nil: such points do nothing.
+	OnCrash func()
 	// TiltTrigger and TiltPeriod: when two ticks are further apart than
 	// TiltTrigger (the process stalled or the clock jumped), the monitor
 	// enters TILT for TiltPeriod: it keeps probing but proposes no "down"
@@ -117,6 +121,8 @@ type Monitor struct {
 	blocked      map[string]string         // master -> last logged blocking reason
 	backoff      map[string]time.Time      // addr -> earliest next reconfiguration
 	started      time.Time
+	simulate     map[string]bool // SIMULATE-FAILURE points armed
+	crashed      bool
 	lastStep     time.Time
 	lastPrune    time.Time
 	tiltSince    time.Time // zero: not in TILT
@@ -339,6 +345,45 @@ func (m *Monitor) rebootedTooLong(key string, o probe.Observation, now time.Time
 		return false
 	}
 	return period > 0 && now.Sub(since) > period
+}
+
+// Simulation points (SENTINEL SIMULATE-FAILURE): the first two are
+// Sentinel's; crash-after-switch (after the new address is committed,
+// before the replicas are repointed) is raftsentinel's own.
+const (
+	CrashAfterElection  = "crash-after-election"
+	CrashAfterPromotion = "crash-after-promotion"
+	CrashAfterSwitch    = "crash-after-switch"
+)
+
+// SimulateFailure implements Backend: it replaces the armed points.
+func (m *Monitor) SimulateFailure(points []string) error {
+	if m.opt.OnCrash == nil && len(points) > 0 {
+		return errors.New("this monitor cannot simulate crashes")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.simulate = map[string]bool{}
+	for _, p := range points {
+		m.simulate[p] = true
+	}
+	return nil
+}
+
+// crashPoint stops the monitor if point is armed, and reports whether it
+// did (or had already): the caller must then stop acting.
+func (m *Monitor) crashPoint(point string) bool {
+	m.mu.Lock()
+	if !m.crashed && m.simulate[point] {
+		m.crashed = true
+		m.mu.Unlock()
+		m.log.Warn("simulated crash", "point", point)
+		m.opt.OnCrash()
+		return true
+	}
+	crashed := m.crashed
+	m.mu.Unlock()
+	return crashed
 }
 
 // Cutoff implements Backend.

@@ -35,6 +35,9 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "raftsentinel:", err)
+		if errors.Is(err, daemon.ErrSimulatedCrash) {
+			os.Exit(99) // as Redis Sentinel's SIMULATE-FAILURE
+		}
 		os.Exit(1)
 	}
 }

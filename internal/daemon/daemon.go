@@ -44,18 +44,24 @@ type Options struct {
 	Tick time.Duration
 }
 
+// ErrSimulatedCrash is returned by Run when a SENTINEL SIMULATE-FAILURE
+// point stopped the monitor; the command exits 99, as Sentinel does.
+var ErrSimulatedCrash = errors.New("simulated crash (SENTINEL SIMULATE-FAILURE)")
+
 // Daemon is one running monitor.
 type Daemon struct {
-	cfg    config.Config
-	log    *slog.Logger
-	store  *quorum.Store
-	prober *probe.Prober
-	mon    *sentinel.Monitor
-	resp   *resp.Server
-	http   *http.Server
-	lnRESP net.Listener
-	lnHTTP net.Listener
-	runID  string
+	crash     chan struct{}
+	crashOnce sync.Once
+	cfg       config.Config
+	log       *slog.Logger
+	store     *quorum.Store
+	prober    *probe.Prober
+	mon       *sentinel.Monitor
+	resp      *resp.Server
+	http      *http.Server
+	lnRESP    net.Listener
+	lnHTTP    net.Listener
+	runID     string
 
 	closeOnce sync.Once
 }
@@ -75,7 +81,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: cfg, log: log, runID: runID}
+	d = &Daemon{cfg: cfg, log: log, runID: runID, crash: make(chan struct{})}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -152,6 +158,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
 		Publisher: pub, Logger: log,
+		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
 	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
 		RequirePass: cfg.RequirePass, Users: users}),
@@ -214,8 +221,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case <-d.crash:
+		err = ErrSimulatedCrash
 	}
-	if d.store.IsLeader() {
+	if d.store.IsLeader() && err != ErrSimulatedCrash {
 		tctx, tcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if terr := d.store.TransferLeadership(tctx); terr != nil {
 			d.log.Debug("leadership transfer on shutdown", "err", terr)

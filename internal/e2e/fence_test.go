@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ func run(t *testing.T, d *daemon.Daemon) *runner {
 	r := &runner{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		if err := d.Run(ctx); err != nil {
+		if err := d.Run(ctx); err != nil && !errors.Is(err, daemon.ErrSimulatedCrash) {
 			t.Errorf("monitor: %v", err)
 		}
 	}()
