@@ -114,3 +114,61 @@ func TestFailoverInterruptedAtEachStep(t *testing.T) {
 		})
 	}
 }
+
+// TestAllMonitorsRestartedMidFailover: every monitor is armed to crash
+// right after REPLICAOF NO ONE, so leader after leader dies mid-failover
+// until no majority is left. All three then restart from their data dirs:
+// the committed failover is resumed and finished (no second one), and the
+// monitors agree on the promoted replica.
+func TestAllMonitorsRestartedMidFailover(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tp := testenv.StartTopology(t, dir, 1)
+	g := testenv.StartGroup(t, dir, 3, nil, tp.Master.Addr(), time.Second)
+	addrs := g.Addrs()
+	testenv.WaitReady(t, addrs, tp.Master.Addr(), 1, 2)
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		err := c.Do(ctx, "SENTINEL", "SIMULATE-FAILURE", sentinel.CrashAfterPromotion).Err()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	raftAddrs := g.RaftAddrs()
+	if err := tp.Master.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Two leaders crash in turn; the last monitor alone cannot act.
+	testenv.Eventually(t, 30*time.Second, "two monitors crashed", func() error {
+		alive := 0
+		for i := range g.Daemons {
+			if !g.Exited(i) {
+				alive++
+			}
+		}
+		if alive > 1 {
+			return fmt.Errorf("%d monitors still running", alive)
+		}
+		return nil
+	})
+	g.Stop()
+	if r, _, err := role(ctx, tp.Replicas[0].Addr()); err != nil || r != "master" {
+		t.Fatalf("the replica was not promoted before the crashes: %s %v", r, err)
+	}
+	g2 := testenv.StartGroup(t, dir, 3, raftAddrs, tp.Master.Addr(), time.Second)
+	testenv.Eventually(t, 30*time.Second, "the resumed failover completes", func() error {
+		if err := testenv.AllAnswer(ctx, g2.Addrs(), tp.Replicas[0].Addr()); err != nil {
+			return err
+		}
+		for _, a := range g2.Addrs() {
+			if e, err := testenv.MasterField(ctx, a, "config-epoch"); err != nil || e != "1" {
+				return fmt.Errorf("%s: config-epoch %q %v", a, e, err)
+			}
+			if f, err := testenv.MasterField(ctx, a, "flags"); err != nil || f != "master" {
+				return fmt.Errorf("%s: flags %q %v", a, f, err)
+			}
+		}
+		return nil
+	})
+}

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -70,6 +71,7 @@ func StartTopology(t testing.TB, dir string, n int) *Topology {
 // Group is a running raftsentinel monitor group.
 type Group struct {
 	Daemons []*daemon.Daemon
+	exited  []chan struct{}
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -91,9 +93,13 @@ func StartGroup(t testing.TB, dir string, n int, raftAddrs []string, master stri
 	g := &Group{Daemons: ds, cancel: cancel}
 	for _, d := range ds {
 		g.wg.Add(1)
+		done := make(chan struct{})
+		g.exited = append(g.exited, done)
 		go func() {
 			defer g.wg.Done()
-			if err := d.Run(ctx); err != nil {
+			defer close(done)
+			// A simulated crash (SENTINEL SIMULATE-FAILURE) is a test's intent.
+			if err := d.Run(ctx); err != nil && !errors.Is(err, daemon.ErrSimulatedCrash) {
 				t.Errorf("monitor: %v", err)
 			}
 		}()
@@ -108,6 +114,16 @@ func (g *Group) Stop() {
 		g.cancel()
 		g.wg.Wait()
 	})
+}
+
+// Exited reports whether monitor i has stopped running.
+func (g *Group) Exited(i int) bool {
+	select {
+	case <-g.exited[i]:
+		return true
+	default:
+		return false
+	}
 }
 
 // Addrs are the monitors' Sentinel-protocol addresses.
