@@ -19,6 +19,7 @@ type Observation struct {
 	LastOKPing    time.Time     // last valid reply (+PONG, -LOADING, -MASTERDOWN)
 	LastPingReply time.Time     // last reply of any kind
 	LastError     string        // last PING/link error ("" after a valid reply)
+	LinkBroken    bool          // the last PING failed on a refused, reset or closed connection (not a timeout)
 	PingLatency   time.Duration // round trip of the last valid PING reply (including any reconnect)
 
 	// From the last successful INFO (zero InfoAt: never).

@@ -9,8 +9,10 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sort"
 	"sync"
@@ -41,6 +43,9 @@ type Options struct {
 	ClientName     string           // CLIENT SETNAME on every connection (e.g. "raftsentinel-ab12cd34-cmd"); "" = none
 	Logger         *slog.Logger     // nil = discard
 	Now            func() time.Time // clock for Observation timestamps; nil = time.Now
+	// OnPing, if set, is called after every PING with its round trip and
+	// error (metrics). It must not block.
+	OnPing func(addr string, rtt time.Duration, err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -300,14 +305,14 @@ func (p *Prober) pingOnce(n *node, l *link) {
 	prevErr := o.LastError
 	switch classifyPing(err) {
 	case pingValid:
-		o.Connected = true
+		o.Connected, o.LinkBroken = true, false
 		o.LastPingSent = time.Time{}
 		o.LastOKPing = at
 		o.LastPingReply = at
 		o.LastError = ""
 		o.PingLatency = rtt
 	case pingInvalid:
-		o.Connected = true
+		o.Connected, o.LinkBroken = true, false
 		o.LastPingReply = at
 		o.LastError = err.Error()
 		if o.LastError != prevErr {
@@ -315,7 +320,11 @@ func (p *Prober) pingOnce(n *node, l *link) {
 		}
 	default:
 		o.Connected = false
+		o.LinkBroken = !isTimeout(err)
 		o.LastError = err.Error()
+	}
+	if p.opt.OnPing != nil {
+		p.opt.OnPing(n.addr, rtt, err)
 	}
 	switch {
 	case o.Connected && !n.wasUp:
@@ -324,6 +333,13 @@ func (p *Prober) pingOnce(n *node, l *link) {
 		p.log.Warn("link down", "addr", n.addr, "err", err)
 	}
 	n.wasUp = o.Connected
+}
+
+// isTimeout tells a PING that got no answer in time (the link may be
+// fine) from a broken or refused connection.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // infoLoop sends INFO every period, or at once after RefreshInfo.

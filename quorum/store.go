@@ -149,7 +149,13 @@ func Open(opt Options) (*Store, error) {
 		}
 	}
 	adv := ln.Addr().(*net.TCPAddr)
-	s.trans = raft.NewNetworkTransportWithLogger(&streamLayer{ln: ln, adv: adv}, 3, 2*time.Second, hlog)
+	// MaxRPCsInFlight 1 turns off raft's AppendEntries pipelining, whose
+	// known deadlock (hashicorp/raft#612) can wedge replication and
+	// Shutdown; on a LAN-sized group it costs nothing that matters here.
+	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: &streamLayer{ln: ln, adv: adv}, MaxPool: 3, Timeout: 2 * time.Second,
+		Logger: hlog, MaxRPCsInFlight: 1,
+	})
 	s.opt.RaftAddr = adv.String()
 
 	existing, err := raft.HasExistingState(bolt, bolt, snaps)

@@ -293,8 +293,13 @@ func sentinelMap(v sentinelView, k instClock) []instField {
 // monitor is shown as down (the same window as CKQUORUM's).
 const peerFreshness = ckquorumFreshness
 
-// linkDown reports Sentinel's "disconnected": no usable link. A single
-// PING timeout under load is not that; no valid reply for a second is.
+// linkDown reports Sentinel's "disconnected": no usable link. A refused,
+// reset or closed connection is that at once (clients such as node-redis
+// read the flag right after their own connection broke); a PING timeout
+// under load is not, until no valid reply came for a second.
 func linkDown(o probe.Observation, now time.Time) bool {
-	return !o.Connected && (o.LastOKPing.IsZero() || now.Sub(o.LastOKPing) > time.Second)
+	if o.Connected {
+		return false
+	}
+	return o.LinkBroken || o.LastOKPing.IsZero() || now.Sub(o.LastOKPing) > time.Second
 }
