@@ -89,6 +89,10 @@ type Config struct {
 	// clients ask another monitor) instead of a possibly outdated address.
 	// Default 3s; must exceed raft.election-timeout.
 	StaleAfter time.Duration `mapstructure:"stale-after"`
+	// AdminToken ("admin-token") guards the admin HTTP API (POST
+	// /v1/masters/...): requests need "Authorization: Bearer <token>".
+	// Empty: the admin endpoints are disabled.
+	AdminToken string `mapstructure:"admin-token"`
 	// RequirePass ("requirepass") is the password of the "default" user on
 	// the Sentinel-protocol port, as Redis' requirepass. Empty: no password.
 	RequirePass string `mapstructure:"requirepass"`

@@ -521,7 +521,7 @@ func TestBindFlags(t *testing.T) {
 		"probe.ping-period", "probe.info-period", "probe.timeout",
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
-		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "requirepass",
+		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass",
 	}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("scalar keys = %q\nwant %q", keys, wantKeys)

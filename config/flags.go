@@ -42,6 +42,7 @@ var flagHelp = map[string]string{
 	"requirepass":               "password of the default user on the Sentinel-protocol port",
 	"local-redis":               "host:port of the Redis node this monitor runs beside (enables fencing)",
 	"fence-after":               "how long cut off from the monitor majority before pausing the local master's writes",
+	"admin-token":               "bearer token of the admin HTTP API (empty: admin endpoints disabled)",
 	"stale-after":               "how long cut off from the monitor majority before refusing master discovery",
 }
 

@@ -209,6 +209,7 @@ func (m *Monitor) blockedBecause(ms *quorum.Master, kind, detail string) bool {
 	}
 	m.blocked[ms.Name] = key
 	m.log.Warn("failover blocked", "master", ms.Name, "reason", kind, "detail", detail)
+	m.opt.Metrics.blockedFor(ms.Name, kind)
 	return true
 }
 

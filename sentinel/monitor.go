@@ -84,6 +84,8 @@ type Options struct {
 	// MASTER, MASTERS) with its possibly outdated view and returns an
 	// error instead, so clients ask another monitor. Default 3s.
 	StaleAfter time.Duration
+	// Metrics, if set, records failovers and blocking reasons.
+	Metrics *Metrics
 	// OnCrash is called when a SENTINEL SIMULATE-FAILURE point is reached:
 	// the monitor must stop at once, as if its process died (the daemon
 	// stops without handing leadership over). Nil: such points do nothing.
@@ -603,6 +605,7 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 				return
 			}
 			st := m.store.State()
+			m.opt.Metrics.effect(e, st)
 			for _, ev := range effectEvents(e, st, m.opt.Self.ID) {
 				m.opt.Publisher.Publish(ev[0], ev[1])
 			}

@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
@@ -40,6 +43,9 @@ type Listeners struct {
 type Options struct {
 	Listeners Listeners
 	Logger    *slog.Logger
+	// Registry receives the monitor's metrics; nil: a new registry (served
+	// on /metrics either way).
+	Registry *prometheus.Registry
 	// Tick overrides the brain's decision period (tests); 0 = default.
 	Tick time.Duration
 }
@@ -126,8 +132,13 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	}
 	cleanup = append(cleanup, func() { d.store.Close() })
 
+	reg := opt.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	pm := newProbeMetrics(reg)
 	d.prober = probe.New(probe.Options{PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
-		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log})
+		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe})
 
 	announce, err := quorum.ParseAddr(cfg.Announce)
 	if err != nil {
@@ -157,7 +168,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
-		Publisher: pub, Logger: log,
+		Publisher: pub, Logger: log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
 	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
@@ -165,10 +176,9 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()
 
-	mux := http.NewServeMux()
-	mux.Handle(quorum.ProposePath, d.store.ProposeHandler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	d.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
 }
 

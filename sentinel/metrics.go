@@ -1,0 +1,140 @@
+package sentinel
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// Metrics are the brain's event metrics. A nil *Metrics records nothing.
+type Metrics struct {
+	failovers *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	blocked   *prometheus.CounterVec
+}
+
+// NewMetrics creates the brain's metrics and registers them, with the
+// collector of m's state (per master gauges) when m is not nil, on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	mt := &Metrics{
+		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "raftsentinel_failovers_total",
+			Help: "Failovers committed by the group, by result (completed, aborted), as applied on this monitor.",
+		}, []string{"master", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "raftsentinel_failover_duration_seconds",
+			Help:    "From the committed objective-down judgement (or the start of a manual failover) to the committed switch of address.",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"master"}),
+		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "raftsentinel_failover_blocked_total",
+			Help: "Times the leader found a master objectively down but did not fail it over, by reason " +
+				"(no-good-replica, anti-flap, maintenance); counted once per change of reason.",
+		}, []string{"master", "reason"}),
+	}
+	reg.MustRegister(mt.failovers, mt.duration, mt.blocked)
+	return mt
+}
+
+func (mt *Metrics) effect(e quorum.Effect, st *quorum.State) {
+	if mt == nil {
+		return
+	}
+	switch e.Kind {
+	case quorum.EffFailoverEnd:
+		mt.failovers.WithLabelValues(e.Master, "completed").Inc()
+	case quorum.EffFailoverAbort:
+		mt.failovers.WithLabelValues(e.Master, "aborted").Inc()
+	case quorum.EffSwitchMaster:
+		// The failover starts in the same instant as the committed
+		// objective-down judgement; both stamps are the leader's.
+		if f := e.Failover; f != nil && !st.LastApplied.IsZero() {
+			mt.duration.WithLabelValues(e.Master).Observe(st.LastApplied.Sub(f.StartedAt).Seconds())
+		}
+	}
+}
+
+func (mt *Metrics) blockedFor(master, reason string) {
+	if mt == nil {
+		return
+	}
+	mt.blocked.WithLabelValues(master, reason).Inc()
+}
+
+var (
+	descMasterInfo = prometheus.NewDesc("raftsentinel_master_info",
+		"The committed current master of each monitored master name (value 1).", []string{"master", "addr"}, nil)
+	descEpoch = prometheus.NewDesc("raftsentinel_master_config_epoch", "Config epoch of the master's address.", []string{"master"}, nil)
+	descReach = prometheus.NewDesc("raftsentinel_master_reachable",
+		"1 if this monitor's probes reach the master.", []string{"master"}, nil)
+	descSDown     = prometheus.NewDesc("raftsentinel_master_sdown", "1 if this monitor sees the master subjectively down.", []string{"master"}, nil)
+	descODown     = prometheus.NewDesc("raftsentinel_master_odown", "1 if the group judged the master objectively down.", []string{"master"}, nil)
+	descReplicas  = prometheus.NewDesc("raftsentinel_master_replicas", "Known replicas of the master.", []string{"master"}, nil)
+	descInProg    = prometheus.NewDesc("raftsentinel_failover_in_progress", "1 while a failover of the master is in progress.", []string{"master"}, nil)
+	descMaint     = prometheus.NewDesc("raftsentinel_master_maintenance", "1 while automatic failover is paused.", []string{"master"}, nil)
+	descLastFO    = prometheus.NewDesc("raftsentinel_last_failover_timestamp_seconds", "Start of the master's last failover (Unix time).", []string{"master"}, nil)
+	descLag       = prometheus.NewDesc("raftsentinel_replica_lag_bytes", "Master replication offset minus the replica's, per this monitor's last INFO.", []string{"master", "replica"}, nil)
+	descQuorumOK  = prometheus.NewDesc("raftsentinel_master_quorum_reachable", "1 if enough monitors are alive for the master's quorum and a majority (CKQUORUM).", []string{"master"}, nil)
+	descMonitors  = prometheus.NewDesc("raftsentinel_monitors", "Members of the monitor group in the committed state.", nil, nil)
+	descTilt      = prometheus.NewDesc("raftsentinel_tilt", "1 while this monitor is in TILT mode.", nil, nil)
+	descCutoff    = prometheus.NewDesc("raftsentinel_stale", "1 while this monitor refuses master discovery (cut off from the majority).", nil, nil)
+	monitorDescs  = []*prometheus.Desc{descMasterInfo, descEpoch, descReach, descSDown, descODown, descReplicas, descInProg, descMaint, descLastFO, descLag, descQuorumOK, descMonitors, descTilt, descCutoff}
+	boolGauge     = func(b bool) float64 { return map[bool]float64{false: 0, true: 1}[b] }
+	peerFreshWind = ckquorumFreshness
+)
+
+// Collector returns a Prometheus collector of this monitor's view of every
+// master, read at scrape time.
+func (m *Monitor) Collector() prometheus.Collector { return monitorCollector{m} }
+
+type monitorCollector struct{ m *Monitor }
+
+func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range monitorDescs {
+		ch <- d
+	}
+}
+
+func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
+	m := c.m
+	st := m.store.State()
+	now := m.now()
+	usable := 0
+	for id, mon := range st.Monitors {
+		if id == m.opt.Self.ID || now.Sub(mon.SeenAt) <= peerFreshWind {
+			usable++
+		}
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, name := range st.MasterNames() {
+		ms := st.Masters[name]
+		addr := ms.Addr.String()
+		gauge(descMasterInfo, 1, name, addr)
+		gauge(descEpoch, float64(ms.ConfigEpoch), name)
+		o, ok := m.prober.Observe(addr)
+		gauge(descReach, boolGauge(ok && o.Connected), name)
+		_, sdown := m.SDown(addr)
+		gauge(descSDown, boolGauge(sdown), name)
+		gauge(descODown, boolGauge(ms.ODown), name)
+		gauge(descReplicas, float64(len(ms.Replicas)), name)
+		gauge(descInProg, boolGauge(ms.Failover.InProgress()), name)
+		gauge(descMaint, boolGauge(ms.Maintenance), name)
+		if ms.Failover != nil {
+			gauge(descLastFO, float64(ms.Failover.StartedAt.UnixNano())/1e9, name)
+		}
+		gauge(descQuorumOK, boolGauge(usable >= ms.Quorum && usable >= len(st.Monitors)/2+1), name)
+		for _, r := range ms.Replicas {
+			ro, rok := m.prober.Observe(r.String())
+			if ok && rok && ro.Role == "slave" && !ro.InfoAt.IsZero() && !o.InfoAt.IsZero() {
+				gauge(descLag, float64(max(o.ReplOffset-ro.ReplOffset, 0)), name, r.String())
+			}
+		}
+	}
+	gauge(descMonitors, float64(len(st.Monitors)))
+	_, tilt := m.Tilt()
+	gauge(descTilt, boolGauge(tilt))
+	_, stale := m.Cutoff()
+	gauge(descCutoff, boolGauge(stale))
+}
