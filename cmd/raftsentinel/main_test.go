@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/raftsentinel/raftsentinel/internal/daemon"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -37,5 +39,19 @@ func TestRunRejectsBadConfigNamingTheKey(t *testing.T) {
 	_, err = run(t, "run", "--config", filepath.Join(t.TempDir(), "missing.yaml"))
 	if err == nil {
 		t.Fatal("missing config file accepted")
+	}
+}
+
+func TestPrintStatus(t *testing.T) {
+	var b bytes.Buffer
+	printStatus(&b, daemon.Status{Monitor: "m1", Leader: "m2", Stale: true,
+		Masters: []daemon.MasterStatus{{Name: "mymaster", Addr: "10.0.0.1:6379", ConfigEpoch: 3, ODown: true, Maintenance: true,
+			Replicas: []daemon.ReplicaStatus{{Addr: "10.0.0.2:6379", Role: "slave", LinkUp: true, LagBytes: 42}}}},
+		Monitors: []daemon.MonitorStatus{{ID: "m1", Announce: "10.0.0.9:26379"}, {ID: "m2", Announce: "10.0.0.8:26379", Leader: true}}})
+	out := b.String()
+	for _, want := range []string{"mymaster", "odown,maintenance", "lag 42 bytes", "link up", "m2", "leader", "cut off from the majority"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/raftsentinel/raftsentinel/internal/daemon"
+)
+
+// newStatusCmd prints a monitor's view of the group as a table.
+func newStatusCmd() *cobra.Command {
+	var via string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each master, its replicas with lag, and the monitors (which one leads)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var st daemon.Status
+			if err := httpJSON(cmd.Context(), http.MethodGet, via, "/v1/status", "", &st); err != nil {
+				return err
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any monitor")
+	return cmd
+}
+
+func printStatus(w io.Writer, st daemon.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "MASTER\tADDRESS\tEPOCH\tSTATE\tFAILOVER\n")
+	for _, m := range st.Masters {
+		state := "ok"
+		switch {
+		case m.ODown:
+			state = "odown"
+		case m.SDown:
+			state = "sdown"
+		}
+		if m.Maintenance {
+			state += ",maintenance"
+		}
+		fo := "-"
+		if f := m.Failover; f != nil {
+			fo = fmt.Sprintf("%s %s -> %s (epoch %d)", f.Stage, f.From.String(), f.To.String(), f.Epoch)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", m.Name, m.Addr, m.ConfigEpoch, state, fo)
+		for _, r := range m.Replicas {
+			link := "link down"
+			if r.LinkUp {
+				link = "link up"
+			}
+			if r.Down {
+				link = "DOWN"
+			}
+			fmt.Fprintf(tw, "  replica\t%s\t\t%s, %s\tlag %d bytes\n", r.Addr, r.Role, link, r.LagBytes)
+		}
+	}
+	fmt.Fprintf(tw, "\nMONITOR\tANNOUNCE\tLEADER\tLAST SEEN\n")
+	for _, m := range st.Monitors {
+		lead := ""
+		if m.Leader {
+			lead = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%dms ago\n", m.ID, m.Announce, lead, m.SeenMs)
+	}
+	if st.Stale {
+		fmt.Fprintf(tw, "\nWARNING: monitor %s is cut off from the majority; its view may be outdated\n", st.Monitor)
+	}
+	tw.Flush()
+}
+
+// newFailoverCmd starts a failover or a lossless switchover through the
+// admin API.
+func newFailoverCmd() *cobra.Command {
+	var via, token string
+	var coordinated bool
+	cmd := &cobra.Command{
+		Use:   "failover NAME",
+		Short: "Fail master NAME over now (--coordinated: lossless switchover)",
+		Long: "Fail master NAME over now. With --coordinated, the master pauses writes until the chosen replica\n" +
+			"has them all, then they swap roles (no acknowledged write is lost). Needs the admin token\n" +
+			"(--token or RAFTSENTINEL_ADMIN_TOKEN). Progress is shown until every change is committed.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if token == "" {
+				token = os.Getenv("RAFTSENTINEL_ADMIN_TOKEN")
+			}
+			action := "failover"
+			if coordinated {
+				action = "switchover"
+			}
+			var before daemon.Status
+			if err := httpJSON(cmd.Context(), http.MethodGet, via, "/v1/status", "", &before); err != nil {
+				return err
+			}
+			var res map[string]string
+			if err := httpJSON(cmd.Context(), http.MethodPost, via, "/v1/masters/"+args[0]+"/"+action, token, &res); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s of %s started\n", action, args[0])
+			deadline := time.Now().Add(60 * time.Second)
+			last := ""
+			for time.Now().Before(deadline) {
+				var st daemon.Status
+				if err := httpJSON(cmd.Context(), http.MethodGet, via, "/v1/status", "", &st); err == nil {
+					for _, m := range st.Masters {
+						if m.Name != args[0] || m.Failover == nil {
+							continue
+						}
+						line := fmt.Sprintf("  %s: %s -> %s", m.Failover.Stage, m.Failover.From.String(), m.Failover.To.String())
+						if line != last {
+							fmt.Fprintln(out, line)
+							last = line
+						}
+						if !m.Failover.InProgress() {
+							fmt.Fprintf(out, "done: %s is now at %s (epoch %d)\n", m.Name, m.Addr, m.ConfigEpoch)
+							return nil
+						}
+					}
+				}
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			return fmt.Errorf("the failover of %s did not finish within 60s (see raftsentinel status)", args[0])
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any monitor")
+	cmd.Flags().StringVar(&token, "token", "", "admin token (default $RAFTSENTINEL_ADMIN_TOKEN)")
+	cmd.Flags().BoolVar(&coordinated, "coordinated", false, "lossless switchover (Redis FAILOVER TO)")
+	return cmd
+}
+
+// httpJSON calls a monitor's HTTP API and decodes the JSON answer; a
+// non-2xx answer becomes an error carrying the server's message.
+func httpJSON(ctx context.Context, method, host, path, token string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+path, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode/100 != 2 {
+		var e map[string]string
+		if json.Unmarshal(body, &e) == nil && e["error"] != "" {
+			return fmt.Errorf("%s %s: %s", method, path, e["error"])
+		}
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return json.Unmarshal(body, v)
+}
