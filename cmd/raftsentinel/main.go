@@ -74,11 +74,32 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(stderr, cfg)
-			d, err := daemon.New(cfg, daemon.Options{Logger: log})
+			level := new(slog.LevelVar)
+			level.Set(cfg.LogLevel())
+			log := newLogger(stderr, cfg, level)
+			d, err := daemon.New(cfg, daemon.Options{Logger: log, Level: level})
 			if err != nil {
 				return err
 			}
+			// SIGHUP: read the file again, validate, apply what can change.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for {
+					select {
+					case <-cmd.Context().Done():
+						return
+					case <-hup:
+						next, err := config.Load(path, cmd.Flags())
+						if err != nil {
+							d.ReloadFailed(err)
+							continue
+						}
+						_ = d.Reload(cmd.Context(), next)
+					}
+				}
+			}()
 			err = d.Run(cmd.Context())
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
@@ -136,8 +157,8 @@ func newLeaveCmd() *cobra.Command {
 	return cmd
 }
 
-func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
-	hopt := &slog.HandlerOptions{Level: cfg.LogLevel()}
+func newLogger(w io.Writer, cfg config.Config, level slog.Leveler) *slog.Logger {
+	hopt := &slog.HandlerOptions{Level: level}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, hopt))
 	}

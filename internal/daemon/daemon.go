@@ -46,6 +46,8 @@ type Options struct {
 	// Registry receives the monitor's metrics; nil: a new registry (served
 	// on /metrics either way).
 	Registry *prometheus.Registry
+	// Level, if set, is the log level variable Reload adjusts.
+	Level *slog.LevelVar
 	// Tick overrides the brain's decision period (tests); 0 = default.
 	Tick time.Duration
 }
@@ -56,6 +58,9 @@ var ErrSimulatedCrash = errors.New("simulated crash (SENTINEL SIMULATE-FAILURE)"
 
 // Daemon is one running monitor.
 type Daemon struct {
+	cfgMu     sync.Mutex // guards cfg against Reload
+	level     *slog.LevelVar
+	reloads   *reloadMetrics
 	crash     chan struct{}
 	crashOnce sync.Once
 	cfg       config.Config
@@ -87,7 +92,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: cfg, log: log, runID: runID, crash: make(chan struct{})}
+	d = &Daemon{cfg: cfg, log: log, runID: runID, crash: make(chan struct{}), level: opt.Level}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -137,6 +142,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		reg = prometheus.NewRegistry()
 	}
 	pm := newProbeMetrics(reg)
+	d.reloads = newReloadMetrics(reg)
 	d.prober = probe.New(probe.Options{PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe})
 

@@ -81,11 +81,12 @@ func (d *Daemon) failoverCmd(name string, coordinated bool) (quorum.Command, err
 // proposed through Raft.
 func (d *Daemon) admin(build func(name string) (quorum.Command, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if d.cfg.AdminToken == "" {
+		token := d.adminToken()
+		if token == "" {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API is disabled: set admin-token"})
 			return
 		}
-		want := "Bearer " + d.cfg.AdminToken
+		want := "Bearer " + token
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(want)) != 1 {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return

@@ -115,3 +115,13 @@ func TestManualFailover(t *testing.T) {
 		return nil
 	})
 }
+
+func masterAddrOf(ctx context.Context, sentinel, name string) (string, error) {
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel})
+	defer sc.Close()
+	got, err := sc.GetMasterAddrByName(ctx, name).Result()
+	if err != nil {
+		return "", err
+	}
+	return got[0] + ":" + got[1], nil
+}

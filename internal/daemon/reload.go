@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftsentinel/raftsentinel/config"
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// ErrReload wraps every reason a reload was refused; the old configuration
+// stays in force.
+var ErrReload = errors.New("reload refused")
+
+// reloadMetrics export the outcome of the last reload (SIGHUP).
+type reloadMetrics struct {
+	ok   prometheus.Gauge
+	when prometheus.Gauge
+}
+
+func newReloadMetrics(reg prometheus.Registerer) *reloadMetrics {
+	rm := &reloadMetrics{
+		ok: prometheus.NewGauge(prometheus.GaugeOpts{Name: "raftsentinel_config_last_reload_successful",
+			Help: "1 if the last configuration reload succeeded (or none happened), 0 if it was refused."}),
+		when: prometheus.NewGauge(prometheus.GaugeOpts{Name: "raftsentinel_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load."}),
+	}
+	rm.ok.Set(1)
+	rm.when.SetToCurrentTime()
+	reg.MustRegister(rm.ok, rm.when)
+	return rm
+}
+
+// Reload applies a new, already validated configuration at run time: the
+// log level (when the daemon was given a LevelVar), the admin token, and
+// masters added to the file (seeded like at start). Keys that shape the
+// process (node-id, addresses, data-dir, peers, join) cannot change: the
+// reload is refused, naming them, and nothing changes. Other changes are
+// logged as taking effect at the next restart.
+func (d *Daemon) Reload(ctx context.Context, cfg config.Config) error {
+	err := d.reload(ctx, cfg)
+	if err != nil {
+		d.reloads.ok.Set(0)
+		d.log.Error("configuration reload refused; the running configuration stays", "err", err)
+		return err
+	}
+	d.reloads.ok.Set(1)
+	d.reloads.when.SetToCurrentTime()
+	return nil
+}
+
+// ReloadFailed records a reload that failed before Reload (the file could
+// not be read or parsed).
+func (d *Daemon) ReloadFailed(err error) {
+	d.reloads.ok.Set(0)
+	d.log.Error("configuration reload refused; the running configuration stays", "err", err)
+}
+
+func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrReload, err)
+	}
+	d.cfgMu.Lock()
+	old := d.cfg
+	d.cfgMu.Unlock()
+	fixed := map[string][2]any{
+		"node-id": {old.NodeID, cfg.NodeID}, "listen": {old.Listen, cfg.Listen}, "announce": {old.Announce, cfg.Announce},
+		"raft-addr": {old.RaftAddr, cfg.RaftAddr}, "http-addr": {old.HTTPAddr, cfg.HTTPAddr}, "data-dir": {old.DataDir, cfg.DataDir},
+		"peers": {old.Peers, cfg.Peers}, "join": {old.Join, cfg.Join},
+	}
+	var errs []error
+	for key, v := range fixed {
+		if !reflect.DeepEqual(v[0], v[1]) {
+			errs = append(errs, fmt.Errorf("%s cannot change at run time (restart the monitor)", key))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrReload, errors.Join(errs...))
+	}
+	if d.level != nil {
+		d.level.Set(cfg.LogLevel())
+	}
+	for _, key := range []string{"probe", "raft", "opinion", "local-redis", "fence-after", "stale-after", "requirepass", "users"} {
+		if changedKey(old, cfg, key) {
+			d.log.Warn("configuration change takes effect at the next restart", "key", key)
+		}
+	}
+	// Masters new to the file are seeded as at start; changes to known
+	// masters go through SENTINEL SET (the replicated state wins).
+	for _, m := range cfg.Masters {
+		if _, ok := d.store.State().Masters[m.Name]; ok {
+			continue
+		}
+		a, err := quorum.ParseAddr(m.Addr)
+		if err != nil {
+			return fmt.Errorf("%w: masters: %s: %w", ErrReload, m.Name, err)
+		}
+		spec := &quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
+			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = d.mon.Propose(pctx, quorum.Command{Op: quorum.OpMonitor, Spec: spec})
+		cancel()
+		if err != nil && !errors.Is(err, quorum.ErrDuplicateMaster) {
+			return fmt.Errorf("%w: adding master %s: %w", ErrReload, m.Name, err)
+		}
+	}
+	d.cfgMu.Lock()
+	d.cfg = cfg
+	d.cfgMu.Unlock()
+	d.log.Info("configuration reloaded", "log_level", cfg.LogLevel().String())
+	return nil
+}
+
+func changedKey(a, b config.Config, key string) bool {
+	switch key {
+	case "probe":
+		return a.Probe != b.Probe
+	case "raft":
+		return a.Raft != b.Raft
+	case "opinion":
+		return a.Opinion != b.Opinion
+	case "local-redis":
+		return a.LocalRedis != b.LocalRedis
+	case "fence-after":
+		return a.FenceAfter != b.FenceAfter
+	case "stale-after":
+		return a.StaleAfter != b.StaleAfter
+	case "requirepass":
+		return a.RequirePass != b.RequirePass
+	case "users":
+		return !reflect.DeepEqual(a.Users, b.Users)
+	}
+	return false
+}
+
+// adminToken is the admin token in force.
+func (d *Daemon) adminToken() string {
+	d.cfgMu.Lock()
+	defer d.cfgMu.Unlock()
+	return d.cfg.AdminToken
+}
