@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/raftsentinel
 REDIS_PKGS := redis-server redis-sentinel redis-tools
 
-.PHONY: all build demo test deps lint bench-failover bench-protocol clean
+.PHONY: all build demo test deps lint bench-failover bench-protocol bench-safety clean
 
 all: build
 
@@ -39,3 +39,7 @@ clean:
 # redis-benchmark against raftsentinel and Redis Sentinel, same run.
 bench-protocol: deps build
 	$(GO) run ./internal/bench/protocol $(BENCH_ARGS)
+
+# Lost-writes drill (WAIT 1 and none) against raftsentinel and Redis Sentinel, same run.
+bench-safety: deps build
+	$(GO) run ./internal/bench/safety $(BENCH_ARGS)

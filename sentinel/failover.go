@@ -157,8 +157,9 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 		return
 	}
 	if f := ms.Failover; f != nil && f.Stage != quorum.StageAborted && now.Sub(f.StartedAt) < ms.FailoverTimeout {
-		m.blockedBecause(ms, BlockTooSoon, fmt.Sprintf("last failover started %s ago, failover-timeout is %s",
-			now.Sub(f.StartedAt).Round(time.Millisecond), ms.FailoverTimeout))
+		// Stable text (no elapsed time): logged once per blocked episode.
+		m.blockedBecause(ms, BlockTooSoon, fmt.Sprintf("last failover started at %s, failover-timeout is %s: next one possible at %s",
+			f.StartedAt.UTC().Format(time.RFC3339Nano), ms.FailoverTimeout, f.StartedAt.Add(ms.FailoverTimeout).UTC().Format(time.RFC3339Nano)))
 		return
 	}
 	best, rejected, ok := m.selectReplica(ms, downSince, now)
