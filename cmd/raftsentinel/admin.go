@@ -7,13 +7,16 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
+	"github.com/raftsentinel/raftsentinel/quorum"
 )
 
 // newStatusCmd prints a monitor's view of the group as a table.
@@ -171,4 +174,97 @@ func httpJSON(ctx context.Context, method, host, path, token string, v any) erro
 		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return json.Unmarshal(body, v)
+}
+
+// newImportCmd converts a Redis sentinel.conf into a raftsentinel YAML
+// configuration on stdout; notes about skipped lines go to stderr.
+func newImportCmd() *cobra.Command {
+	var nodeID string
+	return &cobra.Command{
+		Use:   "import sentinel.conf",
+		Short: "Convert a Redis sentinel.conf to raftsentinel YAML (stdout)",
+		Long: "Convert a Redis sentinel.conf to a raftsentinel YAML configuration. The masters, listen and\n" +
+			"announce addresses, data dir and password come from the file; node-id, raft-addr, http-addr and\n" +
+			"peers are not in a sentinel.conf and are written as placeholders to fill in.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			im, err := config.ImportSentinelConf(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			for _, n := range im.Notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note:", n)
+			}
+			writeYAML(cmd.OutOrStdout(), im.Config, nodeID)
+			return nil
+		},
+	}
+}
+
+// writeYAML renders the settings an import produces.
+func writeYAML(w io.Writer, c config.Config, nodeID string) {
+	q := func(s string) string { return strconv.Quote(s) }
+	if nodeID == "" {
+		nodeID = "m1"
+	}
+	fmt.Fprintf(w, "# Imported from a Redis sentinel.conf by raftsentinel import.\n")
+	fmt.Fprintf(w, "# Fill in node-id, raft-addr, http-addr and peers (the same list on every monitor).\n")
+	fmt.Fprintf(w, "node-id: %s\nlisten: %s\nannounce: %s\n", nodeID, q(c.Listen), q(c.Announce))
+	fmt.Fprintf(w, "raft-addr: \"CHANGE-ME-%s:7000\"\nhttp-addr: \"CHANGE-ME-%s:7001\"\n", nodeID, nodeID)
+	dataDir := c.DataDir
+	if dataDir == "" {
+		dataDir = "/var/lib/raftsentinel"
+	}
+	fmt.Fprintf(w, "data-dir: %s\n", q(dataDir))
+	fmt.Fprintf(w, "peers: # the initial voters, this monitor included; three or five\n")
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if id == "m1" {
+			id = nodeID
+		}
+		fmt.Fprintf(w, "  - {id: %s, raft-addr: \"CHANGE-ME-%s:7000\"}\n", id, id)
+	}
+	if c.RequirePass != "" {
+		fmt.Fprintf(w, "requirepass: %s\n", q(c.RequirePass))
+	}
+	fmt.Fprintf(w, "log:\n  level: %s\nmasters:\n", c.Log.Level)
+	for _, m := range c.Masters {
+		fmt.Fprintf(w, "  - name: %s\n    addr: %s\n    quorum: %d\n    down-after: %s\n    failover-timeout: %s\n    parallel-syncs: %d\n",
+			q(m.Name), q(m.Addr), m.Quorum, m.DownAfter, m.FailoverTimeout, m.ParallelSyncs)
+		if m.AuthUser != "" {
+			fmt.Fprintf(w, "    auth-user: %s\n", q(m.AuthUser))
+		}
+		if m.AuthPass != "" {
+			fmt.Fprintf(w, "    auth-pass: %s\n", q(m.AuthPass))
+		}
+	}
+}
+
+// newJoinCmd asks the group to add a monitor as a voter.
+func newJoinCmd() *cobra.Command {
+	var via string
+	cmd := &cobra.Command{
+		Use:   "join ID RAFT-ADDR",
+		Short: "Add monitor ID (listening for Raft on RAFT-ADDR) to the group as a voter",
+		Long: "Add a monitor to the group. A monitor started with `join: [<http-addr>]` in its configuration\n" +
+			"does this by itself; this command is for doing it by hand.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			fwd := quorum.HTTPForwarder(&http.Client{Timeout: 10 * time.Second})
+			m := &quorum.Monitor{ID: args[0], RaftAddr: args[1]}
+			if _, err := fwd(ctx, quorum.Monitor{ID: via, HTTPAddr: via}, quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
+				return fmt.Errorf("join %s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s joined the group\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any member")
+	return cmd
 }

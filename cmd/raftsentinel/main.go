@@ -51,7 +51,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), newLeaveCmd(), newStatusCmd(), newFailoverCmd(), &cobra.Command{
+	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), newLeaveCmd(), newJoinCmd(), newStatusCmd(), newFailoverCmd(), newImportCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Run: func(cmd *cobra.Command, _ []string) {

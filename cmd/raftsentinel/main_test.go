@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
 )
 
@@ -53,5 +54,38 @@ func TestPrintStatus(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestImportSentinelConfLoads: what `raftsentinel import` writes, once the
+// placeholders are filled in, is a valid configuration with the masters.
+func TestImportSentinelConfLoads(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "sentinel.conf")
+	conf := "port 26380\nsentinel monitor mymaster 127.0.0.1 6380 2\nsentinel down-after-milliseconds mymaster 2000\n" +
+		"sentinel auth-pass mymaster \"p w\"\nsentinel known-replica mymaster 127.0.0.1 6381\n"
+	if err := os.WriteFile(src, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "import", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yamlText := out[:strings.Index(out, "note:")]
+	yamlText = strings.NewReplacer("CHANGE-ME-m1", "127.0.0.1", "CHANGE-ME-m2", "127.0.0.2", "CHANGE-ME-m3", "127.0.0.3").Replace(yamlText)
+	p := filepath.Join(dir, "m1.yaml")
+	if err := os.WriteFile(p, []byte(yamlText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p, nil)
+	if err != nil {
+		t.Fatalf("imported YAML does not load: %v\n%s", err, yamlText)
+	}
+	m := cfg.Masters[0]
+	if m.Name != "mymaster" || m.Addr != "127.0.0.1:6380" || m.Quorum != 2 || m.DownAfter.String() != "2s" || m.AuthPass != "p w" {
+		t.Fatalf("imported master %+v", m)
+	}
+	if !strings.Contains(out, "note: line 5") {
+		t.Fatalf("no note for the state line:\n%s", out)
 	}
 }

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Imported is the result of ImportSentinelConf: the settings a Redis
+// sentinel.conf carries, as a raftsentinel configuration, and a note for
+// every line that has no raftsentinel equivalent or is state.
+type Imported struct {
+	Config Config
+	Notes  []string
+}
+
+// ImportSentinelConf reads a Redis Sentinel configuration file and returns
+// the matching raftsentinel settings: each `sentinel monitor` becomes a
+// master (with its down-after-milliseconds, failover-timeout,
+// parallel-syncs, auth-pass, auth-user and master-reboot-down-after-period),
+// `port`/`bind` the listen address, `sentinel announce-ip/-port` the
+// announce address, `dir` the data directory, `requirepass` the password.
+// Sentinel's state lines (myid, epochs, known-replica, known-sentinel) and
+// server lines without an equivalent are skipped with a note. The monitor
+// id, the Raft addresses and the peers are not in a sentinel.conf: the
+// caller fills them in. Errors name the line.
+func ImportSentinelConf(r io.Reader) (Imported, error) {
+	out := Imported{Config: Default()}
+	c := &out.Config
+	masters := map[string]*Master{}
+	var order []string
+	port, bind, announceIP, announcePort := "26379", "", "", ""
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		args, err := splitConfLine(sc.Text())
+		if err != nil {
+			return Imported{}, fmt.Errorf("%w: line %d: %w", ErrInvalid, n, err)
+		}
+		if len(args) == 0 {
+			continue
+		}
+		bad := func(format string, a ...any) error {
+			return fmt.Errorf("%w: line %d (%s): %s", ErrInvalid, n, strings.Join(args, " "), fmt.Sprintf(format, a...))
+		}
+		note := func(why string) { out.Notes = append(out.Notes, fmt.Sprintf("line %d: %s: %s", n, strings.Join(args, " "), why)) }
+		key := strings.ToLower(args[0])
+		switch {
+		case key == "port" && len(args) == 2:
+			port = args[1]
+		case key == "bind" && len(args) >= 2:
+			bind = args[1]
+			if len(args) > 2 {
+				note("only the first bind address is used")
+			}
+		case key == "dir" && len(args) == 2:
+			c.DataDir = args[1]
+		case key == "requirepass" && len(args) == 2:
+			c.RequirePass = args[1]
+		case key == "loglevel" && len(args) == 2:
+			switch strings.ToLower(args[1]) {
+			case "debug", "verbose":
+				c.Log.Level = "debug"
+			case "notice":
+				c.Log.Level = "info"
+			case "warning":
+				c.Log.Level = "warn"
+			default:
+				return Imported{}, bad("unknown loglevel %q", args[1])
+			}
+		case key == "sentinel" && len(args) >= 2:
+			sub := strings.ToLower(args[1])
+			get := func() (*Master, error) {
+				if len(args) < 3 {
+					return nil, bad("missing master name")
+				}
+				m, ok := masters[args[2]]
+				if !ok {
+					return nil, bad("no `sentinel monitor %s` before this line", args[2])
+				}
+				return m, nil
+			}
+			ms := func(i int) (time.Duration, error) {
+				if len(args) <= i {
+					return 0, bad("missing value")
+				}
+				v, err := strconv.ParseInt(args[i], 10, 64)
+				if err != nil || v < 0 {
+					return 0, bad("%q is not a number of milliseconds", args[i])
+				}
+				return time.Duration(v) * time.Millisecond, nil
+			}
+			switch sub {
+			case "monitor":
+				if len(args) != 6 {
+					return Imported{}, bad("want: sentinel monitor <name> <ip> <port> <quorum>")
+				}
+				q, err := strconv.Atoi(args[5])
+				if err != nil || q < 1 {
+					return Imported{}, bad("quorum %q must be 1 or greater", args[5])
+				}
+				if _, dup := masters[args[2]]; dup {
+					return Imported{}, bad("duplicate master name %q", args[2])
+				}
+				m := DefaultMaster()
+				m.Name, m.Addr, m.Quorum = args[2], net.JoinHostPort(args[3], args[4]), q
+				m.DownAfter = 30 * time.Second // Sentinel's default, kept for an imported file
+				masters[args[2]] = &m
+				order = append(order, args[2])
+			case "down-after-milliseconds", "failover-timeout", "master-reboot-down-after-period":
+				m, err := get()
+				if err != nil {
+					return Imported{}, err
+				}
+				d, err := ms(3)
+				if err != nil {
+					return Imported{}, err
+				}
+				switch sub {
+				case "down-after-milliseconds":
+					m.DownAfter = d
+				case "failover-timeout":
+					m.FailoverTimeout = d
+				default:
+					note("master-reboot-down-after-period is set with SENTINEL SET once running")
+				}
+			case "parallel-syncs":
+				m, err := get()
+				if err != nil {
+					return Imported{}, err
+				}
+				if len(args) != 4 {
+					return Imported{}, bad("missing value")
+				}
+				v, err := strconv.Atoi(args[3])
+				if err != nil || v < 1 {
+					return Imported{}, bad("parallel-syncs %q must be 1 or greater", args[3])
+				}
+				m.ParallelSyncs = v
+			case "auth-pass", "auth-user":
+				m, err := get()
+				if err != nil {
+					return Imported{}, err
+				}
+				if len(args) != 4 {
+					return Imported{}, bad("missing value")
+				}
+				if sub == "auth-pass" {
+					m.AuthPass = args[3]
+				} else {
+					m.AuthUser = args[3]
+				}
+			case "announce-ip":
+				if len(args) == 3 {
+					announceIP = args[2]
+				}
+			case "announce-port":
+				if len(args) == 3 {
+					announcePort = args[2]
+				}
+			case "myid", "current-epoch", "config-epoch", "leader-epoch", "known-replica", "known-slave", "known-sentinel":
+				note("Sentinel state: raftsentinel keeps its state in Raft")
+			default:
+				note("no raftsentinel equivalent; ignored")
+			}
+		default:
+			note("server setting without a raftsentinel equivalent; ignored")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Imported{}, fmt.Errorf("read sentinel.conf: %w", err)
+	}
+	if len(order) == 0 {
+		return Imported{}, fmt.Errorf("%w: no `sentinel monitor` line", ErrInvalid)
+	}
+	for _, name := range order {
+		c.Masters = append(c.Masters, *masters[name])
+	}
+	host := bind
+	if host == "" || host == "*" {
+		host = "0.0.0.0"
+	}
+	c.Listen = net.JoinHostPort(host, port)
+	c.Announce = deriveAnnounce(c.Listen)
+	if announceIP != "" || announcePort != "" {
+		h, p, _ := net.SplitHostPort(c.Announce)
+		if announceIP != "" {
+			h = announceIP
+		}
+		if announcePort != "" && announcePort != "0" {
+			p = announcePort
+		}
+		c.Announce = net.JoinHostPort(h, p)
+	}
+	return out, nil
+}
+
+// splitConfLine splits a Redis configuration line into arguments: blanks
+// separate them, "double" and 'single' quotes group them, # starts a
+// comment at the beginning of an argument.
+func splitConfLine(line string) ([]string, error) {
+	var args []string
+	var cur strings.Builder
+	inArg := false
+	for i := 0; i < len(line); i++ {
+		ch := line[i]
+		switch {
+		case ch == '"' || ch == '\'':
+			end := strings.IndexByte(line[i+1:], ch)
+			if end < 0 {
+				return nil, fmt.Errorf("unbalanced quotes")
+			}
+			cur.WriteString(line[i+1 : i+1+end])
+			i += end + 1
+			inArg = true
+		case unicode.IsSpace(rune(ch)):
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		case ch == '#' && !inArg:
+			i = len(line)
+		default:
+			cur.WriteByte(ch)
+			inArg = true
+		}
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}
