@@ -48,7 +48,9 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 		bad := func(format string, a ...any) error {
 			return fmt.Errorf("%w: line %d (%s): %s", ErrInvalid, n, strings.Join(args, " "), fmt.Sprintf(format, a...))
 		}
-		note := func(why string) { out.Notes = append(out.Notes, fmt.Sprintf("line %d: %s: %s", n, strings.Join(args, " "), why)) }
+		note := func(why string) {
+			out.Notes = append(out.Notes, fmt.Sprintf("line %d: %s: %s", n, strings.Join(args, " "), why))
+		}
 		key := strings.ToLower(args[0])
 		switch {
 		case key == "port" && len(args) == 2:
