@@ -542,3 +542,26 @@ func TestMasterRebootDownAfterPeriod(t *testing.T) {
 		t.Fatal("still down after the master answered normally")
 	}
 }
+
+// TestLateQuorumStillPromotes: the group agreed long after the master died
+// (its monitors were down): the replicas' links have been down longer than
+// 10 × down-after since the committed judgement, but not since the master
+// really went down — the freshest replica is still promoted, while one
+// that lost its master long before is not.
+func TestLateQuorumStillPromotes(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	pr.nodes[addrB.String()].obs.MasterLinkDownMs = 13_000  // since the kill, 13 s ago
+	pr.nodes[addrC.String()].obs.MasterLinkDownMs = 120_000 // lost its master long before
+	for _, id := range []string{"m2", "m3"} {
+		must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: id, Addr: addrA, Down: true}))
+	}
+	m := newTestMonitor(st, pr, clk)
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.leaderStep(ctx, st.State(), clk.now())
+	m.wg.Wait()
+	if s := st.State().Masters["mymaster"]; s.Addr != addrB {
+		t.Fatalf("addr %v (blocked: %q)", s.Addr, m.blocked["mymaster"])
+	}
+}

@@ -222,7 +222,33 @@ func (m *Monitor) selectReplica(ms *quorum.Master, downSince, now time.Time) (Ca
 		_, sdown := m.sdownSince[a.String()]
 		cands = append(cands, Candidate{Addr: a, Obs: o, Known: known, SDown: sdown})
 	}
+	// The link-down limit counts from when the master really went down,
+	// which may be long before the group agreed (monitors were down, or
+	// the judgement lapsed): take the earliest evidence — this monitor's
+	// own SDOWN, the monitors' committed opinions, and the replica that
+	// lost its master last.
+	if t, ok := m.sdownSince[ms.Addr.String()]; ok && (downSince.IsZero() || t.Before(downSince)) {
+		downSince = t
+	}
 	m.mu.Unlock()
+	for _, o := range ms.Opinions {
+		if o.Down && !o.Since.IsZero() && (downSince.IsZero() || o.Since.Before(downSince)) {
+			downSince = o.Since
+		}
+	}
+	minLinkDown := time.Duration(-1)
+	for _, c := range cands {
+		if c.Known && c.Obs.Role == "slave" && c.Obs.MasterLinkDownMs > 0 {
+			if d := time.Duration(c.Obs.MasterLinkDownMs) * time.Millisecond; minLinkDown < 0 || d < minLinkDown {
+				minLinkDown = d
+			}
+		}
+	}
+	if minLinkDown >= 0 {
+		if t := now.Add(-minLinkDown); downSince.IsZero() || t.Before(downSince) {
+			downSince = t
+		}
+	}
 	lim := SelectionLimits{
 		MaxReplyAge: max(5*m.opt.PingPeriod, time.Second),
 		MaxInfoAge:  5 * m.opt.InfoPeriod,
