@@ -58,6 +58,8 @@ var ErrSimulatedCrash = errors.New("simulated crash (SENTINEL SIMULATE-FAILURE)"
 
 // Daemon is one running monitor.
 type Daemon struct {
+	nodeID    string     // fixed at start (Reload refuses to change it)
+	joinAddrs []string   // fixed at start
 	cfgMu     sync.Mutex // guards cfg against Reload
 	level     *slog.LevelVar
 	reloads   *reloadMetrics
@@ -92,7 +94,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: cfg, log: log, runID: runID, crash: make(chan struct{}), level: opt.Level}
+	d = &Daemon{cfg: cfg, nodeID: cfg.NodeID, joinAddrs: cfg.Join, log: log, runID: runID, crash: make(chan struct{}), level: opt.Level}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -225,7 +227,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}()
 	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
 	joined := make(chan struct{})
-	if len(d.cfg.Join) > 0 {
+	if len(d.joinAddrs) > 0 {
 		go func() {
 			defer close(joined)
 			d.join(mctx)
@@ -258,14 +260,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 // until one has (or this one already is a member) or ctx ends.
 func (d *Daemon) join(ctx context.Context) {
 	fwd := quorum.HTTPForwarder(&http.Client{Timeout: 3 * time.Second})
-	self := &quorum.Monitor{ID: d.cfg.NodeID, RaftAddr: d.RaftAddr()}
+	self := &quorum.Monitor{ID: d.nodeID, RaftAddr: d.RaftAddr()}
 	for {
 		if servers, err := d.store.Servers(); err == nil {
-			if _, ok := servers[d.cfg.NodeID]; ok {
+			if _, ok := servers[d.nodeID]; ok {
 				return // a member already (e.g. restarted after joining)
 			}
 		}
-		for _, a := range d.cfg.Join {
+		for _, a := range d.joinAddrs {
 			jctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			_, err := fwd(jctx, quorum.Monitor{ID: a, HTTPAddr: a}, quorum.Command{Op: quorum.OpJoin, Monitor: self})
 			cancel()

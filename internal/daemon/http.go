@@ -43,7 +43,7 @@ func (d *Daemon) routes(reg *prometheus.Registry) http.Handler {
 // in contact with the majority.
 func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	leader, _ := d.store.Leader()
-	_, member := d.store.State().Monitors[d.cfg.NodeID]
+	_, member := d.store.State().Monitors[d.nodeID]
 	_, stale := d.mon.Cutoff()
 	switch {
 	case !member:
@@ -74,7 +74,7 @@ func (d *Daemon) failoverCmd(name string, coordinated bool) (quorum.Command, err
 		return quorum.Command{}, errNoCandidate
 	}
 	return quorum.Command{Op: quorum.OpFailoverStart, Master: name, Addr: ms.Addr, To: to, FailoverID: newFailoverID(),
-		MonitorID: d.cfg.NodeID, Force: true, Coordinated: coordinated}, nil
+		MonitorID: d.nodeID, Force: true, Coordinated: coordinated}, nil
 }
 
 // admin wraps an admin action: bearer-token check, then the command
@@ -165,7 +165,7 @@ func (d *Daemon) Status() Status {
 	st := d.store.State()
 	leader, _ := d.store.Leader()
 	_, stale := d.mon.Cutoff()
-	out := Status{Monitor: d.cfg.NodeID, Leader: leader, Term: d.store.Term(), Epoch: st.CurrentEpoch, Stale: stale}
+	out := Status{Monitor: d.nodeID, Leader: leader, Term: d.store.Term(), Epoch: st.CurrentEpoch, Stale: stale}
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
 		_, sdown := d.mon.SDown(ms.Addr.String())
