@@ -613,10 +613,20 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 			case quorum.EffSwitchMaster:
 				// The old master is now watched as a replica: its down
 				// state is judged (and announced) afresh in that role.
+				// Its expected role is now slave: when it comes back
+				// reporting master, that is a -role-change, as Sentinel
+				// reports it for its re-created instance.
 				m.mu.Lock()
 				delete(m.sdownSince, e.From.String())
-				delete(m.roles, e.From.String())
+				m.roles[e.From.String()] = "slave"
+				// The promoted replica now reports master: announce it
+				// once, whether or not this monitor's INFO saw it first.
+				announce := m.roles[e.To.String()] != "master"
+				m.roles[e.To.String()] = "master"
 				m.mu.Unlock()
+				if announce {
+					m.opt.Publisher.Publish(EvRoleChangeWrong, replicaInst(e.To, e.Master, e.From)+" new reported role is master")
+				}
 				m.log.Warn("+switch-master", "master", e.Master, "from", e.From.String(), "to", e.To.String(), "epoch", e.Epoch)
 			case quorum.EffODown:
 				m.log.Warn("+odown", "master", e.Master, "addr", e.Addr.String(), "votes", e.Votes, "quorum", e.Quorum)
