@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 )
 
@@ -182,7 +183,7 @@ func (d *Driver) Run(ctx context.Context, c *Checker) ([]FailoverRecord, error) 
 			return recs, fmt.Errorf("before failover %d: %w", k, err)
 		}
 		pause := d.opt.MinPause + time.Duration(d.rng.Int64N(int64(d.opt.MaxPause-d.opt.MinPause)+1))
-		if err := sleep(ctx, pause); err != nil {
+		if err := benchutil.Sleep(ctx, pause); err != nil {
 			return recs, err
 		}
 		rec, err := d.failover(ctx, k, cur, pause, c)
@@ -223,7 +224,7 @@ func (d *Driver) failover(ctx context.Context, k int, cur string, pause time.Dur
 		k, d.opt.Failovers, cur, pause.Round(time.Millisecond), rec.AckedAtKill)
 	// The dead master can acknowledge nothing more once its last replies
 	// have been read; then see what each survivor received.
-	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+	if err := benchutil.Sleep(ctx, 200*time.Millisecond); err != nil {
 		return rec, err
 	}
 	_, _, rec.LastAckedAtKill = c.Position()
@@ -245,7 +246,7 @@ func (d *Driver) failover(ctx context.Context, k int, cur string, pause time.Dur
 	if err != nil {
 		return rec, fmt.Errorf("restart %s: %w", cur, err)
 	}
-	err = poll(ctx, d.opt.RecoverWait, func() error { return replicaOf(ctx, cur, newMaster) })
+	err = benchutil.Poll(ctx, d.opt.RecoverWait, pollEvery, func() error { return replicaOf(ctx, cur, newMaster) })
 	if err != nil {
 		return rec, fmt.Errorf("restarted %s not a replica of %s within %s: %w", cur, newMaster, d.opt.RecoverWait, err)
 	}
@@ -298,7 +299,7 @@ func (d *Driver) nodeAddrs() []string {
 // not, and returns it.
 func (d *Driver) waitAgreed(ctx context.Context, not string, timeout time.Duration) (string, error) {
 	var got string
-	err := poll(ctx, timeout, func() error {
+	err := benchutil.Poll(ctx, timeout, pollEvery, func() error {
 		var err error
 		got, err = d.agreed(ctx)
 		if err == nil && got == not {
@@ -334,7 +335,7 @@ func (d *Driver) agreed(ctx context.Context) (string, error) {
 // waitHealthy waits until master is healthy (see healthy) and the writer
 // has MinProgress writes acknowledged since base.
 func (d *Driver) waitHealthy(ctx context.Context, master string, c *Checker, base int) error {
-	err := poll(ctx, d.opt.RecoverWait, func() error {
+	err := benchutil.Poll(ctx, d.opt.RecoverWait, pollEvery, func() error {
 		if err := d.healthy(ctx, master); err != nil {
 			return err
 		}
@@ -444,8 +445,8 @@ func MasterAddr(ctx context.Context, monitor, name string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// sentinelMap runs a command replying one flat field/value array.
-func sentinelMap(ctx context.Context, monitor string, args ...string) (map[string]string, error) {
+// sentinelArray runs a command on a monitor that replies an array.
+func sentinelArray(ctx context.Context, monitor string, args ...string) ([]any, error) {
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	v, err := redisproc.Do(pctx, monitor, args...)
@@ -455,6 +456,15 @@ func sentinelMap(ctx context.Context, monitor string, args ...string) (map[strin
 	arr, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("monitor %s: %s: unexpected reply %T", monitor, strings.Join(args, " "), v)
+	}
+	return arr, nil
+}
+
+// sentinelMap runs a command replying one flat field/value array.
+func sentinelMap(ctx context.Context, monitor string, args ...string) (map[string]string, error) {
+	arr, err := sentinelArray(ctx, monitor, args...)
+	if err != nil {
+		return nil, err
 	}
 	return pairs(arr), nil
 }
@@ -462,15 +472,9 @@ func sentinelMap(ctx context.Context, monitor string, args ...string) (map[strin
 // sentinelList runs a command replying an array of field/value arrays
 // (SENTINEL REPLICAS) and returns them by ip:port.
 func sentinelList(ctx context.Context, monitor string, args ...string) (map[string]map[string]string, error) {
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	v, err := redisproc.Do(pctx, monitor, args...)
+	arr, err := sentinelArray(ctx, monitor, args...)
 	if err != nil {
-		return nil, fmt.Errorf("monitor %s: %s: %w", monitor, strings.Join(args, " "), err)
-	}
-	arr, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("monitor %s: %s: unexpected reply %T", monitor, strings.Join(args, " "), v)
+		return nil, err
 	}
 	out := map[string]map[string]string{}
 	for _, e := range arr {
@@ -492,34 +496,4 @@ func pairs(arr []any) map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-// poll calls fn every pollEvery until it returns nil, timeout passes (the
-// last error is returned) or ctx ends.
-func poll(ctx context.Context, timeout time.Duration, fn func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		if serr := sleep(ctx, pollEvery); serr != nil {
-			return fmt.Errorf("%w (last: %w)", serr, err)
-		}
-	}
-}
-
-// sleep pauses for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

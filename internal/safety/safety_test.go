@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/safety"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
@@ -19,14 +19,9 @@ import (
 var seedFlag = flag.Uint64("seed", 0, "seed of the failover drills' random pauses (0 = from the clock)")
 
 func TestMain(m *testing.M) {
-	// go-redis logs every failed dial; after a kill those are expected.
-	redis.SetLogger(quietLogger{})
+	benchutil.QuietRedisLogs()
 	goleak.VerifyTestMain(m)
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 const (
 	failovers = 3

@@ -27,21 +27,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 )
-
-const modulePath = "github.com/raftsentinel/raftsentinel"
 
 type options struct {
 	runs     int
@@ -55,33 +50,20 @@ type options struct {
 	perfFreq int
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { benchutil.Main(run) }
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opt, err := parseFlags(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "bench-protocol:", err)
-		return 2
+		return benchutil.FlagExit(stderr, "bench-protocol", err)
 	}
 	if err := bench(ctx, opt, stdout); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "bench-protocol: interrupted; every process it started is stopped")
 			return 1
 		}
-		hint := ""
-		if !opt.keep {
-			hint = " (rerun with -keep to keep the monitors' configs and logs)"
-		}
-		fmt.Fprintf(stderr, "bench-protocol: %v%s\n", err, hint)
+		fmt.Fprintf(stderr, "bench-protocol: %v%s\n", err, benchutil.KeepHint(opt.keep))
 		return 1
 	}
 	return 0
@@ -89,8 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var opt options
-	fs := flag.NewFlagSet("bench-protocol", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchutil.NewFlagSet("bench-protocol", stderr)
 	fs.IntVar(&opt.runs, "runs", 3, "repetitions of every measurement (the report gives the median)")
 	fs.IntVar(&opt.requests, "n", 200000, "requests per redis-benchmark measurement (redis-benchmark -n)")
 	fs.IntVar(&opt.clients, "c", 50, "parallel connections of redis-benchmark (redis-benchmark -c)")
@@ -100,11 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&opt.perfDir, "perf", "", "after the measurements, run perf stat (follower and Sentinel) and perf record -g (follower) under each load, writing into `dir`")
 	fs.IntVar(&opt.perfFreq, "perf-freq", 999, "sampling frequency of -perf (Hz)")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the working directory (configs, logs) instead of removing it")
-	if err := fs.Parse(args); err != nil {
+	if err := benchutil.ParseFlags(fs, args); err != nil {
 		return opt, err
-	}
-	if fs.NArg() > 0 {
-		return opt, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
 	case opt.runs < 1:
@@ -124,56 +102,35 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // bench starts both topologies, measures and prints the report. An error
 // means the benchmark could not run (or a measurement failed).
 func bench(ctx context.Context, opt options, w io.Writer) (err error) {
-	for _, name := range []string{"redis-server", "redis-sentinel", "redis-benchmark"} {
-		if _, err := redisproc.Binary(name); err != nil {
-			return err
-		}
+	if err := benchutil.NeedRedis("redis-server", "redis-sentinel", "redis-benchmark"); err != nil {
+		return err
 	}
 	if opt.perfDir != "" {
 		if _, err := exec.LookPath("perf"); err != nil {
 			return fmt.Errorf("-perf: %w (apt-get install -y linux-perf)", err)
 		}
 	}
-	root, err := repoRoot()
+	ws, err := benchutil.NewWorkspace(ctx, w, "raftsentinel-bench-protocol-", opt.keep)
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "raftsentinel-bench-protocol-")
-	if err != nil {
-		return fmt.Errorf("working directory: %w", err)
-	}
-	if opt.keep {
-		defer fmt.Fprintf(w, "\nworking directory kept: %s\n", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
-	goBin := goTool()
-	bin := filepath.Join(work, "raftsentinel")
-	fmt.Fprintf(w, "building %s/cmd/raftsentinel ...\n", modulePath)
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/raftsentinel")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/raftsentinel: %w\n%s", err, out)
-	}
+	defer ws.Close()
 
-	machine := machineLines(ctx, goBin, root)
-	fmt.Fprintln(w)
-	for _, l := range machine {
-		fmt.Fprintln(w, l)
-	}
+	machine := machineLines(ctx, ws.GoBin, ws.Root)
+	benchutil.PrintLines(w, machine)
 
 	// Both topologies stay up for the whole run, so each system is measured
 	// with the other one idling beside it, as it would be in the other's
 	// measurements.
 	fmt.Fprintln(w, "\nstarting: per system 1 master + 1 replica, 3 monitors (quorum 2) ...")
-	rs, err := startGroup(ctx, sysRaft, bin, filepath.Join(work, "raftsentinel-topology"))
+	rs, err := startGroup(ctx, benchutil.Raftsentinel, ws.Bin, filepath.Join(ws.Dir, "raftsentinel-topology"))
 	if rs != nil {
 		defer func() { err = errors.Join(err, rs.close()) }()
 	}
 	if err != nil {
 		return withLogs(err, rs)
 	}
-	sn, err := startGroup(ctx, sysSentinel, bin, filepath.Join(work, "sentinel-topology"))
+	sn, err := startGroup(ctx, benchutil.Sentinel, ws.Bin, filepath.Join(ws.Dir, "sentinel-topology"))
 	if sn != nil {
 		defer func() { err = errors.Join(err, sn.close()) }()
 	}
@@ -181,7 +138,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 		return withLogs(err, sn)
 	}
 	for _, g := range []*group{rs, sn} {
-		if err := poll(ctx, readyTimeout, func() error { return g.ready(ctx) }); err != nil {
+		if err := benchutil.Poll(ctx, readyTimeout, readyEvery, func() error { return g.ready(ctx) }); err != nil {
 			return withLogs(fmt.Errorf("%s not ready after %s: %w", g.sys, readyTimeout, err), g)
 		}
 	}
@@ -191,21 +148,19 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 	}
 	follower := rs.firstOther(leader)
 	targets := []target{
-		{label: labelFollower, sys: sysRaft, mon: follower},
-		{label: labelSentinel, sys: sysSentinel, mon: sn.monitors[0]},
+		{label: labelFollower, sys: benchutil.Raftsentinel, mon: follower},
+		{label: labelSentinel, sys: benchutil.Sentinel, mon: sn.monitors[0]},
 	}
 	if opt.leader {
-		targets = append(targets, target{label: labelLeader, sys: sysRaft, mon: leader})
+		targets = append(targets, target{label: labelLeader, sys: benchutil.Raftsentinel, mon: leader})
 	}
 	for _, t := range targets {
-		fmt.Fprintf(w, "  %-22s %s (%s, pid %d)\n", t.label+":", t.mon.addr, t.mon.name, t.mon.pid())
+		fmt.Fprintf(w, "  %-22s %s (%s, pid %d)\n", t.label+":", t.mon.Addr, t.mon.Name, t.mon.Pid())
 	}
 
 	if opt.settle > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(opt.settle):
+		if err := benchutil.Sleep(ctx, opt.settle); err != nil {
+			return err
 		}
 	}
 	rssIdle, err := readRSSAll(targets)
@@ -213,7 +168,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 		return err
 	}
 
-	groups := map[system]*group{sysRaft: rs, sysSentinel: sn}
+	groups := map[benchutil.System]*group{benchutil.Raftsentinel: rs, benchutil.Sentinel: sn}
 	cfg := benchConfig{requests: opt.requests, clients: opt.clients}
 	fmt.Fprintf(w, "\nwarm-up: %d requests of each case against each target (not counted)\n", warmupRequests(opt.requests))
 	for _, c := range cases {
@@ -253,8 +208,8 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 		return err
 	}
 	leaderAfter, lerr := rs.raftLeader()
-	if lerr != nil || leaderAfter.name != leader.name {
-		fmt.Fprintf(w, "\nWARNING: the Raft leader changed during the run (%s before, %v after): the follower/leader labels may be off\n", leader.name, describeLeader(leaderAfter, lerr))
+	if lerr != nil || leaderAfter.Name != leader.Name {
+		fmt.Fprintf(w, "\nWARNING: the Raft leader changed during the run (%s before, %v after): the follower/leader labels may be off\n", leader.Name, describeLeader(leaderAfter, lerr))
 	}
 	// Under load a monitor may have seen a probe time out; that is worth a
 	// note, not the loss of the measurements.
@@ -265,19 +220,11 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 	}
 
 	report := reportLines(reportInput{
-		machine: machine, opt: opt, targets: targets, leader: leader.name, follower: follower.name,
+		machine: machine, opt: opt, targets: targets, leader: leader.Name, follower: follower.Name,
 		samples: samples, rss: [3]map[string]memory{rssIdle, rssWarm, rssAfter}, loadEnd: loadAverage(),
 	})
-	fmt.Fprintln(w)
-	for _, l := range report {
-		fmt.Fprintln(w, l)
-	}
-	if opt.out != "" {
-		text := strings.Join(report, "\n") + "\n"
-		if err := os.WriteFile(opt.out, []byte(text), 0o644); err != nil {
-			return fmt.Errorf("write -out file: %w", err)
-		}
-		fmt.Fprintf(w, "\nreport written to %s\n", opt.out)
+	if err := benchutil.WriteReport(w, report, opt.out); err != nil {
+		return err
 	}
 
 	if opt.perfDir != "" {
@@ -291,11 +238,11 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 	return nil
 }
 
-func describeLeader(m *monitor, err error) string {
+func describeLeader(m *benchutil.Monitor, err error) string {
 	if err != nil {
 		return err.Error()
 	}
-	return m.name
+	return m.Name
 }
 
 // warmupRequests is the size of the uncounted warm-up pass of each case.
@@ -315,16 +262,9 @@ func withLogs(err error, g *group) error {
 // machineLines describe the machine (and the raftsentinel source) the
 // numbers come from.
 func machineLines(ctx context.Context, goBin, root string) []string {
-	return []string{
-		"raftsentinel: " + sourceVersion(ctx, root),
-		"nproc: " + cmdOutput(ctx, "nproc"),
-		"CPU: " + cpuModel(),
-		"kernel: " + cmdOutput(ctx, "uname", "-r"),
-		"go: " + cmdOutput(ctx, goBin, "version"),
-		"redis-server: " + cmdOutput(ctx, "redis-server", "--version"),
-		"redis-benchmark: " + cmdOutput(ctx, "redis-benchmark", "--version"),
-		"load average at start: " + loadAverage(),
-	}
+	lines := []string{"raftsentinel: " + sourceVersion(ctx, root)}
+	lines = append(lines, benchutil.MachineLines(ctx, goBin, "redis-server", "redis-benchmark")...)
+	return append(lines, "load average at start: "+loadAverage())
 }
 
 // sourceVersion is the commit the benchmarked binary was built from, and
@@ -353,61 +293,4 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-// cmdOutput is the trimmed output of a command, or why it has none.
-func cmdOutput(ctx context.Context, name string, args ...string) string {
-	if strings.HasPrefix(name, "redis-") {
-		if p, err := redisproc.Binary(name); err == nil {
-			name = p
-		}
-	}
-	out, err := exec.CommandContext(ctx, name, args...).Output()
-	if err != nil {
-		return fmt.Sprintf("unknown (%s: %v)", name, err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return fmt.Sprintf("unknown (%v)", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown (no model name in /proc/cpuinfo)"
-}
-
-// repoRoot walks up from the working directory to the module root (where
-// `go run` runs when invoked by make).
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module "+modulePath+"\n")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod of %s above %s: run from the repository", modulePath, dir)
-		}
-	}
-}
-
-// goTool is the go command: $GOROOT/bin/go when `go run` set GOROOT (the
-// toolchain running us), else go from PATH.
-func goTool() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }

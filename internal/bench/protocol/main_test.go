@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 )
 
 func TestParseRPS(t *testing.T) {
@@ -78,24 +80,18 @@ func TestProcReaders(t *testing.T) {
 	}
 }
 
-func TestMedianAndSpread(t *testing.T) {
-	if m := median([]float64{3, 1, 2}); m != 2 {
-		t.Errorf("median odd = %v", m)
-	}
-	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
-		t.Errorf("median even = %v", m)
-	}
-	if m := median(nil); m != 0 {
-		t.Errorf("median empty = %v", m)
-	}
+func TestSpread(t *testing.T) {
 	if s := spread([]float64{90, 100, 110}); s < 0.199 || s > 0.201 {
 		t.Errorf("spread = %v, want 0.2", s)
+	}
+	if s := spread(nil); s != 0 {
+		t.Errorf("spread empty = %v", s)
 	}
 }
 
 func TestReportTarget(t *testing.T) {
-	mon := func(name string) *monitor { return &monitor{name: name} }
-	targets := []target{{label: labelFollower, sys: sysRaft, mon: mon("m2")}, {label: labelSentinel, sys: sysSentinel, mon: mon("sentinel1")}}
+	mon := func(name string) *benchutil.Monitor { return &benchutil.Monitor{Name: name} }
+	targets := []target{{label: labelFollower, sys: benchutil.Raftsentinel, mon: mon("m2")}, {label: labelSentinel, sys: benchutil.Sentinel, mon: mon("sentinel1")}}
 	samples := map[sampleKey][]sample{}
 	for _, c := range cases {
 		samples[sampleKey{c.String(), labelFollower}] = []sample{{rps: 110, cpuUS: 1}}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 )
 
 // perfAttach is how long perf is given to attach before the load starts.
@@ -35,7 +37,7 @@ func recordPerf(ctx context.Context, w io.Writer, opt options, cfg benchConfig, 
 		return fmt.Errorf("-perf: %w", err)
 	}
 	fmt.Fprintf(w, "\nperf: per case, perf stat of %s (%s, pid %d) and %s (%s, pid %d), then perf record -g of the former at %d Hz, into %s\n",
-		rs.label, rs.mon.name, rs.mon.pid(), sn.label, sn.mon.name, sn.mon.pid(), opt.perfFreq, dir)
+		rs.label, rs.mon.Name, rs.mon.Pid(), sn.label, sn.mon.Name, sn.mon.Pid(), opt.perfFreq, dir)
 	for _, c := range cases {
 		for _, t := range []target{rs, sn} {
 			st, err := statCase(ctx, cfg, t, c)
@@ -49,7 +51,7 @@ func recordPerf(ctx context.Context, w io.Writer, opt options, cfg benchConfig, 
 		data := base + ".perf.data"
 		var recOut bytes.Buffer
 		smp, err := withPerf(ctx, &recOut, []string{"record", "-F", strconv.Itoa(opt.perfFreq), "-g",
-			"-p", strconv.Itoa(rs.mon.pid()), "-o", data}, func() (sample, error) { return runCase(ctx, cfg, rs, c) })
+			"-p", strconv.Itoa(rs.mon.Pid()), "-o", data}, func() (sample, error) { return runCase(ctx, cfg, rs, c) })
 		if err != nil {
 			return fmt.Errorf("perf record, %s: %w", c, err)
 		}
@@ -83,7 +85,7 @@ type perfStat struct {
 func statCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (perfStat, error) {
 	var out bytes.Buffer
 	smp, err := withPerf(ctx, &out, []string{"stat", "-x", ",", "-e", "raw_syscalls:sys_enter,context-switches,task-clock",
-		"-p", strconv.Itoa(t.mon.pid())}, func() (sample, error) { return runCase(ctx, cfg, t, c) })
+		"-p", strconv.Itoa(t.mon.Pid())}, func() (sample, error) { return runCase(ctx, cfg, t, c) })
 	if err != nil {
 		return perfStat{}, fmt.Errorf("perf stat, %s on %s: %w", c, t.label, err)
 	}
@@ -116,9 +118,7 @@ func statCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (perf
 func withPerf(ctx context.Context, out *bytes.Buffer, args []string, load func() (sample, error)) (sample, error) {
 	cmd := exec.CommandContext(ctx, "perf", args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	cmd.WaitDelay = 5 * time.Second
+	benchutil.OwnGroup(cmd, 5*time.Second)
 	if err := cmd.Start(); err != nil {
 		return sample{}, fmt.Errorf("perf %s: %w", args[0], err)
 	}

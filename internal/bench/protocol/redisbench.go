@@ -13,9 +13,9 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 )
 
@@ -42,8 +42,8 @@ var cases = []benchCase{
 // target is one monitor under measurement.
 type target struct {
 	label string // column of the report
-	sys   system
-	mon   *monitor
+	sys   benchutil.System
+	mon   *benchutil.Monitor
 }
 
 // benchConfig is what is the same for every redis-benchmark run.
@@ -72,10 +72,10 @@ type sample struct {
 // redis-benchmark against it and returns the throughput and the monitor's
 // CPU time per request over the run.
 func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sample, error) {
-	if err := checkReply(ctx, t.mon.addr, c); err != nil {
+	if err := checkReply(ctx, t.mon.Addr, c); err != nil {
 		return sample{}, err
 	}
-	host, port, err := net.SplitHostPort(t.mon.addr)
+	host, port, err := net.SplitHostPort(t.mon.Addr)
 	if err != nil {
 		return sample{}, err
 	}
@@ -83,7 +83,7 @@ func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sampl
 		"-c", strconv.Itoa(cfg.clients), "-n", strconv.Itoa(cfg.requests), "-P", strconv.Itoa(c.pipeline),
 		"-q", "--csv"}
 	args = append(args, c.args...)
-	pid := t.mon.pid()
+	pid := t.mon.Pid()
 	var before time.Duration
 	var beforeErr error
 	stdout, err := runBenchmark(ctx, args, func() { before, beforeErr = cpuTime(pid) })
@@ -91,8 +91,8 @@ func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sampl
 		return sample{}, err
 	}
 	after, afterErr := cpuTime(pid)
-	if t.mon.pid() != pid || errors.Join(beforeErr, afterErr) != nil {
-		return sample{}, fmt.Errorf("%s exited during the measurement (%v)", t.mon.name, errors.Join(beforeErr, afterErr))
+	if t.mon.Pid() != pid || errors.Join(beforeErr, afterErr) != nil {
+		return sample{}, fmt.Errorf("%s exited during the measurement (%v)", t.mon.Name, errors.Join(beforeErr, afterErr))
 	}
 	rps, err := parseRPS(stdout)
 	if err != nil {
@@ -170,9 +170,7 @@ func runBenchmark(ctx context.Context, args []string, started func()) ([]byte, e
 	cmd := exec.CommandContext(bctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	cmd.WaitDelay = 2 * time.Second
+	benchutil.OwnGroup(cmd, 2*time.Second)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start redis-benchmark: %w", err)
 	}
@@ -278,9 +276,9 @@ func readMemory(pid int) (memory, error) {
 func readRSSAll(targets []target) (map[string]memory, error) {
 	out := map[string]memory{}
 	for _, t := range targets {
-		m, err := readMemory(t.mon.pid())
+		m, err := readMemory(t.mon.Pid())
 		if err != nil {
-			return nil, fmt.Errorf("memory of %s (%s): %w", t.label, t.mon.name, err)
+			return nil, fmt.Errorf("memory of %s (%s): %w", t.label, t.mon.Name, err)
 		}
 		out[t.label] = m
 	}

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 )
 
 // The target of the issue: raftsentinel's throughput at least this
@@ -48,24 +50,9 @@ func cpuOf(ss []sample) []float64 {
 	return out
 }
 
-// median of xs (mean of the two middle values for an even count); 0 when
-// empty.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
 // spread is (max - min) / median of xs.
 func spread(xs []float64) float64 {
-	m := median(xs)
+	m := benchutil.Median(xs)
 	if m == 0 {
 		return 0
 	}
@@ -91,7 +78,7 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 func monName(targets []target, label string) string {
 	for _, t := range targets {
 		if t.label == label {
-			return t.mon.name
+			return t.mon.Name
 		}
 	}
 	return "?"
@@ -135,11 +122,11 @@ func reportLines(in reportInput) []string {
 	var misses []string
 	worstSpread, worstCell := 0.0, ""
 	for _, c := range cases {
-		mf := median(rpsOf(in.samples[sampleKey{c.String(), labelFollower}]))
-		ms := median(rpsOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		mf := benchutil.Median(rpsOf(in.samples[sampleKey{c.String(), labelFollower}]))
+		ms := benchutil.Median(rpsOf(in.samples[sampleKey{c.String(), labelSentinel}]))
 		row := fmt.Sprintf("| %s | %d | %s | %s | %s |", c.command, c.pipeline, rpsCell(mf), rpsCell(ms), ratioCell(mf, ms))
 		if withLeader {
-			ml := median(rpsOf(in.samples[sampleKey{c.String(), labelLeader}]))
+			ml := benchutil.Median(rpsOf(in.samples[sampleKey{c.String(), labelLeader}]))
 			row += fmt.Sprintf(" %s | %s |", rpsCell(ml), ratioCell(ml, ms))
 		}
 		lines = append(lines, row)
@@ -170,11 +157,11 @@ func reportLines(in reportInput) []string {
 	}
 	lines = append(lines, header, sep)
 	for _, c := range cases {
-		cf := median(cpuOf(in.samples[sampleKey{c.String(), labelFollower}]))
-		cs := median(cpuOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		cf := benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelFollower}]))
+		cs := benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelSentinel}]))
 		row := fmt.Sprintf("| %s | %d | %.2f | %.2f | %s |", c.command, c.pipeline, cf, cs, ratioCell(cf, cs))
 		if withLeader {
-			row += fmt.Sprintf(" %.2f |", median(cpuOf(in.samples[sampleKey{c.String(), labelLeader}])))
+			row += fmt.Sprintf(" %.2f |", benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelLeader}])))
 		}
 		lines = append(lines, row)
 	}
@@ -185,7 +172,7 @@ func reportLines(in reportInput) []string {
 		"|---|---|---|---|---|")
 	for _, t := range in.targets {
 		idle, warm, after := in.rss[0][t.label], in.rss[1][t.label], in.rss[2][t.label]
-		lines = append(lines, fmt.Sprintf("| %s (%s) | %s | %s | %s | %s |", t.label, t.mon.name, mib(idle.rss), mib(warm.rss), mib(after.rss), mib(after.hwm)))
+		lines = append(lines, fmt.Sprintf("| %s (%s) | %s | %s | %s | %s |", t.label, t.mon.Name, mib(idle.rss), mib(warm.rss), mib(after.rss), mib(after.hwm)))
 	}
 	r := in.rss
 	lines = append(lines, fmt.Sprintf("| ratio raftsentinel follower / Sentinel | %s | %s | %s | %s |",

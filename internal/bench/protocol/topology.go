@@ -12,18 +12,22 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 )
 
 // masterName is the name both systems monitor their master under.
 const masterName = "mymaster"
 
-// readyTimeout bounds start → every monitor fully informed.
-const readyTimeout = 60 * time.Second
+// readyTimeout bounds start → every monitor fully informed; readyEvery is
+// the pause between two checks meanwhile.
+const (
+	readyTimeout = 60 * time.Second
+	readyEvery   = 50 * time.Millisecond
+)
 
 // downAfter and failoverTimeout are the same for both systems; nothing
 // fails during the benchmark, they only set the monitors' background work.
@@ -32,44 +36,14 @@ const (
 	failoverTimeout = 60 * time.Second
 )
 
-// system is one of the two monitor implementations under test.
-type system string
-
-const (
-	sysRaft     system = "raftsentinel"
-	sysSentinel system = "sentinel"
-)
-
-// monitor is one monitor process of either system.
-type monitor struct {
-	name    string // m1..m3 (raftsentinel node id) or sentinel1..3
-	addr    string // Sentinel-protocol address
-	logPath string
-	srv     *redisproc.Server // redis-sentinel
-	proc    *proc             // raftsentinel
-}
-
-// pid is the monitor's process id (0 if it is not running).
-func (m *monitor) pid() int {
-	if m.srv != nil {
-		return m.srv.Pid()
-	}
-	select {
-	case <-m.proc.done:
-		return 0
-	default:
-		return m.proc.cmd.Process.Pid
-	}
-}
-
 // group is one system's topology: a master, its replica and three
 // monitors, all local processes under dir.
 type group struct {
-	sys      system
+	sys      benchutil.System
 	dir      string
 	master   *redisproc.Server
 	replica  *redisproc.Server
-	monitors []*monitor
+	monitors []*benchutil.Monitor
 	closers  []func() error
 }
 
@@ -85,7 +59,7 @@ func (g *group) close() error {
 // startGroup starts the master, its replica (and waits until it is in
 // sync) and three monitors of sys. On error the returned group, when not
 // nil, holds what was started and must be closed.
-func startGroup(ctx context.Context, sys system, bin, dir string) (*group, error) {
+func startGroup(ctx context.Context, sys benchutil.System, bin, dir string) (*group, error) {
 	g := &group{sys: sys, dir: dir}
 	master, err := redisproc.Start(ctx, redisproc.Options{Dir: filepath.Join(dir, "master")})
 	if err != nil {
@@ -101,128 +75,23 @@ func startGroup(ctx context.Context, sys system, bin, dir string) (*group, error
 	g.closers = append(g.closers, replica.Close)
 	// The monitors start once the replica is in sync, so both systems find
 	// it in the master's first INFO.
-	if err := poll(ctx, readyTimeout, func() error { return g.replicaUp(ctx) }); err != nil {
+	if err := benchutil.Poll(ctx, readyTimeout, readyEvery, func() error { return g.replicaUp(ctx) }); err != nil {
 		return g, fmt.Errorf("%s: replication: %w", sys, err)
 	}
-	switch sys {
-	case sysRaft:
-		err = g.startRaftsentinel(ctx, bin)
-	case sysSentinel:
-		err = g.startSentinels(ctx)
-	default:
-		err = fmt.Errorf("unknown system %q", sys)
-	}
+	// raftsentinel logs JSON at level info: quiet in steady state, and it
+	// carries the "raft leader changed" lines that tell the leader from the
+	// followers.
+	mons, err := benchutil.StartMonitors(ctx, sys, benchutil.GroupOptions{
+		Dir: dir, MasterName: masterName, MasterAddr: master.Addr(),
+		DownAfter: downAfter, FailoverTimeout: failoverTimeout, ReadyTimeout: readyTimeout,
+		Bin: bin, LogLevel: "info", LogFormat: "json",
+	})
+	g.closers = append(g.closers, mons.Close)
+	g.monitors = mons.List
 	if err != nil {
 		return g, fmt.Errorf("%s: %w", sys, err)
 	}
 	return g, nil
-}
-
-// startSentinels starts three redis-sentinel processes.
-func (g *group) startSentinels(ctx context.Context) error {
-	for i := range 3 {
-		name := fmt.Sprintf("sentinel%d", i+1)
-		sdir := filepath.Join(g.dir, name)
-		if err := os.MkdirAll(sdir, 0o755); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		logPath := filepath.Join(sdir, "sentinel.log")
-		f, err := os.Create(logPath)
-		if err != nil {
-			return fmt.Errorf("%s log: %w", name, err)
-		}
-		s, err := redisproc.StartSentinel(ctx, redisproc.SentinelOptions{
-			Dir:             sdir,
-			MasterName:      masterName,
-			MasterAddr:      g.master.Addr(),
-			Quorum:          2,
-			DownAfter:       downAfter,
-			FailoverTimeout: failoverTimeout,
-			ParallelSyncs:   1,
-			Stdout:          f,
-		})
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("start %s: %w", name, err)
-		}
-		g.closers = append(g.closers, func() error { return errors.Join(s.Close(), f.Close()) })
-		g.monitors = append(g.monitors, &monitor{name: name, addr: s.Addr(), logPath: logPath, srv: s})
-	}
-	return nil
-}
-
-// rsNode is the addresses of one raftsentinel monitor.
-type rsNode struct {
-	id                     string
-	listen, raft, http     string
-	dir, confPath, logPath string
-}
-
-// startRaftsentinel writes three monitor configurations and runs the
-// built binary on each, as separate processes.
-func (g *group) startRaftsentinel(ctx context.Context, bin string) error {
-	nodes := make([]rsNode, 3)
-	for i := range nodes {
-		n := &nodes[i]
-		n.id = fmt.Sprintf("m%d", i+1)
-		n.dir = filepath.Join(g.dir, n.id)
-		if err := os.MkdirAll(n.dir, 0o755); err != nil {
-			return fmt.Errorf("monitor %s: %w", n.id, err)
-		}
-		n.confPath = filepath.Join(n.dir, "raftsentinel.yaml")
-		n.logPath = filepath.Join(n.dir, "raftsentinel.log")
-		for _, p := range []*string{&n.listen, &n.raft, &n.http} {
-			port, err := redisproc.FreePort()
-			if err != nil {
-				return err
-			}
-			*p = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		}
-	}
-	for i := range nodes {
-		if err := os.WriteFile(nodes[i].confPath, []byte(monitorYAML(nodes, i, g.master.Addr())), 0o644); err != nil {
-			return fmt.Errorf("write config of %s: %w", nodes[i].id, err)
-		}
-	}
-	// Start all three before waiting for any: they need each other to
-	// elect a Raft leader.
-	for _, n := range nodes {
-		p, err := startProc(ctx, bin, []string{"run", "--config", n.confPath}, n.logPath)
-		if err != nil {
-			return fmt.Errorf("start monitor %s: %w", n.id, err)
-		}
-		g.closers = append(g.closers, p.kill)
-		g.monitors = append(g.monitors, &monitor{name: n.id, addr: n.listen, logPath: n.logPath, proc: p})
-	}
-	for _, m := range g.monitors {
-		if err := m.proc.waitPing(ctx, m.addr, readyTimeout); err != nil {
-			return fmt.Errorf("monitor %s: %w", m.name, err)
-		}
-	}
-	return nil
-}
-
-// monitorYAML is the configuration file of monitor i of nodes. The log is
-// JSON at level info: quiet in steady state, and it carries the "raft
-// leader changed" lines that tell the leader from the followers.
-func monitorYAML(nodes []rsNode, i int, masterAddr string) string {
-	n := nodes[i]
-	var b strings.Builder
-	fmt.Fprintf(&b, "node-id: %s\n", n.id)
-	fmt.Fprintf(&b, "listen: %q\nannounce: %q\n", n.listen, n.listen)
-	fmt.Fprintf(&b, "raft-addr: %q\nhttp-addr: %q\n", n.raft, n.http)
-	fmt.Fprintf(&b, "data-dir: %q\n", filepath.Join(n.dir, "data"))
-	b.WriteString("peers:\n")
-	for _, p := range nodes {
-		fmt.Fprintf(&b, "  - id: %s\n    raft-addr: %q\n", p.id, p.raft)
-	}
-	b.WriteString("masters:\n")
-	fmt.Fprintf(&b, "  - name: %s\n    addr: %q\n    quorum: 2\n", masterName, masterAddr)
-	fmt.Fprintf(&b, "    down-after: %s\n    failover-timeout: %s\n    parallel-syncs: 1\n", downAfter, failoverTimeout)
-	// hashicorp/raft LAN defaults, as shipped; not tuned for the bench.
-	b.WriteString("raft:\n  heartbeat-timeout: 500ms\n  election-timeout: 500ms\n  leader-lease-timeout: 250ms\n")
-	b.WriteString("log:\n  level: info\n  format: json\n")
-	return b.String()
 }
 
 // replicaUp checks that the replica's link to the master is up.
@@ -244,27 +113,27 @@ func (g *group) replicaUp(ctx context.Context) error {
 // replication is up.
 func (g *group) ready(ctx context.Context) error {
 	for _, m := range g.monitors {
-		if m.pid() == 0 {
-			return permanent{fmt.Errorf("monitor %s (%s) is not running", m.name, m.addr)}
+		if m.Pid() == 0 {
+			return benchutil.Permanent(fmt.Errorf("monitor %s (%s) is not running", m.Name, m.Addr))
 		}
-		if err := checkMasterAddr(ctx, m.addr, g.master.Addr()); err != nil {
-			return fmt.Errorf("monitor %s: %w", m.name, err)
+		if err := checkMasterAddr(ctx, m.Addr, g.master.Addr()); err != nil {
+			return fmt.Errorf("monitor %s: %w", m.Name, err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		reply, err := redisproc.Do(cctx, m.addr, "SENTINEL", "MASTER", masterName)
+		reply, err := redisproc.Do(cctx, m.Addr, "SENTINEL", "MASTER", masterName)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("monitor %s: sentinel master: %w", m.name, err)
+			return fmt.Errorf("monitor %s: sentinel master: %w", m.Name, err)
 		}
 		f, err := fieldMap(reply)
 		if err != nil {
-			return fmt.Errorf("monitor %s: sentinel master: %w", m.name, err)
+			return fmt.Errorf("monitor %s: sentinel master: %w", m.Name, err)
 		}
 		if f["num-slaves"] != "1" || f["num-other-sentinels"] != "2" {
-			return fmt.Errorf("monitor %s: num-slaves %q, num-other-sentinels %q", m.name, f["num-slaves"], f["num-other-sentinels"])
+			return fmt.Errorf("monitor %s: num-slaves %q, num-other-sentinels %q", m.Name, f["num-slaves"], f["num-other-sentinels"])
 		}
 		if fl := f["flags"]; strings.Contains(fl, "down") || strings.Contains(fl, "failover") {
-			return fmt.Errorf("monitor %s: master flags %q", m.name, fl)
+			return fmt.Errorf("monitor %s: master flags %q", m.Name, fl)
 		}
 	}
 	return g.replicaUp(ctx)
@@ -308,20 +177,20 @@ func fieldMap(reply any) (map[string]string, error) {
 
 // raftLeader returns the monitor every raftsentinel monitor last logged as
 // the Raft leader ("raft leader changed"); they must agree.
-func (g *group) raftLeader() (*monitor, error) {
+func (g *group) raftLeader() (*benchutil.Monitor, error) {
 	leader := ""
 	for _, m := range g.monitors {
-		id, err := lastLeader(m.logPath)
+		id, err := lastLeader(m.LogPath)
 		if err != nil {
-			return nil, fmt.Errorf("monitor %s: %w", m.name, err)
+			return nil, fmt.Errorf("monitor %s: %w", m.Name, err)
 		}
 		if leader != "" && id != leader {
-			return nil, fmt.Errorf("monitors disagree on the Raft leader: %s logged %s, another %s", m.name, id, leader)
+			return nil, fmt.Errorf("monitors disagree on the Raft leader: %s logged %s, another %s", m.Name, id, leader)
 		}
 		leader = id
 	}
 	for _, m := range g.monitors {
-		if m.name == leader {
+		if m.Name == leader {
 			return m, nil
 		}
 	}
@@ -362,7 +231,7 @@ func lastLeader(logPath string) (string, error) {
 }
 
 // firstOther returns the first monitor that is not m.
-func (g *group) firstOther(m *monitor) *monitor {
+func (g *group) firstOther(m *benchutil.Monitor) *benchutil.Monitor {
 	for _, o := range g.monitors {
 		if o != m {
 			return o
@@ -375,19 +244,7 @@ func (g *group) firstOther(m *monitor) *monitor {
 func (g *group) logTail(lines int) string {
 	var b strings.Builder
 	for _, m := range g.monitors {
-		data, err := os.ReadFile(m.logPath)
-		if err != nil {
-			fmt.Fprintf(&b, "    [%s] log unreadable: %v\n", m.name, err)
-			continue
-		}
-		all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(all) > lines {
-			all = all[len(all)-lines:]
-		}
-		fmt.Fprintf(&b, "    [%s: %s]\n", m.name, m.logPath)
-		for _, l := range all {
-			fmt.Fprintf(&b, "      %s\n", l)
-		}
+		b.WriteString(benchutil.LogTail(m.Name, m.LogPath, lines))
 	}
 	return b.String()
 }

@@ -22,27 +22,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/safety"
 )
-
-const modulePath = "github.com/raftsentinel/raftsentinel"
 
 type options struct {
 	failovers       int
@@ -51,69 +40,42 @@ type options struct {
 	failoverTimeout time.Duration
 	waitTimeout     time.Duration
 	system          string
+	systems         []benchutil.System // from system
 	mode            string
 	out             string
 	keep            bool
 }
 
 func main() {
-	// go-redis logs every failed dial; after a kill those are expected.
-	redis.SetLogger(quietLogger{})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	benchutil.QuietRedisLogs()
+	benchutil.Main(run)
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opt, err := parseFlags(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "bench-safety:", err)
-		return 2
+		return benchutil.FlagExit(stderr, "bench-safety", err)
 	}
 	failed, err := bench(ctx, opt, stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "bench-safety:", err)
-		return 1
-	}
-	if failed > 0 {
-		hint := ""
-		if !opt.keep {
-			hint = " (rerun with -keep to keep the monitors' configs and logs)"
-		}
-		fmt.Fprintf(stderr, "bench-safety: %d drill(s) failed%s\n", failed, hint)
-		return 1
-	}
-	return 0
+	return benchutil.ExitCode(stderr, "bench-safety", "drill", failed, err, opt.keep)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var opt options
-	fs := flag.NewFlagSet("bench-safety", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchutil.NewFlagSet("bench-safety", stderr)
 	fs.IntVar(&opt.failovers, "failovers", 5, "failovers per drill")
 	fs.Uint64Var(&opt.seed, "seed", 0, "seed of the random pauses before the kills, the same for every drill (0 = from the clock)")
 	fs.DurationVar(&opt.downAfter, "down-after", time.Second, "down-after of the master, for both systems")
 	fs.DurationVar(&opt.failoverTimeout, "failover-timeout", 5*time.Second,
 		"failover-timeout of both systems (raftsentinel also waits this long between two failovers of a master)")
 	fs.DurationVar(&opt.waitTimeout, "wait-timeout", 500*time.Millisecond, "timeout of WAIT 1 in the WAIT mode")
-	fs.StringVar(&opt.system, "system", "both", "systems to run: both | raftsentinel | sentinel")
+	benchutil.SystemFlag(fs, &opt.system)
 	fs.StringVar(&opt.mode, "mode", "both", "acknowledgement modes: both | wait | nowait")
 	fs.StringVar(&opt.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the working directory (configs, logs) instead of removing it")
-	if err := fs.Parse(args); err != nil {
+	if err := benchutil.ParseFlags(fs, args); err != nil {
 		return opt, err
-	}
-	if fs.NArg() > 0 {
-		return opt, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
 	case opt.failovers < 1:
@@ -125,10 +87,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case opt.waitTimeout < time.Millisecond:
 		return opt, fmt.Errorf("-wait-timeout %s: must be at least 1ms", opt.waitTimeout)
 	}
-	switch opt.system {
-	case "both", string(sysRaft), string(sysSentinel):
-	default:
-		return opt, fmt.Errorf("-system %q: want both, raftsentinel or sentinel", opt.system)
+	var err error
+	if opt.systems, err = benchutil.Systems(opt.system); err != nil {
+		return opt, err
 	}
 	switch opt.mode {
 	case "both", "wait", "nowait":
@@ -143,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 // result is one drill.
 type result struct {
-	sys     system
+	sys     benchutil.System
 	rep     safety.Report
 	err     error
 	details []string // log lines worth printing with the report
@@ -152,42 +113,17 @@ type result struct {
 // bench runs every drill and prints the report; it returns how many
 // drills failed. An error means the benchmark itself could not run.
 func bench(ctx context.Context, opt options, w io.Writer) (failed int, err error) {
-	for _, name := range []string{"redis-server", "redis-sentinel"} {
-		if _, err := redisproc.Binary(name); err != nil {
-			return 0, err
-		}
+	if err := benchutil.NeedRedis("redis-server", "redis-sentinel"); err != nil {
+		return 0, err
 	}
-	root, err := repoRoot()
+	ws, err := benchutil.NewWorkspace(ctx, w, "raftsentinel-bench-safety-", opt.keep)
 	if err != nil {
 		return 0, err
 	}
-	work, err := os.MkdirTemp("", "raftsentinel-bench-safety-")
-	if err != nil {
-		return 0, fmt.Errorf("working directory: %w", err)
-	}
-	if opt.keep {
-		defer fmt.Fprintf(w, "\nworking directory kept: %s\n", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
-	goBin := goTool()
-	bin := filepath.Join(work, "raftsentinel")
-	fmt.Fprintf(w, "building %s/cmd/raftsentinel ...\n", modulePath)
-	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/raftsentinel")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("go build ./cmd/raftsentinel: %w\n%s", err, out)
-	}
-	machine := machineLines(ctx, goBin)
-	fmt.Fprintln(w)
-	for _, l := range machine {
-		fmt.Fprintln(w, l)
-	}
+	defer ws.Close()
+	machine := benchutil.MachineLines(ctx, ws.GoBin, "redis-server", "redis-sentinel")
+	benchutil.PrintLines(w, machine)
 
-	systems := []system{sysRaft, sysSentinel}
-	if opt.system != "both" {
-		systems = []system{system(opt.system)}
-	}
 	modes := []int{1, 0}
 	switch opt.mode {
 	case "wait":
@@ -195,14 +131,17 @@ func bench(ctx context.Context, opt options, w io.Writer) (failed int, err error
 	case "nowait":
 		modes = []int{0}
 	}
-	cfg := topoConfig{bin: bin, downAfter: opt.downAfter, failoverTimeout: opt.failoverTimeout, readyTimeout: 60 * time.Second}
+	// raftsentinel's log: text, as grepLogs reads it; level warn keeps
+	// "failover started ... offset=" and "replica promoted".
+	cfg := benchutil.GroupOptions{Bin: ws.Bin, MasterName: masterName, DownAfter: opt.downAfter, FailoverTimeout: opt.failoverTimeout,
+		ReadyTimeout: 60 * time.Second, LogLevel: "warn", LogFormat: "text"}
 	drillLine := drillDescription(opt)
 	fmt.Fprintf(w, "\n%s\n\n", drillLine)
 
 	var results []result
 	for _, mode := range modes {
-		for _, sys := range systems {
-			dir := filepath.Join(work, fmt.Sprintf("%s-%s", sys, strings.ReplaceAll(safety.ModeName(mode), " ", "")))
+		for _, sys := range opt.systems {
+			dir := filepath.Join(ws.Dir, fmt.Sprintf("%s-%s", sys, strings.ReplaceAll(safety.ModeName(mode), " ", "")))
 			r := runDrill(ctx, cfg, opt, sys, mode, dir, w)
 			if ctx.Err() != nil {
 				return 0, fmt.Errorf("interrupted during the %s %s drill: %w", sys, safety.ModeName(mode), ctx.Err())
@@ -215,17 +154,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (failed int, err error
 	}
 
 	report := reportLines(results, machine, drillLine)
-	fmt.Fprintln(w)
-	for _, l := range report {
-		fmt.Fprintln(w, l)
-	}
-	if opt.out != "" {
-		if err := os.WriteFile(opt.out, []byte(strings.Join(report, "\n")+"\n"), 0o644); err != nil {
-			return failed, fmt.Errorf("write -out file: %w", err)
-		}
-		fmt.Fprintf(w, "\nreport written to %s\n", opt.out)
-	}
-	return failed, nil
+	return failed, benchutil.WriteReport(w, report, opt.out)
 }
 
 func drillDescription(opt options) string {
@@ -236,11 +165,11 @@ func drillDescription(opt options) string {
 }
 
 // runDrill runs one drill on a fresh topology and prints its progress.
-func runDrill(ctx context.Context, cfg topoConfig, opt options, sys system, mode int, dir string, w io.Writer) (res result) {
+func runDrill(ctx context.Context, cfg benchutil.GroupOptions, opt options, sys benchutil.System, mode int, dir string, w io.Writer) (res result) {
 	res.sys = sys
 	res.rep.Mode = safety.ModeName(mode)
 	res.rep.Planned = opt.failovers
-	prefix := fmt.Sprintf("[%s, %s]", sys.title(), res.rep.Mode)
+	prefix := fmt.Sprintf("[%s, %s]", sys.Title(), res.rep.Mode)
 	fmt.Fprintf(w, "%s starting\n", prefix)
 	topo, err := startTopology(ctx, cfg, sys, dir)
 	defer func() {
@@ -273,7 +202,7 @@ func runDrill(ctx context.Context, cfg topoConfig, opt options, sys system, mode
 		r.LostPerFailover, r.Completed, r.Planned, r.Duration.Seconds())
 	if r.Verify.Lost > 0 || res.err != nil {
 		words := []string{`msg="failover started"`, `msg="replica promoted"`, `msg="failover blocked"`, `msg="failover aborted"`}
-		if sys == sysSentinel {
+		if sys == benchutil.Sentinel {
 			words = []string{"+selected-slave", "+promoted-slave", "+switch-master", "-failover-abort", "+convert-to-slave"}
 		}
 		res.details = topo.grepLogs(words...)
@@ -306,7 +235,7 @@ func reportLines(results []result, machine []string, drillLine string) []string 
 		if r.err != nil {
 			done += " (drill failed)"
 		}
-		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %s | %s | %s |", r.sys.title(), r.rep.Mode, r.rep.Writer.Acked, lost, pct, done))
+		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %s | %s | %s |", r.sys.Title(), r.rep.Mode, r.rep.Writer.Acked, lost, pct, done))
 	}
 	lines = append(lines, "",
 		"| system | mode | writes attempted | SET failed | SET ok, WAIT short | promoted replica had the highest offset at the kill | lost per failover (attempted before kill 1, 2, …, after the last) |",
@@ -321,12 +250,12 @@ func reportLines(results []result, machine []string, drillLine string) []string 
 				}
 			}
 		}
-		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %d | %d | %d/%d | %v |", r.sys.title(), r.rep.Mode,
+		lines = append(lines, fmt.Sprintf("| %s | %s | %d | %d | %d | %d/%d | %v |", r.sys.Title(), r.rep.Mode,
 			r.rep.Writer.Attempts, r.rep.Writer.SetFailed, r.rep.Writer.WaitShort, best, known, r.rep.LostPerFailover))
 	}
 	lines = append(lines, "")
 	for _, r := range results {
-		if r.sys == sysRaft && r.rep.Mode != safety.ModeName(0) {
+		if r.sys == benchutil.Raftsentinel && r.rep.Mode != safety.ModeName(0) {
 			verdict := "holds"
 			switch {
 			case !r.rep.Verified:
@@ -338,71 +267,4 @@ func reportLines(results []result, machine []string, drillLine string) []string 
 		}
 	}
 	return lines
-}
-
-// machineLines describe the machine the numbers come from.
-func machineLines(ctx context.Context, goBin string) []string {
-	return []string{
-		"nproc: " + cmdOutput(ctx, "nproc"),
-		"CPU: " + cpuModel(),
-		"kernel: " + cmdOutput(ctx, "uname", "-r"),
-		"go: " + cmdOutput(ctx, goBin, "version"),
-		"redis-server: " + cmdOutput(ctx, "redis-server", "--version"),
-		"redis-sentinel: " + cmdOutput(ctx, "redis-sentinel", "--version"),
-	}
-}
-
-// cmdOutput is the trimmed output of a command, or why there is none.
-func cmdOutput(ctx context.Context, name string, args ...string) string {
-	if strings.HasPrefix(name, "redis-") {
-		if p, err := redisproc.Binary(name); err == nil {
-			name = p
-		}
-	}
-	out, err := exec.CommandContext(ctx, name, args...).Output()
-	if err != nil {
-		return fmt.Sprintf("unknown (%s: %v)", name, err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return fmt.Sprintf("unknown (%v)", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown (no model name in /proc/cpuinfo)"
-}
-
-// repoRoot walks up from the working directory to the module root.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && bytes.Contains(data, []byte("module "+modulePath+"\n")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod of %s above %s: run from the repository", modulePath, dir)
-		}
-	}
-}
-
-// goTool is $GOROOT/bin/go when `go run` set GOROOT, else go from PATH.
-func goTool() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
