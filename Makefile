@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/raftsentinel
-REDIS_PKGS := redis-server redis-sentinel redis-tools
+REDIS_PKGS := redis-server redis-sentinel redis-tools python3-redis prometheus systemd
 
 .PHONY: all build demo test deps lint bench-failover bench-protocol bench-safety clean
 

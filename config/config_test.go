@@ -566,7 +566,7 @@ func TestValidate(t *testing.T) {
 		want   string // "" = valid
 	}{
 		{"listen port 0", func(c *Config) { c.Listen = "127.0.0.1:0" }, ""},
-		{"http-addr any host", func(c *Config) { c.HTTPAddr = ":7001" }, ""},
+		{"http-addr any host", func(c *Config) { c.HTTPAddr = ":7001" }, `http-addr: host in ":7001" must not be empty, 0.0.0.0 or :: (other monitors forward proposals to it)`},
 		{"ipv6 raft-addr", func(c *Config) {
 			c.RaftAddr, c.Peers[0].RaftAddr = "[fd00::1]:7000", "[fd00::1]:7000"
 		}, ""},

@@ -63,7 +63,7 @@ func (c *Config) Validate() error {
 	p.add(checkAddr("listen", c.Listen, false, ""))
 	p.add(checkAddr("announce", c.Announce, true, "it is advertised to clients and monitors"))
 	p.add(checkAddr("raft-addr", c.RaftAddr, true, "it is advertised to the other monitors"))
-	p.add(checkAddr("http-addr", c.HTTPAddr, false, ""))
+	p.add(checkAddr("http-addr", c.HTTPAddr, true, "other monitors forward proposals to it"))
 	if c.DataDir == "" {
 		p.addf("data-dir: must be set")
 	}
