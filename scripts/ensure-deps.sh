@@ -8,7 +8,7 @@ missing=()
 for p in "$@"; do
   bin=${prog[$p]:-$p}
   if [ "$p" = python3-redis ]; then
-    python3 -c 'import redis' 2>/dev/null || missing+=("$p")
+    /usr/bin/python3 -c 'import redis' 2>/dev/null || missing+=("$p")
   elif ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/bin/$bin" ]; then
     missing+=("$p")
   fi
