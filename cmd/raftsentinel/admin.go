@@ -148,6 +148,16 @@ func newFailoverCmd() *cobra.Command {
 	return cmd
 }
 
+// proposeVia commits cmd through the monitor at http-addr via (any member:
+// it forwards to the leader).
+func proposeVia(ctx context.Context, via string, cmd quorum.Command) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fwd := quorum.HTTPForwarder(&http.Client{Timeout: 10 * time.Second})
+	_, err := fwd(ctx, quorum.Monitor{ID: via, HTTPAddr: via}, cmd)
+	return err
+}
+
 // httpJSON calls a monitor's HTTP API and decodes the JSON answer; a
 // non-2xx answer becomes an error carrying the server's message.
 func httpJSON(ctx context.Context, method, host, path, token string, v any) error {
@@ -254,11 +264,8 @@ func newJoinCmd() *cobra.Command {
 			"does this by itself; this command is for doing it by hand.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			fwd := quorum.HTTPForwarder(&http.Client{Timeout: 10 * time.Second})
 			m := &quorum.Monitor{ID: args[0], RaftAddr: args[1]}
-			if _, err := fwd(ctx, quorum.Monitor{ID: via, HTTPAddr: via}, quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
+			if err := proposeVia(cmd.Context(), via, quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
 				return fmt.Errorf("join %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s joined the group\n", args[0])

@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -143,10 +141,7 @@ func newLeaveCmd() *cobra.Command {
 			"its http-addr (--via). Stop the removed monitor's process afterwards.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
-			defer cancel()
-			fwd := quorum.HTTPForwarder(&http.Client{Timeout: 10 * time.Second})
-			if _, err := fwd(ctx, quorum.Monitor{ID: via, HTTPAddr: via}, quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
+			if err := proposeVia(cmd.Context(), via, quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
 				return fmt.Errorf("leave %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s left the group\n", args[0])
