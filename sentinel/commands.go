@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,10 +62,12 @@ func NewHandler(b Backend, opt HandlerOptions) resp.Handler {
 		opt.Now = time.Now
 	}
 	exe, _ := os.Executable()
-	return &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe}
+	return &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe,
+		calls: make([]atomic.Int64, len(commandNamesByID))}
 }
 
 type handler struct {
+	calls []atomic.Int64 // per command (commandNamesByID), counted in Admit
 	b     Backend
 	opt   HandlerOptions
 	start time.Time
@@ -83,6 +86,7 @@ type cmdSpec struct {
 	noAuth bool
 	run    cmdFunc
 	subs   map[string]cmdSpec
+	id     int // index of the command's call counter (see numberCommands)
 }
 
 // serverOwned marks commands the resp server executes itself; they are in
@@ -221,6 +225,7 @@ func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
 		c.WriteError("NOAUTH Authentication required.")
 		return false
 	}
+	h.calls[spec.id].Add(1)
 	c.SetCommandState(spec)
 	return true
 }

@@ -18,6 +18,7 @@ const (
 	BlockNoGoodReplica = "no-good-replica"
 	BlockTooSoon       = "anti-flap"
 	BlockMaintenance   = "maintenance"
+	BlockNoQuorum      = "no-quorum"
 )
 
 // leaderStep runs the leader's decisions for one tick. Only a leader whose
@@ -138,6 +139,14 @@ func containsAddr(list []quorum.Addr, a quorum.Addr) bool {
 func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.Master, now time.Time) (bool, time.Time) {
 	votes := ODownVotes(ms, st.Monitors, now, m.opt.OpinionTTL)
 	odown := votes >= ms.Quorum
+	switch {
+	case votes > 0 && !odown:
+		m.blockedBecause(ms, BlockNoQuorum, fmt.Sprintf("%d of the quorum of %d monitors see it down", votes, ms.Quorum))
+	case votes == 0:
+		m.mu.Lock()
+		delete(m.blocked, ms.Name) // the episode is over
+		m.mu.Unlock()
+	}
 	if odown == ms.ODown {
 		return ms.ODown, ms.ODownSince
 	}

@@ -17,6 +17,46 @@ func init() {
 	commandTable["command"] = cmdSpec{arity: -1, run: (*handler).command}
 	commandTable["client"].subs["list"] = cmdSpec{arity: -2, run: (*handler).clientList}
 	commandTable["client"].subs["kill"] = cmdSpec{arity: -3, run: (*handler).clientKill}
+	numberCommands()
+}
+
+// commandNamesByID names each call counter: "ping", "sentinel|masters", ...
+var commandNamesByID []string
+
+// numberCommands gives every command and subcommand its counter index.
+// It runs once, at package initialisation; the table is fixed after it.
+func numberCommands() {
+	for _, name := range commandNames() {
+		spec := commandTable[name]
+		spec.id = len(commandNamesByID)
+		commandNamesByID = append(commandNamesByID, name)
+		subs := make([]string, 0, len(spec.subs))
+		for s := range spec.subs {
+			subs = append(subs, s)
+		}
+		sort.Strings(subs)
+		for _, s := range subs {
+			sub := spec.subs[s]
+			sub.id = len(commandNamesByID)
+			commandNamesByID = append(commandNamesByID, name+"|"+s)
+			spec.subs[s] = sub
+		}
+		commandTable[name] = spec
+	}
+}
+
+// CommandCounts calls fn with every command's name and how many times this
+// handler admitted it (for metrics). h must come from NewHandler.
+func CommandCounts(h resp.Handler, fn func(name string, n int64)) {
+	hh, ok := h.(*handler)
+	if !ok {
+		return
+	}
+	for i, name := range commandNamesByID {
+		if n := hh.calls[i].Load(); n > 0 {
+			fn(name, n)
+		}
+	}
 }
 
 // commandNames returns the top-level command names, sorted.

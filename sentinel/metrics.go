@@ -28,8 +28,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"master"}),
 		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raftsentinel_failover_blocked_total",
-			Help: "Times the leader found a master objectively down but did not fail it over, by reason " +
-				"(no-good-replica, anti-flap, maintenance); counted once per change of reason.",
+			Help: "Times a failover did not happen, by reason: no-quorum (some but fewer than quorum monitors see " +
+				"the master down), no-good-replica, anti-flap, maintenance; counted once per change of reason.",
 		}, []string{"master", "reason"}),
 	}
 	reg.MustRegister(mt.failovers, mt.duration, mt.blocked)
@@ -67,6 +67,7 @@ var (
 	descEpoch = prometheus.NewDesc("raftsentinel_master_config_epoch", "Config epoch of the master's address.", []string{"master"}, nil)
 	descReach = prometheus.NewDesc("raftsentinel_master_reachable",
 		"1 if this monitor's probes reach the master.", []string{"master"}, nil)
+	descRole      = prometheus.NewDesc("raftsentinel_master_reported_role", "The role the current master reports in INFO (value 1).", []string{"master", "role"}, nil)
 	descSDown     = prometheus.NewDesc("raftsentinel_master_sdown", "1 if this monitor sees the master subjectively down.", []string{"master"}, nil)
 	descODown     = prometheus.NewDesc("raftsentinel_master_odown", "1 if the group judged the master objectively down.", []string{"master"}, nil)
 	descReplicas  = prometheus.NewDesc("raftsentinel_master_replicas", "Known replicas of the master.", []string{"master"}, nil)
@@ -78,7 +79,7 @@ var (
 	descMonitors  = prometheus.NewDesc("raftsentinel_monitors", "Members of the monitor group in the committed state.", nil, nil)
 	descTilt      = prometheus.NewDesc("raftsentinel_tilt", "1 while this monitor is in TILT mode.", nil, nil)
 	descCutoff    = prometheus.NewDesc("raftsentinel_stale", "1 while this monitor refuses master discovery (cut off from the majority).", nil, nil)
-	monitorDescs  = []*prometheus.Desc{descMasterInfo, descEpoch, descReach, descSDown, descODown, descReplicas, descInProg, descMaint, descLastFO, descLag, descQuorumOK, descMonitors, descTilt, descCutoff}
+	monitorDescs  = []*prometheus.Desc{descMasterInfo, descEpoch, descReach, descRole, descSDown, descODown, descReplicas, descInProg, descMaint, descLastFO, descLag, descQuorumOK, descMonitors, descTilt, descCutoff}
 	boolGauge     = func(b bool) float64 { return map[bool]float64{false: 0, true: 1}[b] }
 	peerFreshWind = ckquorumFreshness
 )
@@ -115,6 +116,9 @@ func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descEpoch, float64(ms.ConfigEpoch), name)
 		o, ok := m.prober.Observe(addr)
 		gauge(descReach, boolGauge(ok && o.Connected), name)
+		if ok && o.Role != "" {
+			gauge(descRole, 1, name, o.Role)
+		}
 		_, sdown := m.SDown(addr)
 		gauge(descSDown, boolGauge(sdown), name)
 		gauge(descODown, boolGauge(ms.ODown), name)

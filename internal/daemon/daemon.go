@@ -179,12 +179,13 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		Publisher: pub, Logger: log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
-	d.resp = resp.NewServer(sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users}),
+	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
+		RequirePass: cfg.RequirePass, Users: users})
+	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()
 
-	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp},
+	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp, handler},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 5 * time.Second}
 	return d, nil

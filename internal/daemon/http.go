@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel"
 	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
@@ -233,16 +234,22 @@ var (
 	descClients = prometheus.NewDesc("raftsentinel_resp_connected_clients", "Open Sentinel-protocol connections.", nil, nil)
 	descCmds    = prometheus.NewDesc("raftsentinel_resp_commands_total", "Sentinel-protocol commands processed.", nil, nil)
 	descSubs    = prometheus.NewDesc("raftsentinel_resp_subscriptions", "Pub/Sub channel and pattern subscriptions.", nil, nil)
+	descByName  = prometheus.NewDesc("raftsentinel_resp_command_calls_total",
+		"Sentinel-protocol commands admitted, by command (sub-commands as cmd|sub).", []string{"command"}, nil)
 )
 
 // respCollector reads the Sentinel-protocol server's counters at scrape
 // time (nothing on the request path).
-type respCollector struct{ s *resp.Server }
+type respCollector struct {
+	s *resp.Server
+	h resp.Handler
+}
 
 func (c respCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descClients
 	ch <- descCmds
 	ch <- descSubs
+	ch <- descByName
 }
 
 func (c respCollector) Collect(ch chan<- prometheus.Metric) {
@@ -250,6 +257,9 @@ func (c respCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(c.s.Clients()))
 	ch <- prometheus.MustNewConstMetric(descCmds, prometheus.CounterValue, float64(c.s.Stats().CommandsProcessed))
 	ch <- prometheus.MustNewConstMetric(descSubs, prometheus.GaugeValue, float64(chans+pats))
+	sentinel.CommandCounts(c.h, func(name string, n int64) {
+		ch <- prometheus.MustNewConstMetric(descByName, prometheus.CounterValue, float64(n), name)
+	})
 }
 
 func newFailoverID() string {

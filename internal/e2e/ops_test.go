@@ -76,6 +76,8 @@ func TestOperationsAPI(t *testing.T) {
 		`raftsentinel_master_quorum_reachable{master="mymaster"} 1`,
 		"raftsentinel_raft_voters 3", "raftsentinel_raft_leader ", "raftsentinel_raft_term ",
 		"raftsentinel_probe_ping_duration_seconds_bucket", "raftsentinel_resp_connected_clients",
+		`raftsentinel_master_reported_role{master="mymaster",role="master"} 1`,
+		`raftsentinel_resp_command_calls_total{command="sentinel|get-master-addr-by-name"}`,
 		`raftsentinel_replica_lag_bytes{master="mymaster",replica="` + tp.Replicas[0].Addr() + `"}`,
 	}
 	testenv.Eventually(t, 10*time.Second, "metrics", func() error {
