@@ -246,7 +246,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.store.IsLeader() && err != ErrSimulatedCrash {
 		tctx, tcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if terr := d.store.TransferLeadership(tctx); terr != nil {
-			d.log.Debug("leadership transfer on shutdown", "err", terr)
+			d.log.Warn("could not hand leadership over before stopping", "err", terr)
+		} else {
+			id, _ := d.store.Leader()
+			d.log.Info("leadership handed over before stopping", "to", id)
 		}
 		tcancel()
 	}
