@@ -150,13 +150,23 @@ func runNodeClient(t *testing.T, script, alias, protocol string, flags ...string
 	runFailover(t, c, scenario{name: name, protocol: protocol}, pc)
 }
 
-// TestIoredis5: ioredis 5 (RESP2) with its defaults, and with
-// failoverDetector (SUBSCRIBE +switch-master on the sentinels).
+// ioredisVariants are the option sets the ioredis tests run. The
+// failoverDetector option (SUBSCRIBE +switch-master on the sentinels) is
+// not among them: it loses the client now and then, against any server,
+// through an ioredis race — when +switch-master arrives while the client
+// is re-resolving its master, FailoverDetector.disconnect() clears the
+// connector's `connecting` flag and SentinelConnector.connect throws
+// "Connection is closed." for good (built/connectors/SentinelConnector/
+// index.js, `if (!this.connecting) throw ...`). It passes most runs; run
+// it by hand with `node ioredis_failover.mjs ... --failover-detector`.
+var ioredisVariants = []struct {
+	name  string
+	flags []string
+}{{"default", nil}}
+
+// TestIoredis5: ioredis 5 (RESP2) with its defaults.
 func TestIoredis5(t *testing.T) {
-	for _, sub := range []struct {
-		name  string
-		flags []string
-	}{{"default", nil}, {"failoverDetector", []string{"--failover-detector"}}} {
+	for _, sub := range ioredisVariants {
 		t.Run(sub.name, func(t *testing.T) {
 			parallel(t)
 			runNodeClient(t, "ioredis_failover.mjs", "ioredis5", "RESP2", sub.flags...)
@@ -165,12 +175,9 @@ func TestIoredis5(t *testing.T) {
 }
 
 // TestIoredis6: ioredis 6 (protocol 3 by default: HELLO 3 to sentinels and
-// data nodes), with its defaults and with failoverDetector.
+// data nodes), with its defaults.
 func TestIoredis6(t *testing.T) {
-	for _, sub := range []struct {
-		name  string
-		flags []string
-	}{{"default", nil}, {"failoverDetector", []string{"--failover-detector"}}} {
+	for _, sub := range ioredisVariants {
 		t.Run(sub.name, func(t *testing.T) {
 			parallel(t)
 			runNodeClient(t, "ioredis_failover.mjs", "ioredis6", "RESP3", sub.flags...)
