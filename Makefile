@@ -27,7 +27,8 @@ lint:
 
 # Everything CI runs.
 test: deps lint
-	$(GO) test -race -count=1 -timeout 20m ./...
+	# One package at a time: the integration tests time real processes on 2 cores.
+	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 # Failover drill against raftsentinel and real Redis Sentinel, same run.
 bench-failover: deps build
