@@ -2,22 +2,28 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/raftsentinel
-REDIS_PKGS := redis-server redis-sentinel redis-tools python3-redis prometheus systemd
+# What the demo needs, and what the tests and benchmarks need besides
+# (redis-sentinel as the oracle, redis-py, promtool/prometheus, systemd-analyze).
+DEMO_PKGS := redis-server redis-tools
+TEST_PKGS := $(DEMO_PKGS) redis-sentinel python3-redis prometheus systemd
 
-.PHONY: all build demo test deps lint bench-failover bench-protocol bench-safety clean
+.PHONY: all build demo test deps demo-deps lint bench-failover bench-protocol bench-safety clean
 
 all: build
 
-# deps installs Debian's Redis (the data nodes, and Redis Sentinel as the
-# oracle) when missing.
+# deps / demo-deps install the Debian packages below when missing (apt-get,
+# or a clear message when not root).
 deps:
-	@bash scripts/ensure-deps.sh $(REDIS_PKGS)
+	@bash scripts/ensure-deps.sh $(TEST_PKGS)
+
+demo-deps:
+	@bash scripts/ensure-deps.sh $(DEMO_PKGS)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/raftsentinel
 
 # The main job: a failover drill on loopback with a printed timeline.
-demo: deps build
+demo: demo-deps build
 	./$(BIN) demo
 
 lint:
