@@ -22,9 +22,10 @@ import (
 // commands (e.g. SENTINEL REPLICAS needs >= 5.0).
 const DefaultVersion = "7.0.15"
 
-// CKQUORUM counts a peer monitor as usable if this monitor had evidence of
-// it within this window (Backend.PeerSeen).
-const ckquorumFreshness = 5 * time.Second
+// peerFreshness: a peer monitor counts as usable (CKQUORUM, the quorum
+// metric) and as up (SENTINEL SENTINELS) if this monitor had evidence of
+// it within this window (Backend.PeerSeen; peers re-register every 2 s).
+const peerFreshness = 5 * time.Second
 
 // HandlerOptions configure NewHandler.
 type HandlerOptions struct {
@@ -608,7 +609,11 @@ func (h *handler) info(c *resp.Conn, args [][]byte) {
 
 // otherMonitors returns the members other than this monitor, by id.
 func (h *handler) otherMonitors(st *quorum.State) []*quorum.Monitor {
-	self := h.b.Self()
+	return otherMonitors(st, h.b.Self())
+}
+
+// otherMonitors returns the members of st other than self, by id.
+func otherMonitors(st *quorum.State, self quorum.Monitor) []*quorum.Monitor {
 	var out []*quorum.Monitor
 	for _, id := range st.MonitorIDs() {
 		m := st.Monitors[id]
@@ -755,24 +760,28 @@ func (h *handler) sentinelMyID(c *resp.Conn, _ [][]byte) {
 	c.WriteBulkString(h.b.Self().RunID)
 }
 
-// sentinelCKQuorum answers CKQUORUM with Redis' texts. Usable monitors are
-// this one plus every other member seen within ckquorumFreshness; voters
-// are all members; the failover needs a majority of voters (n/2+1) and the
-// master's quorum.
+// usableMonitors counts, for CKQUORUM, this monitor plus every other one
+// seen within peerFreshness (usable) and all members (voters).
+func usableMonitors(others []*quorum.Monitor, seen func(id string) time.Time, now time.Time) (usable, voters int) {
+	usable, voters = 1, len(others)+1
+	for _, mon := range others {
+		if t := seen(mon.ID); !t.IsZero() && now.Sub(t) <= peerFreshness {
+			usable++
+		}
+	}
+	return usable, voters
+}
+
+// sentinelCKQuorum answers CKQUORUM with Redis' texts: a failover needs
+// the master's quorum and a majority of voters (n/2+1) among the usable
+// monitors.
 func (h *handler) sentinelCKQuorum(c *resp.Conn, args [][]byte) {
 	st := h.b.State()
 	m := h.masterOrError(c, st, args[2])
 	if m == nil {
 		return
 	}
-	now := h.opt.Now()
-	others := h.otherMonitors(st)
-	usable, voters := 1, len(others)+1
-	for _, mon := range others {
-		if seen := h.b.PeerSeen(mon.ID); !seen.IsZero() && now.Sub(seen) <= ckquorumFreshness {
-			usable++
-		}
-	}
+	usable, voters := usableMonitors(h.otherMonitors(st), h.b.PeerSeen, h.opt.Now())
 	noQuorum, noMajority := usable < m.Quorum, usable < voters/2+1
 	if !noQuorum && !noMajority {
 		c.WriteStatus(fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", usable))

@@ -289,10 +289,6 @@ func sentinelMap(v sentinelView, k instClock) []instField {
 	)
 }
 
-// peerFreshness is the least time without evidence after which a peer
-// monitor is shown as down (the same window as CKQUORUM's).
-const peerFreshness = ckquorumFreshness
-
 // linkDown reports Sentinel's "disconnected": no usable link. A refused,
 // reset or closed connection is that at once (clients such as node-redis
 // read the flag right after their own connection broke); a PING timeout

@@ -67,21 +67,19 @@ var (
 	descEpoch = prometheus.NewDesc("raftsentinel_master_config_epoch", "Config epoch of the master's address.", []string{"master"}, nil)
 	descReach = prometheus.NewDesc("raftsentinel_master_reachable",
 		"1 if this monitor's probes reach the master.", []string{"master"}, nil)
-	descRole      = prometheus.NewDesc("raftsentinel_master_reported_role", "The role the current master reports in INFO (value 1).", []string{"master", "role"}, nil)
-	descSDown     = prometheus.NewDesc("raftsentinel_master_sdown", "1 if this monitor sees the master subjectively down.", []string{"master"}, nil)
-	descODown     = prometheus.NewDesc("raftsentinel_master_odown", "1 if the group judged the master objectively down.", []string{"master"}, nil)
-	descReplicas  = prometheus.NewDesc("raftsentinel_master_replicas", "Known replicas of the master.", []string{"master"}, nil)
-	descInProg    = prometheus.NewDesc("raftsentinel_failover_in_progress", "1 while a failover of the master is in progress.", []string{"master"}, nil)
-	descMaint     = prometheus.NewDesc("raftsentinel_master_maintenance", "1 while automatic failover is paused.", []string{"master"}, nil)
-	descLastFO    = prometheus.NewDesc("raftsentinel_last_failover_timestamp_seconds", "Start of the master's last failover (Unix time).", []string{"master"}, nil)
-	descLag       = prometheus.NewDesc("raftsentinel_replica_lag_bytes", "Master replication offset minus the replica's, per this monitor's last INFO.", []string{"master", "replica"}, nil)
-	descQuorumOK  = prometheus.NewDesc("raftsentinel_master_quorum_reachable", "1 if enough monitors are alive for the master's quorum and a majority (CKQUORUM).", []string{"master"}, nil)
-	descMonitors  = prometheus.NewDesc("raftsentinel_monitors", "Members of the monitor group in the committed state.", nil, nil)
-	descTilt      = prometheus.NewDesc("raftsentinel_tilt", "1 while this monitor is in TILT mode.", nil, nil)
-	descCutoff    = prometheus.NewDesc("raftsentinel_stale", "1 while this monitor refuses master discovery (cut off from the majority).", nil, nil)
-	monitorDescs  = []*prometheus.Desc{descMasterInfo, descEpoch, descReach, descRole, descSDown, descODown, descReplicas, descInProg, descMaint, descLastFO, descLag, descQuorumOK, descMonitors, descTilt, descCutoff}
-	boolGauge     = func(b bool) float64 { return map[bool]float64{false: 0, true: 1}[b] }
-	peerFreshWind = ckquorumFreshness
+	descRole     = prometheus.NewDesc("raftsentinel_master_reported_role", "The role the current master reports in INFO (value 1).", []string{"master", "role"}, nil)
+	descSDown    = prometheus.NewDesc("raftsentinel_master_sdown", "1 if this monitor sees the master subjectively down.", []string{"master"}, nil)
+	descODown    = prometheus.NewDesc("raftsentinel_master_odown", "1 if the group judged the master objectively down.", []string{"master"}, nil)
+	descReplicas = prometheus.NewDesc("raftsentinel_master_replicas", "Known replicas of the master.", []string{"master"}, nil)
+	descInProg   = prometheus.NewDesc("raftsentinel_failover_in_progress", "1 while a failover of the master is in progress.", []string{"master"}, nil)
+	descMaint    = prometheus.NewDesc("raftsentinel_master_maintenance", "1 while automatic failover is paused.", []string{"master"}, nil)
+	descLastFO   = prometheus.NewDesc("raftsentinel_last_failover_timestamp_seconds", "Start of the master's last failover (Unix time).", []string{"master"}, nil)
+	descLag      = prometheus.NewDesc("raftsentinel_replica_lag_bytes", "Master replication offset minus the replica's, per this monitor's last INFO.", []string{"master", "replica"}, nil)
+	descQuorumOK = prometheus.NewDesc("raftsentinel_master_quorum_reachable", "1 if enough monitors are alive for the master's quorum and a majority (CKQUORUM).", []string{"master"}, nil)
+	descMonitors = prometheus.NewDesc("raftsentinel_monitors", "Members of the monitor group in the committed state.", nil, nil)
+	descTilt     = prometheus.NewDesc("raftsentinel_tilt", "1 while this monitor is in TILT mode.", nil, nil)
+	descCutoff   = prometheus.NewDesc("raftsentinel_stale", "1 while this monitor refuses master discovery (cut off from the majority).", nil, nil)
+	monitorDescs = []*prometheus.Desc{descMasterInfo, descEpoch, descReach, descRole, descSDown, descODown, descReplicas, descInProg, descMaint, descLastFO, descLag, descQuorumOK, descMonitors, descTilt, descCutoff}
 )
 
 // Collector returns a Prometheus collector of this monitor's view of every
@@ -99,13 +97,7 @@ func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
 	st := m.store.State()
-	now := m.now()
-	usable := 0
-	for id, mon := range st.Monitors {
-		if id == m.opt.Self.ID || now.Sub(mon.SeenAt) <= peerFreshWind {
-			usable++
-		}
-	}
+	usable, voters := usableMonitors(otherMonitors(st, m.opt.Self), m.PeerSeen, m.now())
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -128,7 +120,7 @@ func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		if ms.Failover != nil {
 			gauge(descLastFO, float64(ms.Failover.StartedAt.UnixNano())/1e9, name)
 		}
-		gauge(descQuorumOK, boolGauge(usable >= ms.Quorum && usable >= len(st.Monitors)/2+1), name)
+		gauge(descQuorumOK, boolGauge(usable >= ms.Quorum && usable >= voters/2+1), name)
 		for _, r := range ms.Replicas {
 			ro, rok := m.prober.Observe(r.String())
 			if ok && rok && ro.Role == "slave" && !ro.InfoAt.IsZero() && !o.InfoAt.IsZero() {
@@ -141,4 +133,11 @@ func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descTilt, boolGauge(tilt))
 	_, stale := m.Cutoff()
 	gauge(descCutoff, boolGauge(stale))
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -85,9 +85,9 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 	if d.level != nil {
 		d.level.Set(cfg.LogLevel())
 	}
-	for _, key := range []string{"probe", "raft", "opinion", "local-redis", "fence-after", "stale-after", "requirepass", "users"} {
-		if changedKey(old, cfg, key) {
-			d.log.Warn("configuration change takes effect at the next restart", "key", key)
+	for _, k := range restartKeys {
+		if !reflect.DeepEqual(k.get(old), k.get(cfg)) {
+			d.log.Warn("configuration change takes effect at the next restart", "key", k.key)
 		}
 	}
 	// Masters new to the file are seeded as at start; changes to known
@@ -116,26 +116,20 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-func changedKey(a, b config.Config, key string) bool {
-	switch key {
-	case "probe":
-		return a.Probe != b.Probe
-	case "raft":
-		return a.Raft != b.Raft
-	case "opinion":
-		return a.Opinion != b.Opinion
-	case "local-redis":
-		return a.LocalRedis != b.LocalRedis
-	case "fence-after":
-		return a.FenceAfter != b.FenceAfter
-	case "stale-after":
-		return a.StaleAfter != b.StaleAfter
-	case "requirepass":
-		return a.RequirePass != b.RequirePass
-	case "users":
-		return !reflect.DeepEqual(a.Users, b.Users)
-	}
-	return false
+// restartKeys are the settings a reload can only note: they take effect
+// at the next start.
+var restartKeys = []struct {
+	key string
+	get func(config.Config) any
+}{
+	{"probe", func(c config.Config) any { return c.Probe }},
+	{"raft", func(c config.Config) any { return c.Raft }},
+	{"opinion", func(c config.Config) any { return c.Opinion }},
+	{"local-redis", func(c config.Config) any { return c.LocalRedis }},
+	{"fence-after", func(c config.Config) any { return c.FenceAfter }},
+	{"stale-after", func(c config.Config) any { return c.StaleAfter }},
+	{"requirepass", func(c config.Config) any { return c.RequirePass }},
+	{"users", func(c config.Config) any { return c.Users }},
 }
 
 // adminToken is the admin token in force.
