@@ -17,6 +17,11 @@ type Backend interface {
 	// State returns the committed replicated state. It is shared and
 	// read-only: callers must not modify it.
 	State() *quorum.State
+	// Announce returns the address of a Redis node as replies give it:
+	// with announce-hostnames no, a hostname becomes the IP address it last
+	// resolved to; otherwise a as it is. Only the first time a hostname is
+	// met may this wait for a lookup (at most 2 s).
+	Announce(a quorum.Addr) quorum.Addr
 	// Self describes this monitor (its RunID is SENTINEL MYID).
 	Self() quorum.Monitor
 	// Observe returns this monitor's latest probe observation of a Redis

@@ -598,8 +598,9 @@ func (h *handler) info(c *resp.Conn, args [][]byte) {
 			} else if _, down := h.b.SDown(m.Addr.String()); down {
 				status = "sdown"
 			}
+			a := h.b.Announce(m.Addr)
 			fmt.Fprintf(&b, "master%d:name=%s,status=%s,address=%s:%d,slaves=%d,sentinels=%d\r\n",
-				i, n, status, m.Addr.Host, m.Addr.Port, len(listedReplicas(m)), others+1)
+				i, n, status, a.Host, a.Port, len(listedReplicas(m)), others+1)
 		}
 	}
 	c.WriteBulkString(b.String())
@@ -668,7 +669,7 @@ func (h *handler) masterFields(st *quorum.State, m *quorum.Master, k instClock) 
 	obs, observed := h.b.Observe(addr)
 	since, down := h.b.SDown(addr)
 	return masterMap(masterView{M: m, Obs: obs, Observed: observed, SDown: down, SDownSince: since,
-		Replicas: len(listedReplicas(m)), Others: len(h.otherMonitors(st))}, k)
+		Replicas: len(listedReplicas(m)), Others: len(h.otherMonitors(st)), Shown: h.b.Announce(m.Addr)}, k)
 }
 
 func writeInstance(c *resp.Conn, fs []instField) {
@@ -718,7 +719,7 @@ func (h *handler) sentinelReplicas(c *resp.Conn, args [][]byte) {
 		}
 		since, down := h.b.SDown(a.String())
 		maps = append(maps, replicaMap(replicaView{Master: m, Addr: a, Obs: obs, Observed: observed,
-			SDown: down, SDownSince: since}, k))
+			SDown: down, SDownSince: since, Shown: h.b.Announce(a)}, k))
 	}
 	c.WriteArrayHeader(len(maps))
 	for _, fs := range maps {
@@ -751,9 +752,10 @@ func (h *handler) sentinelGetMasterAddr(c *resp.Conn, args [][]byte) {
 		c.WriteNullArray()
 		return
 	}
+	a := h.b.Announce(m.Addr)
 	c.WriteArrayHeader(2)
-	c.WriteBulkString(m.Addr.Host)
-	c.WriteBulkString(strconv.Itoa(m.Addr.Port))
+	c.WriteBulkString(a.Host)
+	c.WriteBulkString(strconv.Itoa(a.Port))
 }
 
 func (h *handler) sentinelMyID(c *resp.Conn, _ [][]byte) {
@@ -813,7 +815,7 @@ func (h *handler) sentinelIsMasterDown(c *resp.Conn, args [][]byte) {
 	}
 	down := false
 	for _, m := range h.b.State().Masters {
-		if m.Addr.Host == string(args[2]) && int64(m.Addr.Port) == port {
+		if int64(m.Addr.Port) == port && (m.Addr.Host == string(args[2]) || h.b.Announce(m.Addr).Host == string(args[2])) {
 			_, down = h.b.SDown(m.Addr.String())
 			break
 		}

@@ -54,6 +54,8 @@ func (f *fakeBackend) State() *quorum.State {
 
 func (f *fakeBackend) Self() quorum.Monitor { return f.self }
 
+func (f *fakeBackend) Announce(a quorum.Addr) quorum.Addr { return a }
+
 func (f *fakeBackend) Observe(addr string) (probe.Observation, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -156,7 +156,7 @@ func TestEventPayloads(t *testing.T) {
 		{quorum.Effect{Kind: quorum.EffOpinion}, nil},
 	}
 	for _, c := range cases {
-		got := effectEvents(c.e, st, "m1")
+		got := effectEvents(c.e, st, "m1", nil)
 		if len(got) != len(c.want) {
 			t.Fatalf("%s: %v, want %v", c.e.Kind, got, c.want)
 		}

@@ -45,54 +45,31 @@ const (
 	EvTiltCleared     = "-tilt"
 )
 
-// masterInst formats Sentinel's instance details of a master:
-// "master <name> <ip> <port>".
-func masterInst(name string, a quorum.Addr) string {
-	return fmt.Sprintf("master %s %s %d", name, a.Host, a.Port)
-}
-
-// replicaInst formats "slave <ip:port> <ip> <port> @ <master> <mip> <mport>".
-func replicaInst(a quorum.Addr, master string, ma quorum.Addr) string {
-	return fmt.Sprintf("slave %s %s %d @ %s %s %d", a.String(), a.Host, a.Port, master, ma.Host, ma.Port)
-}
-
-// sentinelInst formats "sentinel <runid> <ip> <port> @ <master> <mip> <mport>".
-func sentinelInst(m *quorum.Monitor, master string, ma quorum.Addr) string {
-	a := m.Announced()
-	return fmt.Sprintf("sentinel %s %s %d @ %s %s %d", m.RunID, a.Host, a.Port, master, ma.Host, ma.Port)
-}
-
-// switchMasterPayload is the +switch-master message:
-// "<name> <old-ip> <old-port> <new-ip> <new-port>".
-func switchMasterPayload(name string, from, to quorum.Addr) string {
-	return name + " " + from.Host + " " + strconv.Itoa(from.Port) + " " + to.Host + " " + strconv.Itoa(to.Port)
-}
-
 // effectEvents translates one committed effect into the Sentinel events
 // monitor self publishes for it. st is the state after the effect's entry
 // was applied (used for instance details).
-func effectEvents(e quorum.Effect, st *quorum.State, self string) [][2]string {
+func effectEvents(e quorum.Effect, st *quorum.State, self string, an *announcer) [][2]string {
 	var out [][2]string
 	add := func(ch, msg string) { out = append(out, [2]string{ch, msg}) }
 	switch e.Kind {
 	case quorum.EffODown:
-		add(EvODown, fmt.Sprintf("%s #quorum %d/%d", masterInst(e.Master, e.Addr), e.Votes, e.Quorum))
+		add(EvODown, fmt.Sprintf("%s #quorum %d/%d", an.masterInst(e.Master, e.Addr), e.Votes, e.Quorum))
 	case quorum.EffODownCleared:
-		add(EvODownCleared, masterInst(e.Master, e.Addr))
+		add(EvODownCleared, an.masterInst(e.Master, e.Addr))
 	case quorum.EffNewEpoch:
 		add(EvNewEpoch, strconv.FormatUint(e.Epoch, 10))
 	case quorum.EffSwitchMaster:
 		// Observers say whose configuration they adopt, as Sentinel's do.
 		if f := e.Failover; f != nil && f.Leader != "" && f.Leader != self {
 			if mon, ok := st.Monitors[f.Leader]; ok {
-				add(EvConfigUpdate, sentinelInst(mon, e.Master, e.From))
+				add(EvConfigUpdate, an.sentinelInst(mon, e.Master, e.From))
 			}
 		}
-		add(EvSwitchMaster, switchMasterPayload(e.Master, e.From, e.To))
+		add(EvSwitchMaster, an.switchMasterPayload(e.Master, e.From, e.To))
 		// Then every replica of the new master is (re)announced.
 		if ms, ok := st.Masters[e.Master]; ok {
 			for _, r := range ms.Replicas {
-				add(EvSlave, replicaInst(r, e.Master, e.To))
+				add(EvSlave, an.replicaInst(r, e.Master, e.To))
 			}
 		}
 	case quorum.EffFailoverEnd:
@@ -101,26 +78,26 @@ func effectEvents(e quorum.Effect, st *quorum.State, self string) [][2]string {
 		if e.Failover != nil {
 			from = e.Failover.From
 		}
-		add(EvFailoverEnd, masterInst(e.Master, from))
+		add(EvFailoverEnd, an.masterInst(e.Master, from))
 	case quorum.EffFailoverAbort:
-		add(EvAbortTimeout, masterInst(e.Master, e.Addr))
+		add(EvAbortTimeout, an.masterInst(e.Master, e.Addr))
 	case quorum.EffReplicaAdded:
-		add(EvSlave, replicaInst(e.Addr, e.Master, e.From))
+		add(EvSlave, an.replicaInst(e.Addr, e.Master, e.From))
 	case quorum.EffMasterAdded:
-		add(EvMonitor, fmt.Sprintf("%s quorum %d", masterInst(e.Master, e.Addr), e.Quorum))
+		add(EvMonitor, fmt.Sprintf("%s quorum %d", an.masterInst(e.Master, e.Addr), e.Quorum))
 	case quorum.EffMasterRemoved:
-		add(EvRemoved, masterInst(e.Master, e.Addr))
+		add(EvRemoved, an.masterInst(e.Master, e.Addr))
 	case quorum.EffSet:
-		add(EvSet, masterInst(e.Master, e.Addr)+" "+e.Option+" "+e.Value)
+		add(EvSet, an.masterInst(e.Master, e.Addr)+" "+e.Option+" "+e.Value)
 	case quorum.EffReset:
-		add(EvResetMaster, masterInst(e.Master, e.Addr))
+		add(EvResetMaster, an.masterInst(e.Master, e.Addr))
 	case quorum.EffMonitorAdded:
 		mon, ok := st.Monitors[e.Monitor]
 		if !ok {
 			break
 		}
 		for _, name := range st.MasterNames() {
-			add(EvSentinel, sentinelInst(mon, name, st.Masters[name].Addr))
+			add(EvSentinel, an.sentinelInst(mon, name, st.Masters[name].Addr))
 		}
 	}
 	return out

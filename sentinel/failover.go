@@ -181,7 +181,7 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 			parts = append(parts, "no known replicas")
 		}
 		if m.blockedBecause(ms, BlockNoGoodReplica, strings.Join(parts, "; ")) {
-			m.opt.Publisher.Publish(EvAbortNoGood, masterInst(ms.Name, ms.Addr))
+			m.opt.Publisher.Publish(EvAbortNoGood, m.ann.masterInst(ms.Name, ms.Addr))
 		}
 		return
 	}
@@ -197,11 +197,11 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 	m.mu.Unlock()
 	m.log.Warn("failover started", "master", ms.Name, "from", ms.Addr.String(), "to", best.Addr.String(),
 		"failover_id", id, "term", cmd.Term, "offset", best.Obs.ReplOffset, "priority", best.Obs.Priority)
-	inst := masterInst(ms.Name, ms.Addr)
+	inst := m.ann.masterInst(ms.Name, ms.Addr)
 	m.opt.Publisher.Publish(EvTryFailover, inst)
 	m.opt.Publisher.Publish(EvElectedLeader, inst)
 	m.opt.Publisher.Publish(EvSelectSlave, inst)
-	m.opt.Publisher.Publish(EvSelectedSlave, replicaInst(best.Addr, ms.Name, ms.Addr))
+	m.opt.Publisher.Publish(EvSelectedSlave, m.ann.replicaInst(best.Addr, ms.Name, ms.Addr))
 	if m.crashPoint(CrashAfterElection) {
 		return
 	}
@@ -340,8 +340,8 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 				return nil
 			}
 			m.log.Warn("replica promoted", "master", name, "new", f.To.String(), "epoch", f.Epoch, "failover_id", f.ID)
-			m.opt.Publisher.Publish(EvPromotedSlave, replicaInst(f.To, name, f.From))
-			m.opt.Publisher.Publish(EvReconfSlaves, masterInst(name, f.From))
+			m.opt.Publisher.Publish(EvPromotedSlave, m.ann.replicaInst(f.To, name, f.From))
+			m.opt.Publisher.Publish(EvReconfSlaves, m.ann.masterInst(name, f.From))
 		case quorum.StagePromoted:
 			m.reconfigureReplicas(ctx, ms, f, auth)
 			if ctx.Err() != nil {
@@ -361,7 +361,7 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 // ROLE.
 func (m *Monitor) promote(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) error {
 	target := f.To.String()
-	inst := replicaInst(f.To, ms.Name, f.From)
+	inst := m.ann.replicaInst(f.To, ms.Name, f.From)
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	role, err := m.prober.Role(rctx, target, auth)
 	cancel()
@@ -410,14 +410,14 @@ func (m *Monitor) switchover(ctx context.Context, ms *quorum.Master, f *quorum.F
 		return nil // the swap already happened (a previous leader started it)
 	}
 	wait := max(min(max(5*time.Second, ms.DownAfter), f.Deadline.Sub(m.now())), time.Second)
-	m.opt.Publisher.Publish(EvSendSlaveofNone, replicaInst(f.To, ms.Name, f.From))
+	m.opt.Publisher.Publish(EvSendSlaveofNone, m.ann.replicaInst(f.To, ms.Name, f.From))
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err = m.prober.CoordinatedFailover(cctx, f.From.String(), auth, f.To.Host, f.To.Port, wait)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("FAILOVER TO %s on %s: %w", target, f.From, err)
 	}
-	m.opt.Publisher.Publish(EvWaitPromotion, replicaInst(f.To, ms.Name, f.From))
+	m.opt.Publisher.Publish(EvWaitPromotion, m.ann.replicaInst(f.To, ms.Name, f.From))
 	deadline := m.now().Add(wait + time.Second)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -476,7 +476,7 @@ func (m *Monitor) reconfigureReplicas(ctx context.Context, ms *quorum.Master, f 
 // the master as it was, in their instance details — and waits for addr to
 // report the new master (up to ReconfTimeout).
 func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, master, evMaster quorum.Addr, auth probe.Auth, wait bool) bool {
-	inst := replicaInst(a, name, evMaster)
+	inst := m.ann.replicaInst(a, name, evMaster)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := m.prober.ReplicaOf(cctx, a.String(), auth, master.Host, master.Port)
 	cancel()
@@ -547,7 +547,7 @@ func (m *Monitor) reconcile(ctx context.Context, ms *quorum.Master, now time.Tim
 		}
 		m.backoff[key] = now.Add(2 * time.Second)
 		m.mu.Unlock()
-		inst := replicaInst(a, ms.Name, ms.Addr)
+		inst := m.ann.replicaInst(a, ms.Name, ms.Addr)
 		m.log.Warn(event, "instance", inst, "reported_role", o.Role)
 		m.opt.Publisher.Publish(event, inst)
 		m.wg.Add(1)

@@ -100,6 +100,9 @@ type masterView struct {
 	SDownSince time.Time
 	Replicas   int // known replicas (num-slaves)
 	Others     int // other monitors (num-other-sentinels)
+	// Shown is M.Addr as replies announce it (see Backend.Announce); zero
+	// means M.Addr.
+	Shown quorum.Addr
 }
 
 // masterMap returns the SENTINEL MASTER fields of a master: 20 at rest,
@@ -131,7 +134,7 @@ func masterMap(v masterView, k instClock) []instField {
 	f := make([]instField, 0, 24)
 	f = append(f,
 		instField{"name", m.Name},
-		instField{"ip", m.Addr.Host},
+		instField{"ip", shown(v.Shown, m.Addr).Host},
 		instField{"port", strInt(m.Addr.Port)},
 		instField{"runid", runID},
 		instField{"flags", flags},
@@ -174,6 +177,16 @@ type replicaView struct {
 	Observed   bool
 	SDown      bool
 	SDownSince time.Time
+	// Shown is Addr as replies announce it; zero means Addr.
+	Shown quorum.Addr
+}
+
+// shown returns a unless it is zero, then def.
+func shown(a, def quorum.Addr) quorum.Addr {
+	if a.IsZero() {
+		return def
+	}
+	return a
 }
 
 // replicaMap returns the 21 (22 with s-down-time) SENTINEL REPLICAS fields
@@ -211,8 +224,8 @@ func replicaMap(v replicaView, k instClock) []instField {
 	}
 	out := make([]instField, 0, 22)
 	out = append(out,
-		instField{"name", v.Addr.String()},
-		instField{"ip", v.Addr.Host},
+		instField{"name", shown(v.Shown, v.Addr).String()},
+		instField{"ip", shown(v.Shown, v.Addr).Host},
 		instField{"port", strInt(v.Addr.Port)},
 		instField{"runid", runID},
 		instField{"flags", flags},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -97,8 +98,11 @@ type Options struct {
 	// still acts on the others' fresh opinions. Defaults 2s and 30s.
 	TiltTrigger, TiltPeriod time.Duration
 	Publisher               Publisher
-	Logger                  *slog.Logger
-	Now                     func() time.Time
+	// Resolver resolves the hostnames of Redis nodes for replies and events
+	// when announce-hostnames is no; nil means net.DefaultResolver.
+	Resolver Resolver
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Monitor is the brain of one monitor: it evaluates SDOWN locally, proposes
@@ -135,6 +139,7 @@ type Monitor struct {
 	leaderCtx    context.Context
 	driving      map[string]bool
 
+	ann       *announcer
 	wake      chan struct{}
 	proposeCh chan struct{}
 	wg        sync.WaitGroup
@@ -166,11 +171,16 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	if opt.Publisher == nil {
 		opt.Publisher = nopPublisher{}
 	}
-	return &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
+	if opt.Resolver == nil {
+		opt.Resolver = net.DefaultResolver
+	}
+	mon := &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
 		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
+	mon.ann = newAnnouncer(store.State, opt.Resolver, opt.Logger)
+	return mon
 }
 
 type nopPublisher struct{}
@@ -180,9 +190,13 @@ func (nopPublisher) Publish(string, string) int { return 0 }
 // Run drives the monitor until ctx is done, then waits for everything it
 // started (including failover steps in flight) to stop.
 func (m *Monitor) Run(ctx context.Context) error {
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go m.effectLoop(ctx)
 	go m.proposeLoop(ctx)
+	go func() {
+		defer m.wg.Done()
+		m.ann.run(ctx)
+	}()
 	if m.opt.LocalRedis != "" && m.opt.FenceAfter > 0 {
 		m.wg.Add(1)
 		go m.fenceLoop(ctx)
@@ -218,6 +232,9 @@ func (m *Monitor) poke() {
 
 // State implements Backend.
 func (m *Monitor) State() *quorum.State { return m.store.State() }
+
+// Announce implements Backend.
+func (m *Monitor) Announce(a quorum.Addr) quorum.Addr { return m.ann.addr(a) }
 
 // Self implements Backend.
 func (m *Monitor) Self() quorum.Monitor { return m.opt.Self }
@@ -489,9 +506,9 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 				m.roles[key] = o.Role
 			}
 			m.mu.Unlock()
-			inst := masterInst(name, a)
+			inst := m.ann.masterInst(name, a)
 			if i > 0 {
-				inst = replicaInst(a, name, ms.Addr)
+				inst = m.ann.replicaInst(a, name, ms.Addr)
 			}
 			switch {
 			case down && !wasDown:
@@ -606,7 +623,7 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 			}
 			st := m.store.State()
 			m.opt.Metrics.effect(e, st)
-			for _, ev := range effectEvents(e, st, m.opt.Self.ID) {
+			for _, ev := range effectEvents(e, st, m.opt.Self.ID, m.ann) {
 				m.opt.Publisher.Publish(ev[0], ev[1])
 			}
 			switch e.Kind {
@@ -625,7 +642,7 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 				m.roles[e.To.String()] = "master"
 				m.mu.Unlock()
 				if announce {
-					m.opt.Publisher.Publish(EvRoleChangeWrong, replicaInst(e.To, e.Master, e.From)+" new reported role is master")
+					m.opt.Publisher.Publish(EvRoleChangeWrong, m.ann.replicaInst(e.To, e.Master, e.From)+" new reported role is master")
 				}
 				m.log.Warn("+switch-master", "master", e.Master, "from", e.From.String(), "to", e.To.String(), "epoch", e.Epoch)
 			case quorum.EffODown:

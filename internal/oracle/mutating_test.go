@@ -39,6 +39,15 @@ func newMasterNorm(r *Reply) {
 	maskKeys("num-other-sentinels")(r)
 }
 
+// maskSecond classifies the second element of an array reply (the port of
+// GET-MASTER-ADDR-BY-NAME: each system monitors its own redis-server) and
+// keeps the first exact.
+func maskSecond(r *Reply) {
+	if r != nil && r.Kind.aggregate() && len(r.Elems) == 2 {
+		r.Elems[1].Str = classify(r.Elems[1].Str)
+	}
+}
+
 // masterKnown holds once a MASTER reply shows the master's run id.
 func masterKnown(r *Reply) bool {
 	return fieldText(r, "runid") != "" && fieldText(r, "runid") != "<absent>"
@@ -147,6 +156,19 @@ func mutatingCases(m string, proto int) []diffCase {
 			fails(onlyGetSet, "SENTINEL", "CONFIG", "GET"),
 			fails(onlyGetSet, "SENTINEL", "CONFIG", "FOO", "x"),
 			fails("ERR wrong number of arguments for 'sentinel|config' command", "SENTINEL", "CONFIG"),
+		}},
+		{name: "hostnames " + m, protos: protos, steps: []step{
+			// A master added by hostname is announced by IP address until
+			// announce-hostnames is yes, then by its name.
+			ok("SENTINEL", "CONFIG", "SET", "resolve-hostnames", "yes"),
+			ok("SENTINEL", "MONITOR", m+"h", "localhost", "{extraport}", "2"),
+			cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", m+"h").with(maskSecond),
+			ok("SENTINEL", "CONFIG", "SET", "announce-hostnames", "yes"),
+			cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", m+"h").with(maskSecond),
+			ok("SENTINEL", "CONFIG", "SET", "announce-hostnames", "no"),
+			cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", m+"h").with(maskSecond),
+			ok("SENTINEL", "REMOVE", m+"h"),
+			ok("SENTINEL", "CONFIG", "SET", "resolve-hostnames", "no"),
 		}},
 		{name: "CONFIG 7.2 forms " + m, protos: protos, steps: []step{
 			cmd("SENTINEL", "CONFIG", "GET", "*"),
