@@ -195,8 +195,13 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 	m.mu.Lock()
 	delete(m.blocked, ms.Name)
 	m.mu.Unlock()
+	passedOver := make([]string, 0, len(rejected))
+	for _, r := range rejected {
+		passedOver = append(passedOver, r.Addr.String()+": "+r.Reason)
+	}
 	m.log.Warn("failover started", "master", ms.Name, "from", ms.Addr.String(), "to", best.Addr.String(),
-		"failover_id", id, "term", cmd.Term, "offset", best.Obs.ReplOffset, "priority", best.Obs.Priority)
+		"failover_id", id, "term", cmd.Term, "offset", best.Obs.ReplOffset, "priority", best.Obs.Priority,
+		"passed_over", strings.Join(passedOver, "; "))
 	inst := m.ann.masterInst(ms.Name, ms.Addr)
 	m.opt.Publisher.Publish(EvTryFailover, inst)
 	m.opt.Publisher.Publish(EvElectedLeader, inst)
