@@ -166,8 +166,13 @@ func TestLoadGood(t *testing.T) {
 			Refresh: time.Second,
 			TTL:     3 * time.Second,
 		},
-		FenceAfter: 3 * time.Second,
-		StaleAfter: 3 * time.Second,
+		FenceAfter:  3 * time.Second,
+		StaleAfter:  3 * time.Second,
+		RequirePass: "defaultpw",
+		Users: []User{
+			{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels"},
+			{Name: "ops", Password: "opspw"},
+		},
 	}
 
 	minimal := Default()
@@ -233,6 +238,9 @@ func TestLoadBad(t *testing.T) {
 			`users[0].name: "default" is the requirepass user; set requirepass instead`,
 			`users[2].name: duplicate user "app"`,
 			`users[3].password: must be set`,
+			`users[4].commands: invalid command rules: rule "+get": unknown command "get"`,
+			`users[5].commands: invalid command rules: rule "+@nosuch": unknown category "nosuch"`,
+			`users[6].commands: invalid command rules: rule "~*": must start with + or - (or be allcommands/nocommands)`,
 		}},
 		{"addr-missing-port.yaml", []string{`masters[0].addr: "10.0.0.10" is not host:port (missing port in address)`}},
 		{"raft-addr-unspecified.yaml", []string{

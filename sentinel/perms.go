@@ -1,0 +1,97 @@
+package sentinel
+
+import (
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+)
+
+// connUsers remembers which user each connection authenticated as, for
+// the command rules of HandlerOptions.Permissions. resp.Conn carries only
+// an "authenticated" bit, so the handler keeps the user itself, keyed by a
+// weak pointer to the connection: the entry is dropped by a runtime cleanup
+// once the connection is garbage, so closed connections leave nothing
+// behind and no close hook is needed.
+//
+// Connections are tracked only when some user has rules (restricted);
+// otherwise every check is a nil-map read.
+type connUsers struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[resp.Conn]]connUser
+}
+
+type connUser struct {
+	name  string
+	rules *acl.Rules // nil: every command allowed
+}
+
+// set records that c authenticated as name with rules.
+func (u *connUsers) set(c *resp.Conn, name string, rules *acl.Rules) {
+	key := weak.Make(c)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[weak.Pointer[resp.Conn]]connUser{}
+	}
+	if _, ok := u.m[key]; !ok {
+		runtime.AddCleanup(c, u.forget, key)
+	}
+	u.m[key] = connUser{name: name, rules: rules}
+}
+
+func (u *connUsers) forget(key weak.Pointer[resp.Conn]) {
+	u.mu.Lock()
+	delete(u.m, key)
+	u.mu.Unlock()
+}
+
+// get returns the user c authenticated as; ok is false for a connection
+// that never authenticated as a restricted user.
+func (u *connUsers) get(c *resp.Conn) (connUser, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	cu, ok := u.m[weak.Make(c)]
+	return cu, ok
+}
+
+// len returns how many connections are tracked (for tests).
+func (u *connUsers) len() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.m)
+}
+
+// restricted reports whether any user has command rules.
+func (h *handler) restricted() bool {
+	for _, r := range h.opt.Permissions {
+		if r != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticated records a successful AUTH or HELLO AUTH of c as user.
+func (h *handler) authenticated(c *resp.Conn, user string) {
+	c.SetAuthenticated(true)
+	if h.hasRules {
+		h.users.set(c, user, h.opt.Permissions[user])
+	}
+}
+
+// permitted checks c's user's rules for the command spec (full name
+// "cmd" or "cmd|sub"), writing Redis 7.0's NOPERM error if denied.
+func (h *handler) permitted(c *resp.Conn, spec cmdSpec) bool {
+	if !h.hasRules || spec.noAuth {
+		return true
+	}
+	cu, ok := h.users.get(c)
+	if !ok || cu.rules.Allows(commandNamesByID[spec.id]) {
+		return true
+	}
+	c.WriteError("NOPERM this user has no permissions to run the '" + commandNamesByID[spec.id] + "' command")
+	return false
+}
