@@ -99,3 +99,31 @@ func TestCategoriesMatchRedis(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any rule string compiles or fails with ErrInvalid, never
+// panics; compiled rules answer for every known command, and re-parsing
+// String() gives the same decisions.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"+@all", "-@all +ping", "+sentinel -sentinel|set", "+@dangerous -@nosuch",
+		"allcommands nocommands", "+|", "-@", "+sentinel|", "+SENTINEL|GET-MASTER-ADDR-BY-NAME \t +@PubSub"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rules string) {
+		r, err := Parse(rules)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		again, err := Parse(r.String())
+		if err != nil {
+			t.Fatalf("String() %q does not parse: %v", r.String(), err)
+		}
+		for _, c := range Commands() {
+			if r.Allows(c) != again.Allows(c) {
+				t.Fatalf("%q and its String() %q differ on %s", rules, r.String(), c)
+			}
+		}
+	})
+}
