@@ -46,6 +46,10 @@ FUZZ_TARGETS := config:FuzzImportSentinelConf config:FuzzLoad \
 	sentinel:FuzzSentinelCommand sentinel/acl:FuzzParse \
 	sentinel/resp:FuzzReadCommand sentinel/resp:FuzzMatch
 fuzz:
+	@listed="$(sort $(foreach t,$(FUZZ_TARGETS),$(lastword $(subst :, ,$(t)))))"; \
+	  found="$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | LC_ALL=C sort -u | tr '\n' ' ')"; \
+	  if [ "$$(echo $$listed)" != "$$(echo $$found)" ]; then \
+	    echo "FUZZ_TARGETS lists $$listed but the fuzz functions are $$found"; exit 1; fi
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \

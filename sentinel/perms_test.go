@@ -109,6 +109,13 @@ func TestPermissions(t *testing.T) {
 		c2.do(s.args...)
 		c2.expect(s.want)
 	}
+	// HELLO ... AUTH switches user too.
+	c2.do("HELLO", "2", "AUTH", "app", "apppw")
+	if err := readReply(c2.rd, 0); err != nil {
+		t.Fatal(err)
+	}
+	c2.do("INFO")
+	c2.expect(noperm("info"))
 }
 
 // TestPermissionsGoRedis drives a restricted user through go-redis, a
