@@ -170,7 +170,7 @@ func TestLoadGood(t *testing.T) {
 		StaleAfter:  3 * time.Second,
 		RequirePass: "defaultpw",
 		Users: []User{
-			{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels"},
+			{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub allchannels +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels"},
 			{Name: "ops", Password: "opspw"},
 		},
 	}

@@ -48,7 +48,8 @@ type HandlerOptions struct {
 	// command, and so may the "default" user (RequirePass). Rules are
 	// checked after authentication, as in Redis; a denied command gets
 	// "-NOPERM this user has no permissions to run the '<cmd|sub>'
-	// command" (Redis 7.0's text).
+	// command" (Redis 7.0's text); a user with rules may use only the
+	// Pub/Sub channels they allow (none by default, as Redis 7.0).
 	Permissions map[string]*acl.Rules
 	// MasterDefaults holds the down-after, failover-timeout and
 	// parallel-syncs given to masters added with SENTINEL MONITOR.
@@ -239,7 +240,7 @@ func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
 		c.WriteError("NOAUTH Authentication required.")
 		return false
 	}
-	if !h.permitted(c, spec) {
+	if !h.permitted(c, spec, args) {
 		return false
 	}
 	h.calls[spec.id].Add(1)

@@ -2,6 +2,7 @@ package sentinel
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"weak"
 
@@ -82,16 +83,62 @@ func (h *handler) authenticated(c *resp.Conn, user string) {
 	}
 }
 
-// permitted checks c's user's rules for the command spec (full name
-// "cmd" or "cmd|sub"), writing Redis 7.0's NOPERM error if denied.
-func (h *handler) permitted(c *resp.Conn, spec cmdSpec) bool {
+// permitted checks c's user's rules for the command spec with args, in
+// Redis' order (the command, then its channels), writing Redis 7.0's
+// NOPERM error if denied.
+func (h *handler) permitted(c *resp.Conn, spec cmdSpec, args [][]byte) bool {
 	if !h.hasRules || spec.noAuth {
 		return true
 	}
 	cu, ok := h.users.get(c)
-	if !ok || cu.rules.Allows(commandNamesByID[spec.id]) {
+	if !ok || cu.rules == nil {
 		return true
 	}
-	c.WriteError("NOPERM this user has no permissions to run the '" + commandNamesByID[spec.id] + "' command")
+	name := commandNamesByID[spec.id]
+	if name == "command" && len(args) > 1 {
+		// COMMAND's subcommands are parsed by its handler, but Redis' rules
+		// and error name them ('command|count').
+		if sub := "command|" + strings.ToLower(string(args[1])); acl.Categories(sub) != nil {
+			name = sub
+		}
+	}
+	if !cu.rules.Allows(name) {
+		c.WriteError("NOPERM this user has no permissions to run the '" + name + "' command")
+		return false
+	}
+	var channels [][]byte
+	pattern := false
+	switch name {
+	case "publish":
+		channels = args[1:2]
+	case "subscribe":
+		channels = args[1:]
+	case "psubscribe":
+		channels, pattern = args[1:], true
+	}
+	if len(channels) == 0 {
+		return true
+	}
+	all, patterns := cu.rules.Channels()
+	if all {
+		return true
+	}
+	for _, ch := range channels {
+		if !channelAllowed(patterns, string(ch), pattern) {
+			c.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments")
+			return false
+		}
+	}
+	return true
+}
+
+// channelAllowed applies Redis' rule: a PSUBSCRIBE pattern must equal an
+// allowed pattern; a channel must match one (glob).
+func channelAllowed(patterns []string, ch string, isPattern bool) bool {
+	for _, p := range patterns {
+		if (isPattern && p == ch) || (!isPattern && resp.Match(p, ch)) {
+			return true
+		}
+	}
 	return false
 }

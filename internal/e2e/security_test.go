@@ -44,7 +44,7 @@ func TestUserCommandRules(t *testing.T) {
 	cfg := demo.MonitorConfig(dir, 0, lns, tp.Master.Addr(), time.Second)
 	cfg.RequirePass = "defaultpw"
 	cfg.Users = []config.User{
-		{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub +sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas"},
+		{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub allchannels +sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas"},
 		{Name: "ops", Password: "opspw", Commands: "+@all -sentinel|remove -sentinel|failover"},
 		{Name: "root", Password: "rootpw"},
 	}

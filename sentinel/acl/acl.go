@@ -10,11 +10,21 @@
 //	+<cmd>|<sub>          allow one subcommand
 //	-<cmd>|<sub>          deny one subcommand
 //
+// and the Pub/Sub channel rules
+//
+//	allchannels / &*      allow every channel
+//	resetchannels         allow no channel
+//	&<pattern>            allow channels matching the glob pattern
+//
 // Rules are separated by spaces and applied left to right on a user that
-// starts with no command allowed, as a new Redis ACL user ("ACL SETUSER
-// name" without rules). Names and categories are case-insensitive. The
+// starts with no command and no channel allowed, as a new Redis 7.0 ACL user
+// ("ACL SETUSER name" without rules; acl-pubsub-default resetchannels).
+// Command names are case-insensitive, channel patterns are not. The
 // categories of each command are those Redis 7.0 gives it in sentinel mode
-// (COMMAND INFO on redis-sentinel 7.0.15); see [Categories].
+// (COMMAND INFO on redis-sentinel 7.0.15); see [Categories]. As in Redis, a
+// category rule also applies to every subcommand of a command that is
+// itself in the category: every SENTINEL subcommand is @admin @dangerous
+// for -@admin/-@dangerous, SENTINEL HELP included.
 //
 // Commands flagged no-auth in Redis (AUTH, HELLO, QUIT) are never subject to
 // rules, as in Redis: a user can always re-authenticate or leave.
@@ -49,6 +59,14 @@ var commands = map[string][]string{
 	"punsubscribe": {"pubsub", "slow"},
 	"command":      {"slow", "connection"},
 
+	"command|count":           {"slow", "connection"},
+	"command|info":            {"slow", "connection"},
+	"command|docs":            {"slow", "connection"},
+	"command|list":            {"slow", "connection"},
+	"command|getkeys":         {"slow", "connection"},
+	"command|getkeysandflags": {"slow", "connection"},
+	"command|help":            {"slow", "connection"},
+
 	"client|id":       {"slow", "connection"},
 	"client|getname":  {"slow", "connection"},
 	"client|setname":  {"slow", "connection"},
@@ -60,6 +78,15 @@ var commands = map[string][]string{
 	"client|kill":     {"admin", "slow", "dangerous", "connection"},
 
 	"sentinel|help": {"slow"},
+}
+
+// parents are the categories of the commands that have subcommands; a
+// category rule matching a parent applies to all its subcommands (Redis'
+// ACLSetSelectorCommandBitsForCategory).
+var parents = map[string][]string{
+	"sentinel": {"admin", "slow", "dangerous"},
+	"client":   {"slow"},
+	"command":  {"slow", "connection"},
 }
 
 // sentinelAdminSubs are the SENTINEL subcommands, all @admin @slow
@@ -105,8 +132,10 @@ func Categories(name string) []string { return slices.Clone(commands[strings.ToL
 // every command (a user without rules). A *Rules is immutable and safe for
 // concurrent use.
 type Rules struct {
-	allowed map[string]bool // full names ("cmd" or "cmd|sub")
-	text    string
+	allowed     map[string]bool // full names ("cmd" or "cmd|sub")
+	allChannels bool
+	channels    []string // glob patterns, when not allChannels
+	text        string
 }
 
 // Parse compiles rules (see the package comment). An empty string is an
@@ -119,7 +148,22 @@ func Parse(rules string) (*Rules, error) {
 	}
 	r := &Rules{allowed: map[string]bool{}, text: strings.Join(fields, " ")}
 	for _, f := range fields {
-		if err := r.apply(strings.ToLower(f)); err != nil {
+		var err error
+		switch lf := strings.ToLower(f); {
+		case lf == "allchannels" || f == "&*":
+			r.allChannels, r.channels = true, nil
+		case lf == "resetchannels":
+			r.allChannels, r.channels = false, nil
+		case strings.HasPrefix(f, "&"):
+			if r.allChannels {
+				err = errors.New("a channel pattern after allchannels (or &*) has no effect; use resetchannels first")
+			} else {
+				r.channels = append(r.channels, f[1:])
+			}
+		default:
+			err = r.apply(lf)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: rule %q: %s", ErrInvalid, f, err)
 		}
 	}
@@ -158,25 +202,35 @@ func (r *Rules) apply(rule string) error {
 				r.allowed[c] = allow
 			}
 		}
-		return nil
-	}
-	if _, ok := commands[name]; ok {
-		r.allowed[name] = allow
+		for p, cats := range parents {
+			if slices.Contains(cats, cat) {
+				r.setCommand(p, allow)
+			}
+		}
 		return nil
 	}
 	if strings.Contains(name, "|") {
-		return fmt.Errorf("unknown command or subcommand %q", name)
-	}
-	found := false
-	for c := range commands {
-		if strings.HasPrefix(c, name+"|") {
-			r.allowed[c], found = allow, true
+		if _, ok := commands[name]; !ok {
+			return fmt.Errorf("unknown command or subcommand %q", name)
 		}
+		r.allowed[name] = allow
+		return nil
 	}
-	if !found {
+	if !r.setCommand(name, allow) {
 		return fmt.Errorf("unknown command %q", name)
 	}
 	return nil
+}
+
+// setCommand sets name and all its subcommands; false if none is known.
+func (r *Rules) setCommand(name string, allow bool) bool {
+	found := false
+	for c := range commands {
+		if c == name || strings.HasPrefix(c, name+"|") {
+			r.allowed[c], found = allow, true
+		}
+	}
+	return found
 }
 
 // Allows reports whether the rules allow fullName, the lower-case command
@@ -187,6 +241,18 @@ func (r *Rules) Allows(fullName string) bool {
 		return true
 	}
 	return r.allowed[fullName]
+}
+
+// Channels reports the Pub/Sub channels the rules allow: all, or those
+// matching one of patterns (glob patterns, as Redis' &<pattern>). A nil
+// *Rules allows all. Redis matches a PSUBSCRIBE pattern literally against
+// the patterns and a channel (SUBSCRIBE, PUBLISH) as a glob; the caller
+// does the matching.
+func (r *Rules) Channels() (all bool, patterns []string) {
+	if r == nil {
+		return true, nil
+	}
+	return r.allChannels, slices.Clone(r.channels)
 }
 
 // String returns the rules as given, normalised to single spaces.

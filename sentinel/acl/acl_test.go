@@ -21,8 +21,13 @@ func TestParseAndAllows(t *testing.T) {
 			[]string{"sentinel|remove", "ping"}},
 		// Order matters: a later rule overrides an earlier one.
 		{"-sentinel|set +sentinel", []string{"sentinel|set"}, nil},
-		{"+@all -@dangerous", []string{"ping", "sentinel|help", "subscribe", "client|id"},
-			[]string{"sentinel|masters", "info", "role", "client|kill", "client|list"}},
+		// As in Redis, a category matching the parent (SENTINEL is @dangerous)
+		// covers every subcommand, SENTINEL HELP (only @slow) included.
+		{"+@all -@dangerous", []string{"ping", "subscribe", "client|id"},
+			[]string{"sentinel|masters", "sentinel|help", "info", "role", "client|kill", "client|list"}},
+		{"-@all +@slow", []string{"sentinel|help", "sentinel|masters", "client|id", "command|count", "info"}, []string{"ping", "role"}},
+		{"-@all +command", []string{"command", "command|count", "command|info"}, []string{"ping"}},
+		{"+@all -command|docs", []string{"command", "command|count"}, []string{"command|docs"}},
 		{"+@all -@admin", []string{"info", "ping"}, []string{"sentinel|myid", "role", "client|kill"}},
 		{"+@pubsub", []string{"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "publish"}, []string{"ping"}},
 		{"+@connection", []string{"ping", "client|setname", "client|kill", "command"}, []string{"sentinel|masters", "info"}},
@@ -61,6 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{"+sentinel|nosuch", `rule "+sentinel|nosuch": unknown command or subcommand "sentinel|nosuch"`},
 		{"+ping|x", `unknown command or subcommand "ping|x"`},
 		{"+@all ~*", `rule "~*": must start with + or -`},
+		{"allchannels &foo", `rule "&foo": a channel pattern after allchannels`},
 	} {
 		_, err := Parse(tc.rules)
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
@@ -77,6 +83,34 @@ func TestNilRulesAllowEverything(t *testing.T) {
 	r, _ = Parse("-@all")
 	if r.Allows("nosuch") {
 		t.Fatal("unknown names must be denied")
+	}
+}
+
+func TestChannels(t *testing.T) {
+	for _, tc := range []struct {
+		rules    string
+		all      bool
+		patterns []string
+	}{
+		{"+@all", false, nil}, // Redis 7.0: acl-pubsub-default resetchannels
+		{"+@all allchannels", true, nil},
+		{"+@all &*", true, nil},
+		{"+@all &+switch-master &__sentinel__:* resetchannels &Foo*", false, []string{"Foo*"}},
+		{"&a &b", false, []string{"a", "b"}},
+		{"allchannels resetchannels", false, nil},
+	} {
+		r, err := Parse(tc.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, patterns := r.Channels()
+		if all != tc.all || strings.Join(patterns, " ") != strings.Join(tc.patterns, " ") {
+			t.Errorf("%q: Channels() = %v %q, want %v %q", tc.rules, all, patterns, tc.all, tc.patterns)
+		}
+	}
+	var none *Rules
+	if all, _ := none.Channels(); !all {
+		t.Error("nil rules must allow every channel")
 	}
 }
 
