@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"weak"
 
 	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 	"github.com/raftsentinel/raftsentinel/sentinel/resp"
@@ -12,16 +11,21 @@ import (
 
 // connUsers remembers which user each connection authenticated as, for
 // the command rules of HandlerOptions.Permissions. resp.Conn carries only
-// an "authenticated" bit, so the handler keeps the user itself, keyed by a
-// weak pointer to the connection: the entry is dropped by a runtime cleanup
-// once the connection is garbage, so closed connections leave nothing
-// behind and no close hook is needed.
+// an "authenticated" bit, so the handler keeps the user itself, keyed by
+// the connection's server and ID (IDs are unique per server and never
+// reused); a runtime cleanup drops the entry once the connection is
+// garbage, so closed connections leave nothing behind and no close hook is
+// needed.
 //
-// Connections are tracked only when some user has rules (restricted);
-// otherwise every check is a nil-map read.
+// Connections are tracked only when some user has rules (restricted).
 type connUsers struct {
-	mu sync.Mutex
-	m  map[weak.Pointer[resp.Conn]]connUser
+	mu sync.RWMutex
+	m  map[connKey]connUser
+}
+
+type connKey struct {
+	srv *resp.Server
+	id  int64
 }
 
 type connUser struct {
@@ -31,11 +35,11 @@ type connUser struct {
 
 // set records that c authenticated as name with rules.
 func (u *connUsers) set(c *resp.Conn, name string, rules *acl.Rules) {
-	key := weak.Make(c)
+	key := connKey{c.Server(), c.ID()}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
-		u.m = map[weak.Pointer[resp.Conn]]connUser{}
+		u.m = map[connKey]connUser{}
 	}
 	if _, ok := u.m[key]; !ok {
 		runtime.AddCleanup(c, u.forget, key)
@@ -43,25 +47,25 @@ func (u *connUsers) set(c *resp.Conn, name string, rules *acl.Rules) {
 	u.m[key] = connUser{name: name, rules: rules}
 }
 
-func (u *connUsers) forget(key weak.Pointer[resp.Conn]) {
+func (u *connUsers) forget(key connKey) {
 	u.mu.Lock()
 	delete(u.m, key)
 	u.mu.Unlock()
 }
 
 // get returns the user c authenticated as; ok is false for a connection
-// that never authenticated as a restricted user.
+// that never authenticated while rules were configured.
 func (u *connUsers) get(c *resp.Conn) (connUser, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	cu, ok := u.m[weak.Make(c)]
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	cu, ok := u.m[connKey{c.Server(), c.ID()}]
 	return cu, ok
 }
 
 // len returns how many connections are tracked (for tests).
 func (u *connUsers) len() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	u.mu.RLock()
+	defer u.mu.RUnlock()
 	return len(u.m)
 }
 
