@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
 
 // openSingle opens a one-voter store on dir (a fresh loopback port each
@@ -116,6 +118,23 @@ func TestOpenCorruptDataDir(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"snapshot", "meta.json"}},
+		{"snapshots lost after compaction", func(t *testing.T, dir string) {
+			// As raft compacts: the entries the snapshot holds leave the log.
+			snap := snapshotDir(t, dir)
+			b, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.DeleteRange(1, 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(snap); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"raft.db", "starts at index 3", "snapshot"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

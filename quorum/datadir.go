@@ -42,17 +42,16 @@ func checkDataDir(dir string) error {
 var keyCurrentTerm = []byte("CurrentTerm")
 
 // checkSnapshots verifies every snapshot under dir/snapshots (metadata
-// readable, state matching its checksum) and, when there is one, that the
-// stable store has a Raft term: hashicorp/raft itself skips a snapshot
-// whose metadata it cannot read and starts on an empty Raft store that
-// was lost or truncated, both silently running with less state.
-func checkSnapshots(dir string, snaps *raft.FileSnapshotStore, stable raft.StableStore) error {
+// readable, state matching its checksum); when there is one, that the
+// stable store has a Raft term; when there is none, that the log starts at
+// index 1. hashicorp/raft itself skips a snapshot whose metadata it cannot
+// read, starts on an empty Raft store that was lost or truncated, and
+// replays a compacted log without its snapshot: each silently runs with
+// less state (or panics on the missing entries).
+func checkSnapshots(dir string, snaps *raft.FileSnapshotStore, stable raft.StableStore, logs raft.LogStore) error {
 	root := filepath.Join(dir, "snapshots")
 	entries, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("quorum: read snapshots in %s: %w", root, err)
 	}
 	damaged := func(path string, err error) error {
@@ -86,6 +85,20 @@ func checkSnapshots(dir string, snaps *raft.FileSnapshotStore, stable raft.Stabl
 			return damaged(path, fmt.Errorf("state.bin: %w", err))
 		}
 		found++
+	}
+	if found == 0 {
+		// A log that no longer starts at 1 was compacted into a snapshot:
+		// without one, raft would replay from a hole (and panic).
+		first, err := logs.FirstIndex()
+		if err != nil {
+			return fmt.Errorf("quorum: read %s: %w", filepath.Join(dir, "raft.db"), err)
+		}
+		if first > 1 {
+			return fmt.Errorf("quorum: the Raft log in %s starts at index %d but %s holds no snapshot of the "+
+				"entries before it: %w: the snapshots were lost; refusing to start with part of the state: "+
+				"move the whole data dir %s away to rejoin from the other monitors",
+				filepath.Join(dir, "raft.db"), first, root, ErrCorrupt, dir)
+		}
 	}
 	if found > 0 {
 		if term, err := stable.GetUint64(keyCurrentTerm); err != nil || term == 0 {

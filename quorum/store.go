@@ -139,7 +139,7 @@ func Open(opt Options) (*Store, error) {
 		bolt.Close()
 		return nil, fmt.Errorf("quorum: snapshot store in %s: %w", opt.DataDir, err)
 	}
-	if err := checkSnapshots(opt.DataDir, snaps, bolt); err != nil {
+	if err := checkSnapshots(opt.DataDir, snaps, bolt, bolt); err != nil {
 		bolt.Close()
 		return nil, err
 	}
