@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 // The fuzz targets' seed corpora are the test files (testdata/good,
@@ -28,7 +30,8 @@ func addFiles(f *testing.F, pattern string) {
 
 // FuzzImportSentinelConf: any input yields an Imported or an error
 // wrapping ErrInvalid, never a panic; an accepted file's masters have
-// unique names and a quorum of at least 1.
+// unique names and a quorum of at least 1, its users unique names, a
+// password and rules that Validate accepts.
 func FuzzImportSentinelConf(f *testing.F) {
 	for _, s := range []string{
 		"sentinel monitor mymaster 127.0.0.1 6379 2\nsentinel down-after-milliseconds mymaster 5000\n",
@@ -57,6 +60,16 @@ func FuzzImportSentinelConf(f *testing.F) {
 			seen[m.Name] = true
 			if m.Quorum < 1 {
 				t.Fatalf("master %q quorum %d", m.Name, m.Quorum)
+			}
+		}
+		users := map[string]bool{}
+		for _, u := range imp.Config.Users {
+			if users[u.Name] || u.Name == "default" || u.Password == "" {
+				t.Fatalf("imported user %+v (duplicate, default or without password)", u)
+			}
+			users[u.Name] = true
+			if _, err := acl.Parse(u.Commands); err != nil {
+				t.Fatalf("imported user %s has rules Validate rejects: %v", u.Name, err)
 			}
 		}
 	})

@@ -23,7 +23,9 @@ type Imported struct {
 // master (with its down-after-milliseconds, failover-timeout,
 // parallel-syncs, auth-pass, auth-user and master-reboot-down-after-period),
 // `port`/`bind` the listen address, `sentinel announce-ip/-port` the
-// announce address, `dir` the data directory, `requirepass` the password.
+// announce address, `dir` the data directory, `requirepass` the password,
+// `user` lines the users with their command and channel rules (see
+// importUser).
 // Sentinel's state lines (myid, epochs, known-replica, known-sentinel) and
 // server lines without an equivalent are skipped with a note. The monitor
 // id, the Raft addresses and the peers are not in a sentinel.conf: the
@@ -73,6 +75,10 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				c.Log.Level = "warn"
 			default:
 				return Imported{}, bad("unknown loglevel %q", args[1])
+			}
+		case key == "user" && len(args) >= 2:
+			if err := importUser(c, args, note); err != nil {
+				return Imported{}, bad("%v", err)
 			}
 		case key == "sentinel" && len(args) >= 2:
 			sub := strings.ToLower(args[1])
