@@ -7,7 +7,7 @@ BIN := bin/raftsentinel
 DEMO_PKGS := redis-server redis-tools
 TEST_PKGS := $(DEMO_PKGS) redis-sentinel python3-redis prometheus systemd
 
-.PHONY: all build demo test deps demo-deps lint bench-failover bench-protocol bench-safety clean
+.PHONY: all build demo test fuzz deps demo-deps lint bench-failover bench-protocol bench-safety clean
 
 all: build
 
@@ -35,6 +35,26 @@ lint:
 test: deps lint
 	# One package at a time: the integration tests time real processes on 2 cores.
 	$(GO) test -race -count=1 -p 1 -timeout 30m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target for FUZZTIME (package:Target). The seed corpora (and
+# every crasher found so far) also run in plain `go test`; a new crasher is
+# written to the package's testdata/fuzz/<Target>/ and fails the run.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := config:FuzzImportSentinelConf config:FuzzLoad \
+	quorum:FuzzFSMApply quorum:FuzzFSMRestore \
+	sentinel:FuzzSentinelCommand sentinel/acl:FuzzParse \
+	sentinel/resp:FuzzReadCommand sentinel/resp:FuzzMatch
+fuzz:
+	@listed="$(sort $(foreach t,$(FUZZ_TARGETS),$(lastword $(subst :, ,$(t)))))"; \
+	  found="$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | LC_ALL=C sort -u | tr '\n' ' ')"; \
+	  if [ "$$(echo $$listed)" != "$$(echo $$found)" ]; then \
+	    echo "FUZZ_TARGETS lists $$listed but the fuzz functions are $$found"; exit 1; fi
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg/; \
+	done
 
 # Failover drill against raftsentinel and real Redis Sentinel, same run.
 bench-failover: deps build

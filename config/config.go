@@ -108,6 +108,12 @@ type User struct {
 	Name string `mapstructure:"name"`
 	// Password ("password"): required.
 	Password string `mapstructure:"password"`
+	// Commands ("commands") are the user's command and channel rules in
+	// Redis ACL style, applied left to right from "nothing allowed": +@all,
+	// -@all, +@<category>, -@<category>, +<cmd>, -<cmd>, +<cmd>|<sub>,
+	// -<cmd>|<sub>, allchannels, resetchannels, &<pattern> (see package
+	// sentinel/acl). Empty: every command and channel is allowed (no rules).
+	Commands string `mapstructure:"commands"`
 }
 
 // Peer is one initial voter of the Raft group.

@@ -166,8 +166,13 @@ func TestLoadGood(t *testing.T) {
 			Refresh: time.Second,
 			TTL:     3 * time.Second,
 		},
-		FenceAfter: 3 * time.Second,
-		StaleAfter: 3 * time.Second,
+		FenceAfter:  3 * time.Second,
+		StaleAfter:  3 * time.Second,
+		RequirePass: "defaultpw",
+		Users: []User{
+			{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub allchannels +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels"},
+			{Name: "ops", Password: "opspw"},
+		},
 	}
 
 	minimal := Default()
@@ -233,6 +238,9 @@ func TestLoadBad(t *testing.T) {
 			`users[0].name: "default" is the requirepass user; set requirepass instead`,
 			`users[2].name: duplicate user "app"`,
 			`users[3].password: must be set`,
+			`users[4].commands: invalid command rules: rule "+get": unknown command "get"`,
+			`users[5].commands: invalid command rules: rule "+@nosuch": unknown category "nosuch"`,
+			`users[6].commands: invalid command rules: rule "~*": must start with + or - (or be allcommands/nocommands)`,
 		}},
 		{"addr-missing-port.yaml", []string{`masters[0].addr: "10.0.0.10" is not host:port (missing port in address)`}},
 		{"raft-addr-unspecified.yaml", []string{
@@ -248,6 +256,12 @@ func TestLoadBad(t *testing.T) {
 		{"ping-period-too-long.yaml", []string{`probe.ping-period: must be shorter than 1s, got 1s`}},
 		{"duplicate-yaml-key.yaml", []string{`config file testdata/bad/duplicate-yaml-key.yaml:`, `"node-id" already defined`}},
 		{"syntax.yaml", []string{`config file testdata/bad/syntax.yaml: yaml:`}},
+		{"huge-numbers.yaml", []string{
+			`masters[0].quorum: expected an integer, got the decimal number 1e+20`,
+			`masters[0].down-after: invalid duration "9999999999h"`,
+			`masters[0].parallel-syncs: expected an integer, got "1e400"`,
+			`raft.snapshot-threshold: expected a non-negative integer, got the decimal number 1e+23`,
+		}},
 		{"many-problems.yaml", []string{
 			`http-addr: must be set`,
 			`masters[0].quorum: must be between 1 and the number of peers (1), got 3`,
@@ -276,8 +290,8 @@ func TestLoadBad(t *testing.T) {
 
 	// The table covers every bad file, so none is forgotten.
 	files, _ := filepath.Glob("testdata/bad/*.yaml")
-	if len(files) != 32 {
-		t.Errorf("testdata/bad has %d files; update the table (32 entries)", len(files))
+	if len(files) != 33 {
+		t.Errorf("testdata/bad has %d files; update the table (33 entries)", len(files))
 	}
 }
 

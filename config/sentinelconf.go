@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // Imported is the result of ImportSentinelConf: the settings a Redis
@@ -24,7 +23,9 @@ type Imported struct {
 // master (with its down-after-milliseconds, failover-timeout,
 // parallel-syncs, auth-pass, auth-user and master-reboot-down-after-period),
 // `port`/`bind` the listen address, `sentinel announce-ip/-port` the
-// announce address, `dir` the data directory, `requirepass` the password.
+// announce address, `dir` the data directory, `requirepass` the password,
+// `user` lines the users with their command and channel rules (see
+// importUser).
 // Sentinel's state lines (myid, epochs, known-replica, known-sentinel) and
 // server lines without an equivalent are skipped with a note. The monitor
 // id, the Raft addresses and the peers are not in a sentinel.conf: the
@@ -74,6 +75,10 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				c.Log.Level = "warn"
 			default:
 				return Imported{}, bad("unknown loglevel %q", args[1])
+			}
+		case key == "user" && len(args) >= 2:
+			if err := importUser(c, args, note); err != nil {
+				return Imported{}, bad("%v", err)
 			}
 		case key == "sentinel" && len(args) >= 2:
 			sub := strings.ToLower(args[1])
@@ -202,39 +207,101 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 	return out, nil
 }
 
-// splitConfLine splits a Redis configuration line into arguments: blanks
-// separate them, "double" and 'single' quotes group them, # starts a
-// comment at the beginning of an argument.
+// splitConfLine splits a Redis configuration line into arguments as Redis
+// does (sdssplitargs): blanks separate arguments; "double quotes" group and
+// take the escapes \xHH, \n, \r, \t, \b, \a and \<any char>; 'single
+// quotes' group and take \'; a closing quote must be followed by a blank or
+// the end of the line. A line whose first non-blank character is # is a
+// comment; elsewhere # is an ordinary character (an ACL "#<sha256>"
+// password, a password containing #), as in Redis.
 func splitConfLine(line string) ([]string, error) {
-	var args []string
-	var cur strings.Builder
-	inArg := false
-	for i := 0; i < len(line); i++ {
-		ch := line[i]
-		switch {
-		case ch == '"' || ch == '\'':
-			end := strings.IndexByte(line[i+1:], ch)
-			if end < 0 {
-				return nil, fmt.Errorf("unbalanced quotes")
-			}
-			cur.WriteString(line[i+1 : i+1+end])
-			i += end + 1
-			inArg = true
-		case unicode.IsSpace(rune(ch)):
-			if inArg {
-				args = append(args, cur.String())
-				cur.Reset()
-				inArg = false
-			}
-		case ch == '#' && !inArg:
-			i = len(line)
-		default:
-			cur.WriteByte(ch)
-			inArg = true
-		}
+	if t := strings.TrimLeft(line, " \t\r\n"); strings.HasPrefix(t, "#") {
+		return nil, nil
 	}
-	if inArg {
+	isBlank := func(ch byte) bool {
+		return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f' || ch == 0
+	}
+	var args []string
+	for i := 0; i < len(line); {
+		for i < len(line) && isBlank(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			break
+		}
+		var cur strings.Builder
+		for i < len(line) && !isBlank(line[i]) {
+			switch ch := line[i]; ch {
+			case '"':
+				i++
+				for {
+					if i >= len(line) {
+						return nil, fmt.Errorf("unbalanced quotes")
+					}
+					c := line[i]
+					if c == '"' {
+						break
+					}
+					if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
+						v, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
+						cur.WriteByte(byte(v))
+						i += 4
+						continue
+					}
+					if c == '\\' && i+1 < len(line) {
+						i++
+						c = line[i]
+						switch c {
+						case 'n':
+							c = '\n'
+						case 'r':
+							c = '\r'
+						case 't':
+							c = '\t'
+						case 'b':
+							c = '\b'
+						case 'a':
+							c = '\a'
+						}
+					}
+					cur.WriteByte(c)
+					i++
+				}
+				i++ // the closing quote
+				if i < len(line) && !isBlank(line[i]) {
+					return nil, fmt.Errorf("closing quote must be followed by a space")
+				}
+			case '\'':
+				i++
+				for {
+					if i >= len(line) {
+						return nil, fmt.Errorf("unbalanced quotes")
+					}
+					c := line[i]
+					if c == '\'' {
+						break
+					}
+					if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
+						i++
+						c = '\''
+					}
+					cur.WriteByte(c)
+					i++
+				}
+				i++
+				if i < len(line) && !isBlank(line[i]) {
+					return nil, fmt.Errorf("closing quote must be followed by a space")
+				}
+			default:
+				cur.WriteByte(ch)
+				i++
+			}
+		}
 		args = append(args, cur.String())
 	}
 	return args, nil
+}
+
+func isHex(ch byte) bool {
+	return ('0' <= ch && ch <= '9') || ('a' <= ch && ch <= 'f') || ('A' <= ch && ch <= 'F')
 }

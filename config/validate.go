@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 var (
@@ -104,6 +106,11 @@ func (c *Config) Validate() error {
 		seenUsers[u.Name] = true
 		if u.Password == "" {
 			p.addf("%s.password: must be set", key)
+		}
+		if u.Commands != "" {
+			if _, err := acl.Parse(u.Commands); err != nil {
+				p.addf("%s.commands: %v", key, err)
+			}
 		}
 	}
 

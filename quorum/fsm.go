@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -396,7 +397,13 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	return snapshot(b), nil
 }
 
-// Restore implements raft.FSM: the snapshot replaces the whole state.
+// ErrBadSnapshot is wrapped by Restore's error for a snapshot that decodes
+// but is not a state this FSM can have written (a null or misfiled entry).
+var ErrBadSnapshot = errors.New("inconsistent snapshot")
+
+// Restore implements raft.FSM: the snapshot replaces the whole state. A
+// snapshot that does not decode, or whose masters or monitors are null or
+// filed under another name, is an error and leaves the state unchanged.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	st := NewState()
@@ -409,9 +416,17 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if st.Monitors == nil {
 		st.Monitors = map[string]*Monitor{}
 	}
-	for _, m := range st.Masters {
+	for name, m := range st.Masters {
+		if m == nil || m.Name != name {
+			return fmt.Errorf("quorum: decode snapshot: %w: master entry %q is null or names another master", ErrBadSnapshot, name)
+		}
 		if m.Opinions == nil {
 			m.Opinions = map[string]Opinion{}
+		}
+	}
+	for id, m := range st.Monitors {
+		if m == nil || m.ID != id {
+			return fmt.Errorf("quorum: decode snapshot: %w: monitor entry %q is null or names another monitor", ErrBadSnapshot, id)
 		}
 	}
 	f.mu.Lock()

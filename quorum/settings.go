@@ -58,6 +58,13 @@ func ApplySetOption(m *Master, o SetOption) error {
 		}
 		return v, nil
 	}
+	want := 1
+	if o.Name == "rename-command" {
+		want = 2
+	}
+	if len(o.Values) != want { // ParseSetArgs never makes one; a log entry might
+		return &SettingError{fmt.Sprintf("Unknown option or number of arguments for SENTINEL SET '%s'", o.Name)}
+	}
 	switch o.Name {
 	case "down-after-milliseconds":
 		v, err := positive()

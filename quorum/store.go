@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -110,8 +109,8 @@ func Open(opt Options) (*Store, error) {
 		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{})}
 	s.fsm = NewFSM(s.enqueueEffects)
 
-	if err := os.MkdirAll(opt.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("quorum: data dir: %w", err)
+	if err := checkDataDir(opt.DataDir); err != nil {
+		return nil, err
 	}
 	hlog := newHCLogger(opt.Logger.With("component", "raft"))
 	conf := raft.DefaultConfig()
@@ -138,7 +137,11 @@ func Open(opt Options) (*Store, error) {
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(opt.DataDir, 2, hlog)
 	if err != nil {
 		bolt.Close()
-		return nil, fmt.Errorf("quorum: snapshot store: %w", err)
+		return nil, fmt.Errorf("quorum: snapshot store in %s: %w", opt.DataDir, err)
+	}
+	if err := checkSnapshots(opt.DataDir, snaps, bolt, bolt); err != nil {
+		bolt.Close()
+		return nil, err
 	}
 	ln := opt.Listener
 	if ln == nil {
@@ -183,7 +186,7 @@ func Open(opt Options) (*Store, error) {
 	if err != nil {
 		s.trans.Close()
 		bolt.Close()
-		return nil, fmt.Errorf("quorum: start raft: %w", err)
+		return nil, fmt.Errorf("quorum: start raft from %s: %w", opt.DataDir, err)
 	}
 	s.raft = r
 	s.obsCh = make(chan raft.Observation, 16)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
@@ -42,6 +43,14 @@ type HandlerOptions struct {
 	// HELLO ... AUTH. As in Redis, authentication is required only when the
 	// default user has a password (RequirePass).
 	Users map[string]string
+	// Permissions holds per-user command rules (see package acl), by user
+	// name. A user without an entry, or with a nil one, may run every
+	// command, and so may the "default" user (RequirePass). Rules are
+	// checked after authentication, as in Redis; a denied command gets
+	// "-NOPERM this user has no permissions to run the '<cmd|sub>'
+	// command" (Redis 7.0's text); a user with rules may use only the
+	// Pub/Sub channels they allow (none by default, as Redis 7.0).
+	Permissions map[string]*acl.Rules
 	// MasterDefaults holds the down-after, failover-timeout and
 	// parallel-syncs given to masters added with SENTINEL MONITOR.
 	MasterDefaults quorum.Master
@@ -63,8 +72,10 @@ func NewHandler(b Backend, opt HandlerOptions) resp.Handler {
 		opt.Now = time.Now
 	}
 	exe, _ := os.Executable()
-	return &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe,
+	h := &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe,
 		calls: make([]atomic.Int64, len(commandNamesByID))}
+	h.hasRules = h.restricted()
+	return h
 }
 
 type handler struct {
@@ -74,6 +85,9 @@ type handler struct {
 	start time.Time
 	pid   int
 	exe   string
+
+	hasRules bool      // some user has command rules
+	users    connUsers // who each connection is, when hasRules
 }
 
 // cmdFunc runs one validated command.
@@ -226,6 +240,9 @@ func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
 		c.WriteError("NOAUTH Authentication required.")
 		return false
 	}
+	if !h.permitted(c, spec, args) {
+		return false
+	}
 	h.calls[spec.id].Add(1)
 	c.SetCommandState(spec)
 	return true
@@ -295,7 +312,7 @@ func (h *handler) auth(c *resp.Conn, args [][]byte) {
 		c.WriteError(wrongPassText)
 		return
 	}
-	c.SetAuthenticated(true)
+	h.authenticated(c, string(user))
 	c.WriteStatus("OK")
 }
 
@@ -350,7 +367,7 @@ func (h *handler) hello(c *resp.Conn, args [][]byte) {
 			c.WriteError(wrongPassText)
 			return
 		}
-		c.SetAuthenticated(true)
+		h.authenticated(c, string(user))
 	}
 	if h.authRequired(c) {
 		c.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")

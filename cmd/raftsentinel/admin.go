@@ -194,7 +194,7 @@ func newImportCmd() *cobra.Command {
 		Use:   "import sentinel.conf",
 		Short: "Convert a Redis sentinel.conf to raftsentinel YAML (stdout)",
 		Long: "Convert a Redis sentinel.conf to a raftsentinel YAML configuration. The masters, listen and\n" +
-			"announce addresses, data dir and password come from the file; node-id, raft-addr, http-addr and\n" +
+			"announce addresses, data dir, password and ACL users (`user` lines) come from the file; node-id, raft-addr, http-addr and\n" +
 			"peers are not in a sentinel.conf and are written as placeholders to fill in.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -240,6 +240,12 @@ func writeYAML(w io.Writer, c config.Config, nodeID string) {
 	}
 	if c.RequirePass != "" {
 		fmt.Fprintf(w, "requirepass: %s\n", q(c.RequirePass))
+	}
+	if len(c.Users) > 0 {
+		fmt.Fprintf(w, "users:\n")
+		for _, u := range c.Users {
+			fmt.Fprintf(w, "  - name: %s\n    password: %s\n    commands: %s\n", q(u.Name), q(u.Password), q(u.Commands))
+		}
 	}
 	fmt.Fprintf(w, "log:\n  level: %s\nmasters:\n", c.Log.Level)
 	for _, m := range c.Masters {

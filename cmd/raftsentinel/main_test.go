@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -63,7 +64,8 @@ func TestImportSentinelConfLoads(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "sentinel.conf")
 	conf := "port 26380\nsentinel monitor mymaster 127.0.0.1 6380 2\nsentinel down-after-milliseconds mymaster 2000\n" +
-		"sentinel auth-pass mymaster \"p w\"\nsentinel known-replica mymaster 127.0.0.1 6381\n"
+		"sentinel auth-pass mymaster \"p w\"\nsentinel known-replica mymaster 127.0.0.1 6381\n" +
+		"requirepass top\nuser app on >a\\x22pw ~* &+switch-master -@all +sentinel|get-master-addr-by-name\n"
 	if err := os.WriteFile(src, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +86,10 @@ func TestImportSentinelConfLoads(t *testing.T) {
 	m := cfg.Masters[0]
 	if m.Name != "mymaster" || m.Addr != "127.0.0.1:6380" || m.Quorum != 2 || m.DownAfter.String() != "2s" || m.AuthPass != "p w" {
 		t.Fatalf("imported master %+v", m)
+	}
+	wantUsers := []config.User{{Name: "app", Password: `a\x22pw`, Commands: "&+switch-master -@all +sentinel|get-master-addr-by-name"}}
+	if cfg.RequirePass != "top" || !reflect.DeepEqual(cfg.Users, wantUsers) {
+		t.Fatalf("imported requirepass %q, users %+v", cfg.RequirePass, cfg.Users)
 	}
 	if !strings.Contains(out, "note: line 5") {
 		t.Fatalf("no note for the state line:\n%s", out)

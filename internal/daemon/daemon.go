@@ -26,6 +26,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinel"
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
@@ -116,11 +117,14 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if d.lnRESP, err = listen(opt.Listeners.RESP, cfg.Listen, "listen"); err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { d.lnRESP.Close() })
+	// The cleanups capture values, not d: an error return sets d to nil.
+	lnRESP := d.lnRESP
+	cleanup = append(cleanup, func() { lnRESP.Close() })
 	if d.lnHTTP, err = listen(opt.Listeners.HTTP, cfg.HTTPAddr, "http-addr"); err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { d.lnHTTP.Close() })
+	lnHTTP := d.lnHTTP
+	cleanup = append(cleanup, func() { lnHTTP.Close() })
 
 	peers := make([]quorum.Peer, 0, len(cfg.Peers))
 	for _, p := range cfg.Peers {
@@ -137,7 +141,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, func() { d.store.Close() })
+	store := d.store
+	cleanup = append(cleanup, func() { store.Close() })
 
 	reg := opt.Registry
 	if reg == nil {
@@ -166,8 +171,16 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	dm := config.DefaultMaster()
 	defaults := quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
 	users := map[string]string{}
-	for _, u := range cfg.Users {
+	perms := map[string]*acl.Rules{}
+	for i, u := range cfg.Users {
 		users[u.Name] = u.Password
+		if u.Commands != "" {
+			r, err := acl.Parse(u.Commands)
+			if err != nil { // Validate catches this; a caller may skip it
+				return nil, fmt.Errorf("daemon: users[%d].commands: %w", i, err)
+			}
+			perms[u.Name] = r
+		}
 	}
 	pub := &hubPublisher{}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
@@ -180,7 +193,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users})
+		RequirePass: cfg.RequirePass, Users: users, Permissions: perms})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()

@@ -1,0 +1,147 @@
+package quorum
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// fuzzSeedCommands are commands of every op, the seed corpus of
+// FuzzFSMApply (one JSON command a line; the target splits on newlines).
+func fuzzSeedCommands() []Command {
+	spec := &Master{Name: "mymaster", Addr: addr(1), Quorum: 2, DownAfter: time.Second,
+		FailoverTimeout: 10 * time.Second, ParallelSyncs: 1}
+	return []Command{
+		{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m1", RunID: "r1"}},
+		{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m2", RunID: "r2"}},
+		{Op: OpAddMaster, Spec: spec},
+		{Op: OpMonitor, Master: "other", Spec: &Master{Name: "other", Addr: addr(7), Quorum: 1}},
+		{Op: OpReplicas, Master: "mymaster", Replicas: []Addr{addr(3), addr(2)}},
+		{Op: OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true},
+		{Op: OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addr(1), Down: true},
+		{Op: OpODown, Master: "mymaster", Addr: addr(1), Down: true, Votes: 2},
+		{Op: OpFailoverStart, Master: "mymaster", FailoverID: "f1", Addr: addr(1), To: addr(2), Term: 3},
+		{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"},
+		{Op: OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: "done"},
+		{Op: OpSet, Master: "mymaster", Options: []SetOption{{Name: "quorum", Values: []string{"1"}}}},
+		{Op: OpSet, Master: "mymaster", Options: []SetOption{{Name: "down-after-milliseconds", Values: []string{"-5"}}}},
+		{Op: OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "1.2.3.4"}, {"announce-port", "99999"}}},
+		{Op: OpReset, Names: []string{"*"}},
+		{Op: OpRemove, Master: "other"},
+		{Op: OpRemoveMonitor, MonitorID: "m2"},
+		{Op: OpJoin, Monitor: &Monitor{ID: "m3"}},
+		{Op: OpLeave, MonitorID: "m3"},
+	}
+}
+
+// FuzzFSMApply decodes arbitrary bytes as Raft log entries (one a line)
+// and applies them to two FSMs. Apply must never panic; it is
+// deterministic (both FSMs end equal); and every state it reaches
+// survives a snapshot and restore unchanged (what a restart relies on).
+func FuzzFSMApply(f *testing.F) {
+	var all [][]byte
+	for _, c := range fuzzSeedCommands() {
+		b, err := c.Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, int64(0))
+		all = append(all, b)
+	}
+	f.Add(bytes.Join(all, []byte("\n")), int64(time.Second))
+	f.Add([]byte(`{"op":"set","master":"mymaster","options":[{"name":"quorum","values":["99999999999999999999"]}]}`), int64(0))
+	f.Add([]byte(`{"op":"failover-start","master":"x","addr":{"host":"","port":-1}}`+"\n"+`null`+"\n"+`{"op":7}`), int64(-1))
+	f.Fuzz(func(t *testing.T, data []byte, step int64) {
+		a, b := NewFSM(nil), NewFSM(nil)
+		now := t0
+		for i, line := range bytes.Split(data, []byte("\n")) {
+			l := &raft.Log{Type: raft.LogCommand, Data: line, Index: uint64(i + 1), AppendedAt: now}
+			before := a.State()
+			ra, rb := a.Apply(l), b.Apply(l)
+			if !reflect.DeepEqual(ra, rb) {
+				t.Fatalf("entry %d: results differ: %v vs %v", i, ra, rb)
+			}
+			if _, failed := ra.(error); failed && !sameButClock(before, a.State()) {
+				t.Fatalf("entry %d failed (%v) but changed the state", i, ra)
+			}
+			now = now.Add(time.Duration(step))
+			checkStateInvariants(t, a.State())
+		}
+		if !reflect.DeepEqual(a.State(), b.State()) {
+			t.Fatalf("same log, different states")
+		}
+		snap, err := a.Snapshot()
+		if err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+		c := NewFSM(nil)
+		if err := c.Restore(io.NopCloser(bytes.NewReader(snap.(snapshot)))); err != nil {
+			t.Fatalf("restore of our own snapshot: %v", err)
+		}
+		want, _ := json.Marshal(a.State())
+		got, _ := json.Marshal(c.State())
+		if !bytes.Equal(want, got) {
+			t.Fatalf("snapshot round trip changed the state:\n%s\n%s", want, got)
+		}
+	})
+}
+
+// sameButClock reports whether a and b are equal but for LastApplied.
+func sameButClock(a, b *State) bool {
+	x, y := a.Clone(), b.Clone()
+	x.LastApplied, y.LastApplied = time.Time{}, time.Time{}
+	return reflect.DeepEqual(x, y)
+}
+
+// checkStateInvariants: every master is filed under its own name and has
+// an opinion map; every monitor under its own ID.
+func checkStateInvariants(t *testing.T, s *State) {
+	t.Helper()
+	for name, m := range s.Masters {
+		if m == nil || m.Name != name {
+			t.Fatalf("master filed under %q is %+v", name, m)
+		}
+		if m.Opinions == nil {
+			t.Fatalf("master %q has a nil opinion map", name)
+		}
+	}
+	for id, m := range s.Monitors {
+		if m == nil || m.ID != id {
+			t.Fatalf("monitor filed under %q is %+v", id, m)
+		}
+	}
+}
+
+// FuzzFSMRestore: arbitrary snapshot bytes are restored or rejected with
+// an error, never a panic, and a restored state satisfies the invariants.
+func FuzzFSMRestore(f *testing.F) {
+	fsm := NewFSM(nil)
+	for i, c := range fuzzSeedCommands() {
+		b, _ := c.Encode()
+		fsm.Apply(&raft.Log{Type: raft.LogCommand, Data: b, Index: uint64(i + 1), AppendedAt: t0})
+	}
+	snap, err := fsm.Snapshot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(snap.(snapshot)))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"masters":{"a":null}}`))
+	f.Add([]byte(`{"masters":{"a":{"name":"b"}},"monitors":{"m":{}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := NewFSM(nil)
+		if err := c.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+			return
+		}
+		checkStateInvariants(t, c.State())
+		for i, cmd := range fuzzSeedCommands() { // and it stays usable
+			b, _ := cmd.Encode()
+			c.Apply(&raft.Log{Type: raft.LogCommand, Data: b, Index: uint64(i + 1), AppendedAt: t0})
+		}
+	})
+}

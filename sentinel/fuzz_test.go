@@ -1,0 +1,139 @@
+package sentinel
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+)
+
+// readReply reads one RESP2/RESP3 value from r and returns an error if it
+// is not well formed.
+func readReply(r *bufio.Reader, depth int) error {
+	if depth > 32 {
+		return errors.New("nesting deeper than 32")
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return fmt.Errorf("line %q lacks CRLF", line)
+	}
+	body := line[1 : len(line)-2]
+	count := func() (int, error) {
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 {
+			return 0, fmt.Errorf("bad length %q", line)
+		}
+		return n, nil
+	}
+	switch line[0] {
+	case '+', '-', '_', ',', '#', '(':
+		return nil
+	case ':':
+		_, err := strconv.ParseInt(body, 10, 64)
+		return err
+	case '$', '=', '!':
+		n, err := count()
+		if err != nil || n < 0 {
+			return err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return err
+		}
+		if string(buf[n:]) != "\r\n" {
+			return fmt.Errorf("bulk of %d bytes not followed by CRLF", n)
+		}
+		return nil
+	case '*', '~', '>', '%', '|':
+		n, err := count()
+		if err != nil {
+			return err
+		}
+		if line[0] == '%' || line[0] == '|' {
+			n *= 2
+		}
+		for range n {
+			if err := readReply(r, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown reply type %q", line)
+}
+
+// FuzzSentinelCommand sends SENTINEL with arbitrary arguments to the real
+// handler behind a real RESP server, over RESP2 and RESP3, and checks that
+// the answer is exactly one well-formed reply (a PING sent after it gets
+// its PONG next) and that the server stays up.
+func FuzzSentinelCommand(f *testing.F) {
+	for _, args := range [][]string{
+		{"masters"}, {"master", "mymaster"}, {"replicas", "mymaster"}, {"slaves", "other"},
+		{"sentinels", "mymaster"}, {"get-master-addr-by-name", "nosuch"}, {"myid"}, {"ckquorum", "mymaster"},
+		{"is-master-down-by-addr", "127.0.0.1", "6379", "0", "*"},
+		{"is-master-down-by-addr", "127.0.0.1", "99999999999999999999", "-1", "x"},
+		{"help"}, {"monitor", "new", "127.0.0.1", "6390", "2"}, {"monitor", "bad name", "::1", "0", "-1"},
+		{"monitor", "x", "999.1.1.1", "65536", "99999999999999999999"}, {"remove", "other"},
+		{"set", "mymaster", "quorum", "0"}, {"set", "mymaster", "down-after-milliseconds", "-1"},
+		{"set", "mymaster", "rename-command", "CONFIG"}, {"set", "mymaster", "auth-pass", ""},
+		{"reset", "*"}, {"reset", "[a-"}, {"config", "get", "*"}, {"config", "set", "announce-port", "-1"},
+		{"config", "set", "resolve-hostnames", "maybe"}, {"failover", "mymaster"}, {"failover", "other", "coordinated"},
+		{"flushconfig"}, {"pending-scripts"}, {"info-cache", "mymaster"}, {"debug"}, {"debug", "ping-period", "0"},
+		{"simulate-failure", "crash-after-election"}, {"simulate-failure", "bogus"}, {"\x00\xff", "\r\n"},
+	} {
+		a := append(args, "", "", "", "", "", "")
+		f.Add(a[0], a[1], a[2], a[3], a[4], a[5], uint8(len(args)), uint8(len(args)%2))
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := resp.NewServer(NewHandler(newFakeBackend(), HandlerOptions{Now: func() time.Time { return testNow }}),
+		resp.Options{Logger: slog.New(slog.DiscardHandler)})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	f.Cleanup(func() { _ = s.Close(); <-done })
+	conns := map[int]*rawConn{}
+	for _, proto := range []int{2, 3} {
+		nc, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Cleanup(func() { nc.Close() })
+		c := &rawConn{nc: nc, rd: bufio.NewReader(nc)}
+		if proto == 3 {
+			if _, err := io.WriteString(nc, "HELLO 3\r\n"); err != nil {
+				f.Fatal(err)
+			}
+			if err := readReply(c.rd, 0); err != nil {
+				f.Fatal(err)
+			}
+		}
+		conns[proto] = c
+	}
+	f.Fuzz(func(t *testing.T, a0, a1, a2, a3, a4, a5 string, n, proto uint8) {
+		args := append([]string{"SENTINEL"}, []string{a0, a1, a2, a3, a4, a5}[:int(n)%7]...)
+		c := conns[2+int(proto%2)]
+		c.t = t
+		c.do(args...)
+		c.do("PING")
+		_ = c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if err := readReply(c.rd, 0); err != nil {
+			t.Fatalf("SENTINEL %q: malformed reply: %v", args[1:], err)
+		}
+		line, err := c.rd.ReadString('\n')
+		if err != nil || line != "+PONG\r\n" {
+			t.Fatalf("SENTINEL %q: after the reply, %q %v instead of PING's +PONG", args[1:], line, err)
+		}
+	})
+}

@@ -1,0 +1,148 @@
+package sentinel
+
+import (
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+)
+
+// connUsers remembers which user each connection authenticated as, for
+// the command rules of HandlerOptions.Permissions. resp.Conn carries only
+// an "authenticated" bit, so the handler keeps the user itself, keyed by
+// the connection's server and ID (IDs are unique per server and never
+// reused); a runtime cleanup drops the entry once the connection is
+// garbage, so closed connections leave nothing behind and no close hook is
+// needed.
+//
+// Connections are tracked only when some user has rules (restricted).
+type connUsers struct {
+	mu sync.RWMutex
+	m  map[connKey]connUser
+}
+
+type connKey struct {
+	srv *resp.Server
+	id  int64
+}
+
+type connUser struct {
+	name  string
+	rules *acl.Rules // nil: every command allowed
+}
+
+// set records that c authenticated as name with rules.
+func (u *connUsers) set(c *resp.Conn, name string, rules *acl.Rules) {
+	key := connKey{c.Server(), c.ID()}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = map[connKey]connUser{}
+	}
+	if _, ok := u.m[key]; !ok {
+		runtime.AddCleanup(c, u.forget, key)
+	}
+	u.m[key] = connUser{name: name, rules: rules}
+}
+
+func (u *connUsers) forget(key connKey) {
+	u.mu.Lock()
+	delete(u.m, key)
+	u.mu.Unlock()
+}
+
+// get returns the user c authenticated as; ok is false for a connection
+// that never authenticated while rules were configured.
+func (u *connUsers) get(c *resp.Conn) (connUser, bool) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	cu, ok := u.m[connKey{c.Server(), c.ID()}]
+	return cu, ok
+}
+
+// len returns how many connections are tracked (for tests).
+func (u *connUsers) len() int {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return len(u.m)
+}
+
+// restricted reports whether any user has command rules.
+func (h *handler) restricted() bool {
+	for _, r := range h.opt.Permissions {
+		if r != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticated records a successful AUTH or HELLO AUTH of c as user.
+func (h *handler) authenticated(c *resp.Conn, user string) {
+	c.SetAuthenticated(true)
+	if h.hasRules {
+		h.users.set(c, user, h.opt.Permissions[user])
+	}
+}
+
+// permitted checks c's user's rules for the command spec with args, in
+// Redis' order (the command, then its channels), writing Redis 7.0's
+// NOPERM error if denied.
+func (h *handler) permitted(c *resp.Conn, spec cmdSpec, args [][]byte) bool {
+	if !h.hasRules || spec.noAuth {
+		return true
+	}
+	cu, ok := h.users.get(c)
+	if !ok || cu.rules == nil {
+		return true
+	}
+	name := commandNamesByID[spec.id]
+	if name == "command" && len(args) > 1 {
+		// COMMAND's subcommands are parsed by its handler, but Redis' rules
+		// and error name them ('command|count').
+		if sub := "command|" + strings.ToLower(string(args[1])); acl.Categories(sub) != nil {
+			name = sub
+		}
+	}
+	if !cu.rules.Allows(name) {
+		c.WriteError("NOPERM this user has no permissions to run the '" + name + "' command")
+		return false
+	}
+	var channels [][]byte
+	pattern := false
+	switch name {
+	case "publish":
+		channels = args[1:2]
+	case "subscribe":
+		channels = args[1:]
+	case "psubscribe":
+		channels, pattern = args[1:], true
+	}
+	if len(channels) == 0 {
+		return true
+	}
+	all, patterns := cu.rules.Channels()
+	if all {
+		return true
+	}
+	for _, ch := range channels {
+		if !channelAllowed(patterns, string(ch), pattern) {
+			c.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments")
+			return false
+		}
+	}
+	return true
+}
+
+// channelAllowed applies Redis' rule: a PSUBSCRIBE pattern must equal an
+// allowed pattern; a channel must match one (glob).
+func channelAllowed(patterns []string, ch string, isPattern bool) bool {
+	for _, p := range patterns {
+		if (isPattern && p == ch) || (!isPattern && resp.Match(p, ch)) {
+			return true
+		}
+	}
+	return false
+}
