@@ -53,6 +53,13 @@ type Options struct {
 	// ErrNotLeader.
 	Forward func(ctx context.Context, leader Monitor, cmd Command) (index uint64, err error)
 
+	// Security protects the raft transport (TLS, cluster secret) and the
+	// forwarded-proposal handler (cluster secret). Zero: plain TCP.
+	Security Security
+	// Dial, when set, dials raft connections to peers (tests inject one to
+	// cut links); nil: a net.Dialer.
+	Dial DialFunc
+
 	Logger *slog.Logger
 }
 
@@ -153,7 +160,7 @@ func Open(opt Options) (*Store, error) {
 	// known deadlock (hashicorp/raft#612) can wedge replication and
 	// Shutdown; on a LAN-sized group it costs nothing that matters here.
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: &streamLayer{ln: ln, adv: adv}, MaxPool: 3, Timeout: 2 * time.Second,
+		Stream: newStreamLayer(ln, adv, opt.Security, opt.Dial, func(msg string, args ...any) { opt.Logger.Warn(msg, args...) }), MaxPool: 3, Timeout: 2 * time.Second,
 		Logger: hlog, MaxRPCsInFlight: 1,
 	})
 	s.opt.RaftAddr = adv.String()
@@ -537,68 +544,6 @@ func (s *Store) pumpEffects() {
 			return
 		}
 	}
-}
-
-// streamLayer is a plain TCP raft.StreamLayer over a listener we opened
-// ourselves, so port 0 works and the advertised address is the bound one.
-//
-// Close also closes every accepted connection: raft's NetworkTransport
-// leaves its inbound connection handlers blocked on reads otherwise.
-type streamLayer struct {
-	ln  net.Listener
-	adv net.Addr
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-}
-
-func (l *streamLayer) Accept() (net.Conn, error) {
-	c, err := l.ln.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		c.Close()
-		return nil, net.ErrClosed
-	}
-	if l.conns == nil {
-		l.conns = map[net.Conn]struct{}{}
-	}
-	l.conns[c] = struct{}{}
-	return &trackedConn{Conn: c, l: l}, nil
-}
-
-func (l *streamLayer) Close() error {
-	err := l.ln.Close()
-	l.mu.Lock()
-	l.closed = true
-	for c := range l.conns {
-		c.Close()
-	}
-	l.conns = nil
-	l.mu.Unlock()
-	return err
-}
-
-func (l *streamLayer) Addr() net.Addr { return l.adv }
-
-type trackedConn struct {
-	net.Conn
-	l *streamLayer
-}
-
-func (c *trackedConn) Close() error {
-	c.l.mu.Lock()
-	delete(c.l.conns, c.Conn)
-	c.l.mu.Unlock()
-	return c.Conn.Close()
-}
-func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	return d.Dial("tcp", string(addr))
 }
 
 // newHCLogger adapts raft's hclog output to slog: every line raft writes is
