@@ -24,8 +24,8 @@ import (
 // All methods are safe for concurrent use.
 type Links struct {
 	mu    sync.Mutex
-	owner map[string]int      // a monitor's listening address → its index
-	cut   map[[2]int]bool     // unordered pairs (low, high) that are cut
+	owner map[string]int       // a monitor's listening address → its index
+	cut   map[[2]int]bool      // unordered pairs (low, high) that are cut
 	conns map[*linkConn][2]int // open monitor-to-monitor connections: from, to
 	// replicaOf counts, per monitor, the REPLICAOF/SLAVEOF commands it
 	// wrote to Redis nodes.
