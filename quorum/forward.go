@@ -37,6 +37,7 @@ func (s *Store) ProposeHandler() http.Handler {
 			return
 		}
 		if err := VerifyRequest(r, s.opt.Security.Secret, body, time.Now()); err != nil {
+			s.refusedHTTP.Add(1)
 			s.log.Warn("forwarded proposal refused", "remote", r.RemoteAddr, "err", err)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return

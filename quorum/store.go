@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -82,6 +83,9 @@ type Store struct {
 	effQ    []Effect
 	effWake chan struct{}
 	effOut  chan Effect
+
+	refusedRaft atomic.Int64 // inbound raft connections that failed TLS or the secret
+	refusedHTTP atomic.Int64 // forwarded proposals without a valid secret proof
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -160,7 +164,10 @@ func Open(opt Options) (*Store, error) {
 	// known deadlock (hashicorp/raft#612) can wedge replication and
 	// Shutdown; on a LAN-sized group it costs nothing that matters here.
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: newStreamLayer(ln, adv, opt.Security, opt.Dial, func(msg string, args ...any) { opt.Logger.Warn(msg, args...) }), MaxPool: 3, Timeout: 2 * time.Second,
+		Stream: newStreamLayer(ln, adv, opt.Security, opt.Dial, func(err error) {
+			s.refusedRaft.Add(1)
+			opt.Logger.Warn("raft connection refused", "err", err)
+		}, opt.Logger), MaxPool: 3, Timeout: 2 * time.Second,
 		Logger: hlog, MaxRPCsInFlight: 1,
 	})
 	s.opt.RaftAddr = adv.String()

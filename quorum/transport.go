@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -203,7 +204,10 @@ type streamLayer struct {
 	adv  net.Addr
 	sec  Security
 	dial DialFunc
-	log  func(msg string, args ...any)
+	// refused is told of every inbound connection that failed the
+	// handshakes.
+	refused func(err error)
+	log     *slog.Logger
 
 	ready chan net.Conn
 	done  chan struct{}
@@ -214,12 +218,12 @@ type streamLayer struct {
 	closed bool
 }
 
-func newStreamLayer(ln net.Listener, adv net.Addr, sec Security, dial DialFunc, log func(string, ...any)) *streamLayer {
+func newStreamLayer(ln net.Listener, adv net.Addr, sec Security, dial DialFunc, refused func(error), log *slog.Logger) *streamLayer {
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	l := &streamLayer{ln: ln, adv: adv, sec: sec, dial: dial, log: log,
+	l := &streamLayer{ln: ln, adv: adv, sec: sec, dial: dial, refused: refused, log: log,
 		ready: make(chan net.Conn), done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -259,7 +263,7 @@ func (l *streamLayer) acceptLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			l.log("raft accept failed", "err", err)
+			l.log.Warn("raft accept failed", "err", err)
 			t := time.NewTimer(50 * time.Millisecond)
 			select {
 			case <-l.done:
@@ -282,7 +286,7 @@ func (l *streamLayer) handshake(raw net.Conn) {
 	defer l.wg.Done()
 	c, err := l.sec.secureServer(raw)
 	if err != nil {
-		l.log("raft connection refused", "remote", raw.RemoteAddr().String(), "err", err)
+		l.refused(fmt.Errorf("from %s: %w", raw.RemoteAddr(), err))
 		l.untrack(raw)
 		raw.Close()
 		return

@@ -164,6 +164,16 @@ func TestWrongSecretIsShutOut(t *testing.T) {
 	if _, ok := after.Masters["evil"]; ok || len(after.Masters) != len(before.Masters) {
 		t.Fatalf("committed state changed: %+v", after.Masters)
 	}
+	if n := leader.store.refusedHTTP.Load(); n != 4 {
+		t.Errorf("raftsentinel_cluster_refused_total{via=http} = %d, want 4", n)
+	}
+	var raftRefused int64
+	for _, nd := range nodes {
+		raftRefused += nd.store.refusedRaft.Load()
+	}
+	if raftRefused < 3 { // the raw client, the TLS client without certificate, the rogue's dials
+		t.Errorf("raftsentinel_cluster_refused_total{via=raft} = %d over the group, want >= 3", raftRefused)
+	}
 	servers, err := leader.store.Servers()
 	if err != nil {
 		t.Fatal(err)
