@@ -252,15 +252,25 @@ func TestLeaderPartitioned(t *testing.T) {
 	cut := time.Now()
 	links.Cut(old, majority...)
 
-	nl := g.leaderAmong(t, 10*time.Second, majority...)
-	elected := time.Since(cut)
-	testenv.Eventually(t, 5*time.Second, "the old leader steps down", func() error {
-		if g.daemons[old].Store().IsLeader() {
-			return fmt.Errorf("m%d still leads", old+1)
+	// Both watched in one loop, each timed when first seen.
+	var elected, steppedDown time.Duration
+	testenv.Eventually(t, 10*time.Second, "a new leader in the majority, the old one stepped down", func() error {
+		if elected == 0 {
+			for _, i := range majority {
+				if g.daemons[i].Store().IsLeader() {
+					elected = time.Since(cut)
+				}
+			}
+		}
+		if steppedDown == 0 && !g.daemons[old].Store().IsLeader() {
+			steppedDown = time.Since(cut)
+		}
+		if elected == 0 || steppedDown == 0 {
+			return fmt.Errorf("new leader after %v, old stepped down after %v (0: not yet)", elected, steppedDown)
 		}
 		return nil
 	})
-	steppedDown := time.Since(cut)
+	nl := g.leaderAmong(t, 5*time.Second, majority...)
 	t.Logf("leader cut off → new leader m%d elected by the majority after %v; old leader stepped down after %v",
 		nl+1, elected.Round(time.Millisecond), steppedDown.Round(time.Millisecond))
 
