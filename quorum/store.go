@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -401,9 +402,12 @@ func (s *Store) proposeOnce(ctx context.Context, cmd Command) (uint64, error) {
 	return index, s.waitApplied(ctx, index)
 }
 
-// waitApplied waits until the local FSM has applied index.
+// waitApplied waits until the local FSM has applied index: Apply has
+// handled it, or a snapshot that covers it has been restored or taken.
+// (raft.AppliedIndex alone is not enough: raft advances it when it hands
+// entries to the FSM goroutine, before they are applied.)
 func (s *Store) waitApplied(ctx context.Context, index uint64) error {
-	for s.raft.AppliedIndex() < index {
+	for !s.applied(index) {
 		t := time.NewTimer(2 * time.Millisecond)
 		select {
 		case <-ctx.Done():
@@ -416,6 +420,19 @@ func (s *Store) waitApplied(ctx context.Context, index uint64) error {
 		}
 	}
 	return nil
+}
+
+func (s *Store) applied(index uint64) bool {
+	if s.fsm.applied.Load() >= index {
+		return true
+	}
+	if s.raft.AppliedIndex() < index {
+		return false
+	}
+	// Covered by a snapshot (installed from the leader, or taken here):
+	// raft records a snapshot's index only once the FSM holds its state.
+	n, err := strconv.ParseUint(s.raft.Stats()["last_snapshot_index"], 10, 64)
+	return err == nil && n >= index
 }
 
 // Servers returns the raft configuration's members (id → raft address).
