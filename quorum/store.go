@@ -396,6 +396,13 @@ func (s *Store) proposeOnce(ctx context.Context, cmd Command) (uint64, error) {
 		return 0, fmt.Errorf("%w: leader %s has not registered its address yet", ErrNoLeader, id)
 	}
 	index, err := s.opt.Forward(ctx, *leader, cmd)
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		// Nothing was sent, so a retry cannot apply it twice. The leader
+		// may be gone, or restarted on a new address it has not yet
+		// registered: treat it as no leader for now (Propose retries).
+		return 0, fmt.Errorf("%w: leader %s unreachable at %s: %w", ErrNoLeader, id, leader.HTTPAddr, err)
+	}
 	if err != nil {
 		return 0, err
 	}

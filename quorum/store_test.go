@@ -37,7 +37,12 @@ type groupNet struct {
 	sec       Security    // raft transport and proposal handler
 	httpTLS   *tls.Config // the proposal servers' TLS (nil: plain HTTP)
 	clientTLS *tls.Config // the forwarders' TLS client config
+	// wrap, when set, wraps each node's forwarder.
+	wrap func(Forwarder) Forwarder
 }
+
+// Forwarder is the type of Options.Forward.
+type Forwarder = func(ctx context.Context, leader Monitor, cmd Command) (uint64, error)
 
 // startGroupWith is startGroup with TLS and a cluster secret.
 func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet) []*node {
@@ -66,9 +71,13 @@ func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet
 			nd.tr = &http.Transport{TLSClientConfig: gn.clientTLS}
 			fwd.Client = &http.Client{Transport: nd.tr}
 		}
+		forward := NewHTTPForwarder(fwd)
+		if gn.wrap != nil {
+			forward = gn.wrap(forward)
+		}
 		s, err := Open(Options{ID: nd.id, Listener: lns[i], DataDir: nd.dir, Peers: peers,
 			HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
-			LeaderLeaseTimeout: 50 * time.Millisecond, Forward: NewHTTPForwarder(fwd), Security: gn.sec})
+			LeaderLeaseTimeout: 50 * time.Millisecond, Forward: forward, Security: gn.sec})
 		if err != nil {
 			t.Fatal(err)
 		}

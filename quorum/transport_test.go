@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -256,5 +258,41 @@ func TestSecretOnlyRawClientGetsNothing(t *testing.T) {
 	if err := f.store.Propose(context.Background(), Command{Op: OpAddMaster,
 		Spec: &Master{Name: "m", Addr: addr(1), Quorum: 1, FailoverTimeout: time.Minute}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A forward that fails to connect (the leader restarted on a new HTTP
+// address it has not registered yet, or is gone) sent nothing: Propose
+// retries it as "no leader" until ctx ends, instead of failing at once.
+func TestProposeRetriesUndeliveredForward(t *testing.T) {
+	var refusals atomic.Int64
+	refusals.Store(5)
+	gn := groupNet{wrap: func(inner Forwarder) Forwarder {
+		return func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
+			if refusals.Add(-1) >= 0 {
+				return 0, &url.Error{Op: "Post", URL: "http://" + leader.HTTPAddr,
+					Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+			}
+			return inner(ctx, leader, cmd)
+		}
+	}}
+	nodes := startGroupWith(t, []string{t.TempDir(), t.TempDir(), t.TempDir()}, nil, gn)
+	f := follower(nodes)
+	refusals.Store(5)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.store.Propose(ctx, Command{Op: OpAddMaster, Spec: &Master{Name: "m", Addr: addr(1), Quorum: 1, FailoverTimeout: time.Minute}}); err != nil {
+		t.Fatalf("Propose after refused connections: %v", err)
+	}
+	if _, ok := f.store.State().Masters["m"]; !ok {
+		t.Fatal("not applied")
+	}
+	// Bounded by ctx: a leader that stays unreachable gives ErrNoLeader.
+	refusals.Store(1 << 30)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	err := f.store.Propose(ctx2, Command{Op: OpAddMaster, Spec: &Master{Name: "n", Addr: addr(2), Quorum: 1, FailoverTimeout: time.Minute}})
+	if !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("unreachable leader: %v, want ErrNoLeader naming it unreachable", err)
 	}
 }
