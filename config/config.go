@@ -100,6 +100,47 @@ type Config struct {
 	// port (AUTH <name> <password>, HELLO ... AUTH). Names are unique and
 	// not "default".
 	Users []User `mapstructure:"users"`
+
+	// TLS and the cluster secret, named as Redis names its TLS settings.
+
+	// TLSPort ("tls-port") is the port of the Sentinel-protocol server over
+	// TLS, bound on the host of listen (0.0.0.0 when listen is ""). Default
+	// 0: off. With tls-port set, listen may be "" (plain port off, as
+	// Redis' "port 0"). Needs tls-cert-file and tls-key-file.
+	TLSPort int `mapstructure:"tls-port"`
+	// TLSCertFile ("tls-cert-file") and TLSKeyFile ("tls-key-file") are the
+	// PEM certificate and key this monitor presents: on tls-port, on the
+	// cluster links (tls-cluster) and, as a client certificate, to Redis
+	// nodes (tls-replication). They must be a pair.
+	TLSCertFile string `mapstructure:"tls-cert-file"`
+	TLSKeyFile  string `mapstructure:"tls-key-file"`
+	// TLSCACertFile ("tls-ca-cert-file") is the PEM CA bundle that verifies
+	// clients (tls-auth-clients), other monitors (tls-cluster) and Redis
+	// nodes (tls-replication; "" there means the system roots).
+	TLSCACertFile string `mapstructure:"tls-ca-cert-file"`
+	// TLSAuthClients ("tls-auth-clients"): yes (the default, as Redis; also
+	// what "" means) requires
+	// a client certificate signed by tls-ca-cert-file on tls-port, optional
+	// verifies one when given, no asks for none.
+	TLSAuthClients string `mapstructure:"tls-auth-clients"`
+	// TLSReplication ("tls-replication"): yes connects to the Redis nodes
+	// over TLS, as Sentinel does with tls-replication yes. Default no
+	// ("" is no).
+	TLSReplication string `mapstructure:"tls-replication"`
+	// TLSCluster ("tls-cluster"): yes runs the Raft transport, proposal
+	// forwarding and the whole HTTP server (admin API, /metrics) over TLS;
+	// the monitor-to-monitor links are mutual TLS verified by
+	// tls-ca-cert-file (required). Every monitor of a group must agree.
+	// Default no ("" is no).
+	TLSCluster string `mapstructure:"tls-cluster"`
+	// ClusterSecret ("cluster-secret") is a secret shared by the monitors of
+	// a group (at least 16 characters): every Raft connection and every
+	// forwarded proposal must prove it (HMAC; it is never sent). Empty: off.
+	// Exclusive with cluster-secret-file.
+	ClusterSecret string `mapstructure:"cluster-secret"`
+	// ClusterSecretFile ("cluster-secret-file") names a file holding the
+	// cluster secret (surrounding white space ignored).
+	ClusterSecretFile string `mapstructure:"cluster-secret-file"`
 }
 
 // User is one named user of the Sentinel-protocol port.

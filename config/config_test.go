@@ -536,6 +536,8 @@ func TestBindFlags(t *testing.T) {
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
 		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass",
+		"tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication", "tls-cluster",
+		"cluster-secret", "cluster-secret-file",
 	}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("scalar keys = %q\nwant %q", keys, wantKeys)

@@ -44,6 +44,15 @@ var flagHelp = map[string]string{
 	"fence-after":               "how long cut off from the monitor majority before pausing the local master's writes",
 	"admin-token":               "bearer token of the admin HTTP API (empty: admin endpoints disabled)",
 	"stale-after":               "how long cut off from the monitor majority before refusing master discovery",
+	"tls-port":                  "port of the Sentinel-protocol server over TLS (0: off), on the host of listen",
+	"tls-cert-file":             "PEM certificate of this monitor (tls-port, tls-cluster, client certificate for tls-replication)",
+	"tls-key-file":              "PEM private key of tls-cert-file",
+	"tls-ca-cert-file":          "PEM CA bundle verifying clients, monitors (tls-cluster) and Redis nodes (tls-replication)",
+	"tls-auth-clients":          "client certificates on tls-port: yes (required), optional or no",
+	"tls-replication":           "yes: connect to the Redis nodes over TLS",
+	"tls-cluster":               "yes: Raft, proposal forwarding and the HTTP server over (mutual) TLS",
+	"cluster-secret":            "secret every monitor-to-monitor connection must prove (>= 16 characters; empty: off)",
+	"cluster-secret-file":       "file holding the cluster secret",
 }
 
 // BindFlags defines on fs one flag per scalar key of [Config], named like the

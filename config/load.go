@@ -128,6 +128,9 @@ func Load(path string, fs *pflag.FlagSet) (Config, error) {
 
 	if cfg.Announce == "" {
 		cfg.Announce = deriveAnnounce(cfg.Listen)
+		if cfg.Listen == "" && cfg.TLSPort > 0 {
+			cfg.Announce = deriveAnnounce(cfg.TLSListen())
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

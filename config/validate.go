@@ -62,7 +62,9 @@ func (c *Config) Validate() error {
 	case !nodeIDPattern.MatchString(c.NodeID):
 		p.addf("node-id: %q must be 1 to 64 characters from [A-Za-z0-9._-]", c.NodeID)
 	}
-	p.add(checkAddr("listen", c.Listen, false, ""))
+	if c.Listen != "" || c.TLSPort == 0 {
+		p.add(checkAddr("listen", c.Listen, false, ""))
+	}
 	p.add(checkAddr("announce", c.Announce, true, "it is advertised to clients and monitors"))
 	p.add(checkAddr("raft-addr", c.RaftAddr, true, "it is advertised to the other monitors"))
 	p.add(checkAddr("http-addr", c.HTTPAddr, true, "other monitors forward proposals to it"))
@@ -113,6 +115,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+
+	c.validateTLS(&p)
 
 	refreshOK := positive(&p, "opinion.refresh", c.Opinion.Refresh)
 	ttlOK := positive(&p, "opinion.ttl", c.Opinion.TTL)

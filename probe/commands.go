@@ -79,7 +79,7 @@ func (p *Prober) commandContext(ctx context.Context) (context.Context, context.C
 // commandLink is a dedicated link for one command sequence; its socket
 // timeouts are the command timeout, the ctx deadline wins.
 func (p *Prober) commandLink(addr string, auth Auth) *link {
-	return &link{addr: addr, name: p.opt.ClientName, timeout: p.opt.CommandTimeout, auth: auth}
+	return &link{addr: addr, name: p.opt.ClientName, timeout: p.opt.CommandTimeout, auth: auth, dialer: p.dialer()}
 }
 
 // redisMajor returns the node's Redis major version: from the last INFO if

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -32,8 +33,47 @@ type link struct {
 	auth Auth
 	gen  uint64 // auth generation the client was built with
 
-	cl  *redis.Client
-	pre *preDialed
+	cl     *redis.Client
+	pre    *preDialed
+	dialer *dialer
+}
+
+// dialer opens a connection to a node: TCP through dial (nil: a
+// net.Dialer), then the TLS handshake when tls is set.
+type dialer struct {
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls  *tls.Config
+}
+
+func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := d.dial
+	if dial == nil {
+		var nd net.Dialer
+		dial = nd.DialContext
+	}
+	conn, err := dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if d.tls == nil {
+		return conn, nil
+	}
+	cfg := d.tls
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+	}
+	return tc, nil
 }
 
 // preDialed holds a connection dialed by the link until go-redis asks for
@@ -66,13 +106,13 @@ func (l *link) client(ctx context.Context) (*redis.Client, error) {
 	if l.cl != nil {
 		return l.cl, nil
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", l.addr)
+	dl := l.dialer
+	if dl == nil {
+		dl = &dialer{}
+	}
+	conn, err := dl.DialContext(ctx, "tcp", l.addr)
 	if err != nil {
 		return nil, err
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	pre := &preDialed{conn: conn}
 	l.pre = pre
@@ -82,8 +122,7 @@ func (l *link) client(ctx context.Context) (*redis.Client, error) {
 			if c := pre.take(); c != nil {
 				return c, nil
 			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
+			c, err := dl.DialContext(ctx, network, addr)
 			if err != nil {
 				return failedConn{fmt.Errorf("probe: dial %s: %w", addr, err)}, nil
 			}

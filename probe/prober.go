@@ -9,6 +9,7 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -46,6 +47,14 @@ type Options struct {
 	// OnPing, if set, is called after every PING with its round trip and
 	// error (metrics). It must not block.
 	OnPing func(addr string, rtt time.Duration, err error)
+	// TLSConfig, when set, makes every connection to a node TLS (Sentinel's
+	// tls-replication yes): RootCAs verify the node, Certificates are the
+	// client certificate. An empty ServerName is taken from the node's host.
+	// The TLS handshake counts against the probe's deadline.
+	TLSConfig *tls.Config
+	// Dial, when set, opens the TCP connections to nodes (tests inject one
+	// to cut links); nil: a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -238,7 +247,13 @@ func (n *node) credentials() (Auth, uint64) {
 }
 
 func (p *Prober) newLink(addr string) *link {
-	return &link{addr: addr, name: p.opt.ClientName, timeout: p.opt.Timeout}
+	return &link{addr: addr, name: p.opt.ClientName, timeout: p.opt.Timeout, dialer: p.dialer()}
+}
+
+// dialer is the connection factory of every link: Options.Dial (or a
+// net.Dialer), then TLS when Options.TLSConfig is set.
+func (p *Prober) dialer() *dialer {
+	return &dialer{dial: p.opt.Dial, tls: p.opt.TLSConfig}
 }
 
 // pingLoop sends one PING per period; because it waits for each reply (or

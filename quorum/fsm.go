@@ -25,6 +25,10 @@ type FSM struct {
 	state  *State
 	frozen atomic.Pointer[State] // read-only copy of state, replaced after every change
 	sink   func([]Effect)
+	// applied is the index of the last entry Apply handled, set once its
+	// change is visible through State. (raft.AppliedIndex runs ahead: raft
+	// sets it when it hands entries to the FSM goroutine.)
+	applied atomic.Uint64
 }
 
 // NewFSM returns an FSM with empty state. sink (may be nil) receives the
@@ -52,6 +56,7 @@ func (f *FSM) view(fn func(*State)) {
 // Apply implements raft.FSM. It returns nil on success or an error value
 // (never panics on bad input).
 func (f *FSM) Apply(l *raft.Log) any {
+	defer f.applied.Store(l.Index)
 	if l.Type != raft.LogCommand {
 		return nil
 	}

@@ -15,7 +15,10 @@ var (
 	descApplied     = prometheus.NewDesc("raftsentinel_raft_applied_index", "Raft index applied to the state machine.", nil, nil)
 	descLastContact = prometheus.NewDesc("raftsentinel_raft_last_contact_seconds",
 		"Seconds since this monitor was last in contact with a Raft majority (0 on the leader).", nil, nil)
-	descVoters = prometheus.NewDesc("raftsentinel_raft_voters", "Voting members in the Raft configuration.", nil, nil)
+	descVoters  = prometheus.NewDesc("raftsentinel_raft_voters", "Voting members in the Raft configuration.", nil, nil)
+	descRefused = prometheus.NewDesc("raftsentinel_cluster_refused_total",
+		"Monitor-to-monitor connections (via=raft) and forwarded proposals (via=http) refused for failing TLS or the cluster secret.",
+		[]string{"via"}, nil)
 )
 
 // Collector returns a Prometheus collector of the Raft node's state, read
@@ -25,7 +28,7 @@ func (s *Store) Collector() prometheus.Collector { return storeCollector{s} }
 type storeCollector struct{ s *Store }
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLeader, descTerm, descCommit, descApplied, descLastContact, descVoters} {
+	for _, d := range []*prometheus.Desc{descLeader, descTerm, descCommit, descApplied, descLastContact, descVoters, descRefused} {
 		ch <- d
 	}
 }
@@ -54,4 +57,6 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descApplied, prometheus.GaugeValue, num("applied_index"))
 	ch <- prometheus.MustNewConstMetric(descLastContact, prometheus.GaugeValue, contact)
 	ch <- prometheus.MustNewConstMetric(descVoters, prometheus.GaugeValue, voters)
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.s.refusedRaft.Load()), "raft")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(c.s.refusedHTTP.Load()), "http")
 }

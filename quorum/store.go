@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -52,6 +54,13 @@ type Options struct {
 	// ErrNotLeader.
 	Forward func(ctx context.Context, leader Monitor, cmd Command) (index uint64, err error)
 
+	// Security protects the raft transport (TLS, cluster secret) and the
+	// forwarded-proposal handler (cluster secret). Zero: plain TCP.
+	Security Security
+	// Dial, when set, dials raft connections to peers (tests inject one to
+	// cut links); nil: a net.Dialer.
+	Dial DialFunc
+
 	Logger *slog.Logger
 }
 
@@ -74,6 +83,9 @@ type Store struct {
 	effQ    []Effect
 	effWake chan struct{}
 	effOut  chan Effect
+
+	refusedRaft atomic.Int64 // inbound raft connections that failed TLS or the secret
+	refusedHTTP atomic.Int64 // forwarded proposals without a valid secret proof
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -156,7 +168,10 @@ func Open(opt Options) (*Store, error) {
 	// known deadlock (hashicorp/raft#612) can wedge replication and
 	// Shutdown; on a LAN-sized group it costs nothing that matters here.
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: &streamLayer{ln: ln, adv: adv}, MaxPool: 3, Timeout: 2 * time.Second,
+		Stream: newStreamLayer(ln, adv, opt.Security, opt.Dial, func(err error) {
+			s.refusedRaft.Add(1)
+			opt.Logger.Warn("raft connection refused", "err", err)
+		}, opt.Logger), MaxPool: 3, Timeout: 2 * time.Second,
 		Logger: hlog, MaxRPCsInFlight: 1,
 	})
 	s.opt.RaftAddr = adv.String()
@@ -384,15 +399,25 @@ func (s *Store) proposeOnce(ctx context.Context, cmd Command) (uint64, error) {
 		return 0, fmt.Errorf("%w: leader %s has not registered its address yet", ErrNoLeader, id)
 	}
 	index, err := s.opt.Forward(ctx, *leader, cmd)
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		// Nothing was sent, so a retry cannot apply it twice. The leader
+		// may be gone, or restarted on a new address it has not yet
+		// registered: treat it as no leader for now (Propose retries).
+		return 0, fmt.Errorf("%w: leader %s unreachable at %s: %w", ErrNoLeader, id, leader.HTTPAddr, err)
+	}
 	if err != nil {
 		return 0, err
 	}
 	return index, s.waitApplied(ctx, index)
 }
 
-// waitApplied waits until the local FSM has applied index.
+// waitApplied waits until the local FSM has applied index: Apply has
+// handled it, or a snapshot that covers it has been restored or taken.
+// (raft.AppliedIndex alone is not enough: raft advances it when it hands
+// entries to the FSM goroutine, before they are applied.)
 func (s *Store) waitApplied(ctx context.Context, index uint64) error {
-	for s.raft.AppliedIndex() < index {
+	for !s.applied(index) {
 		t := time.NewTimer(2 * time.Millisecond)
 		select {
 		case <-ctx.Done():
@@ -405,6 +430,19 @@ func (s *Store) waitApplied(ctx context.Context, index uint64) error {
 		}
 	}
 	return nil
+}
+
+func (s *Store) applied(index uint64) bool {
+	if s.fsm.applied.Load() >= index {
+		return true
+	}
+	if s.raft.AppliedIndex() < index {
+		return false
+	}
+	// Covered by a snapshot (installed from the leader, or taken here):
+	// raft records a snapshot's index only once the FSM holds its state.
+	n, err := strconv.ParseUint(s.raft.Stats()["last_snapshot_index"], 10, 64)
+	return err == nil && n >= index
 }
 
 // Servers returns the raft configuration's members (id → raft address).
@@ -540,68 +578,6 @@ func (s *Store) pumpEffects() {
 			return
 		}
 	}
-}
-
-// streamLayer is a plain TCP raft.StreamLayer over a listener we opened
-// ourselves, so port 0 works and the advertised address is the bound one.
-//
-// Close also closes every accepted connection: raft's NetworkTransport
-// leaves its inbound connection handlers blocked on reads otherwise.
-type streamLayer struct {
-	ln  net.Listener
-	adv net.Addr
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-}
-
-func (l *streamLayer) Accept() (net.Conn, error) {
-	c, err := l.ln.Accept()
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		c.Close()
-		return nil, net.ErrClosed
-	}
-	if l.conns == nil {
-		l.conns = map[net.Conn]struct{}{}
-	}
-	l.conns[c] = struct{}{}
-	return &trackedConn{Conn: c, l: l}, nil
-}
-
-func (l *streamLayer) Close() error {
-	err := l.ln.Close()
-	l.mu.Lock()
-	l.closed = true
-	for c := range l.conns {
-		c.Close()
-	}
-	l.conns = nil
-	l.mu.Unlock()
-	return err
-}
-
-func (l *streamLayer) Addr() net.Addr { return l.adv }
-
-type trackedConn struct {
-	net.Conn
-	l *streamLayer
-}
-
-func (c *trackedConn) Close() error {
-	c.l.mu.Lock()
-	delete(c.l.conns, c.Conn)
-	c.l.mu.Unlock()
-	return c.Conn.Close()
-}
-func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	return d.Dial("tcp", string(addr))
 }
 
 // newHCLogger adapts raft's hclog output to slog: every line raft writes is

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,11 +22,30 @@ type node struct {
 	http  *httptest.Server
 	dir   string
 	id    string
+	tr    *http.Transport // the forwarder's, when it is not the default
 }
 
 // startGroup starts n stores bootstrapped as one group, each with an HTTP
 // server for forwarded proposals, and returns them once a leader is known.
 func startGroup(t *testing.T, dirs []string, raftAddrs []string) []*node {
+	t.Helper()
+	return startGroupWith(t, dirs, raftAddrs, groupNet{})
+}
+
+// groupNet is how a test group's monitors talk to each other.
+type groupNet struct {
+	sec       Security    // raft transport and proposal handler
+	httpTLS   *tls.Config // the proposal servers' TLS (nil: plain HTTP)
+	clientTLS *tls.Config // the forwarders' TLS client config
+	// wrap, when set, wraps each node's forwarder.
+	wrap func(Forwarder) Forwarder
+}
+
+// Forwarder is the type of Options.Forward.
+type Forwarder = func(ctx context.Context, leader Monitor, cmd Command) (uint64, error)
+
+// startGroupWith is startGroup with TLS and a cluster secret.
+func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet) []*node {
 	t.Helper()
 	n := len(dirs)
 	lns := make([]net.Listener, n)
@@ -45,14 +65,30 @@ func startGroup(t *testing.T, dirs []string, raftAddrs []string) []*node {
 	nodes := make([]*node, n)
 	for i := range n {
 		nd := &node{dir: dirs[i], id: peers[i].ID}
+		fwd := ForwardOptions{Secret: gn.sec.Secret}
+		if gn.clientTLS != nil {
+			fwd.TLS = true
+			nd.tr = &http.Transport{TLSClientConfig: gn.clientTLS}
+			fwd.Client = &http.Client{Transport: nd.tr}
+		}
+		forward := NewHTTPForwarder(fwd)
+		if gn.wrap != nil {
+			forward = gn.wrap(forward)
+		}
 		s, err := Open(Options{ID: nd.id, Listener: lns[i], DataDir: nd.dir, Peers: peers,
 			HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
-			LeaderLeaseTimeout: 50 * time.Millisecond, Forward: HTTPForwarder(nil)})
+			LeaderLeaseTimeout: 50 * time.Millisecond, Forward: forward, Security: gn.sec})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nd.store = s
-		nd.http = httptest.NewServer(s.ProposeHandler())
+		nd.http = httptest.NewUnstartedServer(s.ProposeHandler())
+		if gn.httpTLS != nil {
+			nd.http.TLS = gn.httpTLS
+			nd.http.StartTLS()
+		} else {
+			nd.http.Start()
+		}
 		nodes[i] = nd
 	}
 	t.Cleanup(func() {
@@ -60,6 +96,9 @@ func startGroup(t *testing.T, dirs []string, raftAddrs []string) []*node {
 			nd.http.Close()
 			if err := nd.store.Close(); err != nil {
 				t.Errorf("close %s: %v", nd.id, err)
+			}
+			if nd.tr != nil {
+				nd.tr.CloseIdleConnections()
 			}
 		}
 	})

@@ -7,6 +7,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,9 +36,12 @@ import (
 const Version = "7.0.15"
 
 // Listeners are optional pre-opened listeners; nil ones are opened from the
-// configured addresses. Tests pass 127.0.0.1:0 listeners.
+// configured addresses. Tests pass 127.0.0.1:0 listeners. TLS is the plain
+// TCP listener of tls-port (the daemon adds TLS); it is used only when
+// tls-port is set or it is given. RESP is opened only when listen is not
+// "" or it is given.
 type Listeners struct {
-	RESP, Raft, HTTP net.Listener
+	RESP, Raft, HTTP, TLS net.Listener
 }
 
 // Options are the non-configuration inputs of a Daemon.
@@ -51,6 +55,11 @@ type Options struct {
 	Level *slog.LevelVar
 	// Tick overrides the brain's decision period (tests); 0 = default.
 	Tick time.Duration
+	// Dial, when set, opens every monitor-to-monitor connection (Raft,
+	// proposal forwarding, join); RedisDial every connection to a Redis
+	// node. Fault-injection tests cut links with them; nil: net.Dialer.
+	Dial      quorum.DialFunc
+	RedisDial quorum.DialFunc
 }
 
 // ErrSimulatedCrash is returned by Run when a SENTINEL SIMULATE-FAILURE
@@ -73,8 +82,11 @@ type Daemon struct {
 	mon       *sentinel.Monitor
 	resp      *resp.Server
 	http      *http.Server
-	lnRESP    net.Listener
-	lnHTTP    net.Listener
+	lnRESP    net.Listener // nil when the plain port is off
+	lnTLS     net.Listener // tls-port, TLS already layered; nil when off
+	lnHTTP    net.Listener // TLS already layered under tls-cluster
+	sec       netSecurity
+	httpTr    *http.Transport // forwarding and join
 	runID     string
 
 	closeOnce sync.Once
@@ -114,17 +126,42 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		}
 		return l, nil
 	}
-	if d.lnRESP, err = listen(opt.Listeners.RESP, cfg.Listen, "listen"); err != nil {
+	if d.sec, err = buildSecurity(cfg); err != nil {
 		return nil, err
 	}
-	// The cleanups capture values, not d: an error return sets d to nil.
-	lnRESP := d.lnRESP
-	cleanup = append(cleanup, func() { lnRESP.Close() })
+	if opt.Listeners.RESP != nil || cfg.Listen != "" {
+		if d.lnRESP, err = listen(opt.Listeners.RESP, cfg.Listen, "listen"); err != nil {
+			return nil, err
+		}
+		// The cleanups capture values, not d: an error return sets d to nil.
+		lnRESP := d.lnRESP
+		cleanup = append(cleanup, func() { lnRESP.Close() })
+	}
+	if opt.Listeners.TLS != nil || cfg.TLSPort > 0 {
+		if d.sec.resp == nil {
+			return nil, fmt.Errorf("tls-port: a TLS listener was given but tls-port, tls-cert-file and tls-key-file are not set")
+		}
+		ln, err := listen(opt.Listeners.TLS, cfg.TLSListen(), "tls-port")
+		if err != nil {
+			return nil, err
+		}
+		cleanup = append(cleanup, func() { ln.Close() })
+		d.lnTLS = tls.NewListener(ln, d.sec.resp)
+	}
+	if d.lnRESP == nil && d.lnTLS == nil {
+		return nil, fmt.Errorf("listen: the plain port is off and tls-port is not set")
+	}
 	if d.lnHTTP, err = listen(opt.Listeners.HTTP, cfg.HTTPAddr, "http-addr"); err != nil {
 		return nil, err
 	}
 	lnHTTP := d.lnHTTP
 	cleanup = append(cleanup, func() { lnHTTP.Close() })
+	httpAddr := d.lnHTTP.Addr().String()
+	if d.sec.httpServer != nil {
+		d.lnHTTP = tls.NewListener(d.lnHTTP, d.sec.httpServer)
+	}
+	d.httpTr = &http.Transport{TLSClientConfig: d.sec.clusterClient, DialContext: opt.Dial,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
 
 	peers := make([]quorum.Peer, 0, len(cfg.Peers))
 	for _, p := range cfg.Peers {
@@ -135,8 +172,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		Peers: peers, HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout, CommitTimeout: cfg.Raft.CommitTimeout,
 		SnapshotInterval: cfg.Raft.SnapshotInterval, SnapshotThreshold: cfg.Raft.SnapshotThreshold,
-		ApplyTimeout: cfg.Raft.ApplyTimeout, Forward: quorum.HTTPForwarder(&http.Client{Timeout: 2 * time.Second}),
-		Logger: log,
+		ApplyTimeout: cfg.Raft.ApplyTimeout, Forward: d.forwarder(2 * time.Second),
+		Security: d.sec.quorum(), Dial: opt.Dial, Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -151,7 +188,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	pm := newProbeMetrics(reg)
 	d.reloads = newReloadMetrics(reg)
 	d.prober = probe.New(probe.Options{PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
-		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe})
+		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe,
+		TLSConfig: d.sec.probe, Dial: opt.RedisDial})
 
 	announce, err := quorum.ParseAddr(cfg.Announce)
 	if err != nil {
@@ -167,7 +205,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass})
 	}
 	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
-		HTTPAddr: d.lnHTTP.Addr().String(), Announce: announce}
+		HTTPAddr: httpAddr, Announce: announce}
 	dm := config.DefaultMaster()
 	defaults := quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
 	users := map[string]string{}
@@ -204,8 +242,30 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	return d, nil
 }
 
-// RESPAddr is the address the Sentinel-protocol server listens on.
-func (d *Daemon) RESPAddr() string { return d.lnRESP.Addr().String() }
+// RESPAddr is the address the Sentinel-protocol server listens on: the
+// plain port, or the TLS port when the plain one is off.
+func (d *Daemon) RESPAddr() string {
+	if d.lnRESP == nil {
+		return d.lnTLS.Addr().String()
+	}
+	return d.lnRESP.Addr().String()
+}
+
+// TLSAddr is the address of the Sentinel-protocol server over TLS ("" when
+// tls-port is off).
+func (d *Daemon) TLSAddr() string {
+	if d.lnTLS == nil {
+		return ""
+	}
+	return d.lnTLS.Addr().String()
+}
+
+// forwarder posts proposals to other monitors with the cluster's TLS and
+// secret.
+func (d *Daemon) forwarder(timeout time.Duration) func(context.Context, quorum.Monitor, quorum.Command) (uint64, error) {
+	return quorum.NewHTTPForwarder(quorum.ForwardOptions{Client: &http.Client{Timeout: timeout, Transport: d.httpTr},
+		TLS: d.sec.clusterClient != nil, Secret: d.sec.secret})
+}
 
 // HTTPAddr is the internal HTTP server's address.
 func (d *Daemon) HTTPAddr() string { return d.lnHTTP.Addr().String() }
@@ -222,12 +282,17 @@ func (d *Daemon) RunID() string { return d.runID }
 // Run serves until ctx is done, then stops everything it started: on the
 // way out a leader first hands leadership to another monitor.
 func (d *Daemon) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
-	go func() {
-		if err := d.resp.Serve(d.lnRESP); err != nil {
-			errc <- fmt.Errorf("sentinel server: %w", err)
+	errc := make(chan error, 3)
+	for _, ln := range []net.Listener{d.lnRESP, d.lnTLS} {
+		if ln == nil {
+			continue
 		}
-	}()
+		go func() {
+			if err := d.resp.Serve(ln); err != nil {
+				errc <- fmt.Errorf("sentinel server: %w", err)
+			}
+		}()
+	}
 	go func() {
 		if err := d.http.Serve(d.lnHTTP); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http server: %w", err)
@@ -239,7 +304,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.mon.Run(mctx)
 		close(done)
 	}()
-	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
+	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "sentinel_tls", d.TLSAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
 	joined := make(chan struct{})
 	if len(d.joinAddrs) > 0 {
 		go func() {
@@ -276,7 +341,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // join asks the monitors of cfg.Join, in turn, to add this one as a voter,
 // until one has (or this one already is a member) or ctx ends.
 func (d *Daemon) join(ctx context.Context) {
-	fwd := quorum.HTTPForwarder(&http.Client{Timeout: 3 * time.Second})
+	fwd := d.forwarder(3 * time.Second)
 	self := &quorum.Monitor{ID: d.nodeID, RaftAddr: d.RaftAddr()}
 	for {
 		if servers, err := d.store.Servers(); err == nil {
@@ -314,6 +379,7 @@ func (d *Daemon) Close() error {
 		cancel()
 		d.prober.Close()
 		err = d.store.Close()
+		d.httpTr.CloseIdleConnections()
 	})
 	return err
 }

@@ -24,7 +24,7 @@ import (
 // /metrics, health, status, and the token-guarded admin endpoints.
 func (d *Daemon) routes(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(quorum.ProposePath, d.store.ProposeHandler())
+	mux.Handle(quorum.ProposePath, d.sec.requireClusterCert(d.store.ProposeHandler()))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)

@@ -130,6 +130,14 @@ var restartKeys = []struct {
 	{"stale-after", func(c config.Config) any { return c.StaleAfter }},
 	{"requirepass", func(c config.Config) any { return c.RequirePass }},
 	{"users", func(c config.Config) any { return c.Users }},
+	{"tls-port", func(c config.Config) any { return c.TLSPort }},
+	{"tls-cert-file, tls-key-file, tls-ca-cert-file", func(c config.Config) any {
+		return [3]string{c.TLSCertFile, c.TLSKeyFile, c.TLSCACertFile}
+	}},
+	{"tls-auth-clients", func(c config.Config) any { return c.TLSAuthClients }},
+	{"tls-replication", func(c config.Config) any { return c.TLSReplication }},
+	{"tls-cluster", func(c config.Config) any { return c.TLSCluster }},
+	{"cluster-secret, cluster-secret-file", func(c config.Config) any { return [2]string{c.ClusterSecret, c.ClusterSecretFile} }},
 }
 
 // adminToken is the admin token in force.

@@ -75,6 +75,10 @@ type groupOpts struct {
 	downAfter       time.Duration // required
 	failoverTimeout time.Duration // 0 = demo's 30s
 	staleAfter      time.Duration // 0 = the default (3s)
+	// links, when set, carries every monitor-to-monitor connection and
+	// watches the monitors' connections to Redis (partitions between
+	// live monitors).
+	links *Links
 }
 
 // group is three in-process monitors of testenv.MasterName, built like
@@ -116,7 +120,12 @@ func startGroup(t *testing.T, dir, master string, o groupOpts) *group {
 		err := cfg.Validate()
 		var d *daemon.Daemon
 		if err == nil {
-			d, err = daemon.New(cfg, daemon.Options{Listeners: lns[i], Logger: log})
+			opts := daemon.Options{Listeners: lns[i], Logger: log}
+			if o.links != nil {
+				o.links.Register(i, lns[i].Raft.Addr().String(), lns[i].HTTP.Addr().String())
+				opts.Dial, opts.RedisDial = o.links.Dialer(i), o.links.RedisDialer(i)
+			}
+			d, err = daemon.New(cfg, opts)
 		}
 		if err != nil {
 			for _, x := range g.daemons {

@@ -1,8 +1,9 @@
 // Package faults holds fault-injection integration tests: real redis-server
 // processes and raftsentinel monitors on real sockets, under hangs
-// (SIGSTOP), crashes (SIGKILL), partitions (a TCP proxy that can be cut),
-// monitor losses and flapping. This file is the one non-test part: the
-// cuttable proxy.
+// (SIGSTOP), crashes (SIGKILL), partitions (a TCP proxy that can be cut
+// in front of a Redis node; Links between live monitors), monitor losses
+// and flapping. The non-test parts are the cuttable proxy (this file) and
+// Links (links.go).
 package faults
 
 import (
