@@ -100,6 +100,9 @@ type Config struct {
 	// port (AUTH <name> <password>, HELLO ... AUTH). Names are unique and
 	// not "default".
 	Users []User `mapstructure:"users"`
+	// DropIn is set only by [LoadSentinelConf] (a monitor run from a Redis
+	// sentinel.conf); it is not a key of the YAML file.
+	DropIn DropIn `mapstructure:"-"`
 }
 
 // User is one named user of the Sentinel-protocol port.

@@ -781,6 +781,12 @@ func (h *handler) sentinelCKQuorum(c *resp.Conn, args [][]byte) {
 	if m == nil {
 		return
 	}
+	if r, ok := h.b.(interface{ Refused(string) string }); ok {
+		if why := r.Refused(m.Name); why != "" {
+			c.WriteError("NOQUORUM " + why)
+			return
+		}
+	}
 	usable, voters := usableMonitors(h.otherMonitors(st), h.b.PeerSeen, h.opt.Now())
 	noQuorum, noMajority := usable < m.Quorum, usable < voters/2+1
 	if !noQuorum && !noMajority {

@@ -96,9 +96,13 @@ type Options struct {
 	// opinion (its timers are suspect). Unlike Sentinel, a leader in TILT
 	// still acts on the others' fresh opinions. Defaults 2s and 30s.
 	TiltTrigger, TiltPeriod time.Duration
-	Publisher               Publisher
-	Logger                  *slog.Logger
-	Now                     func() time.Time
+	// Refuse, if set, returns why this monitor must not fail master over
+	// ("" if it may), e.g. Redis Sentinels share the master (drop-in
+	// mode's coexistence check). It must not block.
+	Refuse    func(master string) string
+	Publisher Publisher
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Monitor is the brain of one monitor: it evaluates SDOWN locally, proposes

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/raftsentinel/raftsentinel/config"
+	"github.com/raftsentinel/raftsentinel/discovery"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinel"
@@ -75,6 +76,8 @@ type Daemon struct {
 	lnRESP    net.Listener
 	lnHTTP    net.Listener
 	runID     string
+	disc      *discovery.Discoverer // drop-in mode only
+	helloBus  *probe.HelloBus       // drop-in mode only
 
 	closeOnce sync.Once
 }
@@ -170,8 +173,14 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		users[u.Name] = u.Password
 	}
 	pub := &hubPublisher{}
+	var refuse func(string) string
+	if cfg.DropIn.Enabled {
+		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg)
+		refuse = d.disc.Refused
+	}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
-		Self: self, Masters: masters, Tick: opt.Tick,
+		Refuse: refuse,
+		Self:   self, Masters: masters, Tick: opt.Tick,
 		OpinionRefresh: cfg.Opinion.Refresh, OpinionTTL: cfg.Opinion.TTL,
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
@@ -227,6 +236,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		close(done)
 	}()
 	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
+	discDone := make(chan struct{})
+	if d.disc != nil {
+		go func() {
+			defer close(discDone)
+			_ = d.disc.Run(mctx)
+		}()
+	} else {
+		close(discDone)
+	}
 	joined := make(chan struct{})
 	if len(d.joinAddrs) > 0 {
 		go func() {
@@ -256,6 +274,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cancel()
 	<-done
 	<-joined
+	<-discDone
 	d.Close()
 	return err
 }
@@ -300,6 +319,9 @@ func (d *Daemon) Close() error {
 		d.http.Shutdown(sctx)
 		cancel()
 		d.prober.Close()
+		if d.helloBus != nil {
+			d.helloBus.Close()
+		}
 		err = d.store.Close()
 	})
 	return err
