@@ -253,7 +253,11 @@ func TestDropInRefusesBesideRedisSentinel(t *testing.T) {
 	// The real Sentinel waits long before acting itself, so that only
 	// raftsentinel could fail over within the test.
 	sents := testenv.StartSentinels(t, dir, 1, tp.Master.Addr(), 10*time.Minute)
-	_ = sents
+	hellos := redis.NewClient(&redis.Options{Addr: tp.Master.Addr()}).Subscribe(ctx, "__sentinel__:hello")
+	defer hellos.Close()
+	if _, err := hellos.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var ms []*dropInMonitor
 	for i := range 3 {
 		p := writeSentinelConf(t, filepath.Join(dir, fmt.Sprintf("s%d", i+1)), freePort(t), tp.Master.Addr(), 2)
@@ -267,6 +271,22 @@ func TestDropInRefusesBesideRedisSentinel(t *testing.T) {
 		}
 		return nil
 	})
+	// raftsentinel hellos (13 fields) flow on the channel, and the real
+	// Sentinel ignores them (it parses only 8-field hellos).
+	for n := 0; n < 3; {
+		msg, err := hellos.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(msg.Payload, ",") == 12 && strings.Contains(msg.Payload, ",raftsentinel1,") {
+			n++
+		}
+	}
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sents[0].Addr()})
+	defer sc.Close()
+	if others, err := sc.Sentinels(ctx, "mymaster").Result(); err != nil || len(others) != 0 {
+		t.Fatalf("the Redis Sentinel took raftsentinel hellos for Sentinels: %v %v", others, err)
+	}
 	testenv.Eventually(t, 30*time.Second, "CKQUORUM names the Redis Sentinel", func() error {
 		for _, m := range ms {
 			sc := redis.NewSentinelClient(&redis.Options{Addr: m.d.RESPAddr()})
