@@ -24,6 +24,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/discovery"
+	"github.com/raftsentinel/raftsentinel/internal/scripts"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinel"
@@ -78,6 +79,7 @@ type Daemon struct {
 	runID     string
 	disc      *discovery.Discoverer // drop-in mode only
 	helloBus  *probe.HelloBus       // drop-in mode only
+	scripts   *scripts.Runner       // drop-in mode with scripts only
 
 	closeOnce sync.Once
 }
@@ -174,9 +176,15 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	}
 	pub := &hubPublisher{}
 	var refuse func(string) string
+	var brainPub sentinel.Publisher = pub
 	if cfg.DropIn.Enabled {
 		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg)
 		refuse = d.disc.Refused
+		if len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
+			d.scripts = scripts.New(scripts.Options{Logger: log})
+			brainPub = &scriptPublisher{next: pub, runner: d.scripts, notify: cfg.DropIn.NotificationScripts,
+				reconf: cfg.DropIn.ReconfigScripts, selfID: cfg.NodeID, store: d.store}
+		}
 	}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
 		Refuse: refuse,
@@ -185,7 +193,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
-		Publisher: pub, Logger: log, Metrics: sentinel.NewMetrics(reg),
+		Publisher: brainPub, Logger: log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
@@ -245,6 +253,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	} else {
 		close(discDone)
 	}
+	scriptsDone := make(chan struct{})
+	if d.scripts != nil {
+		go func() {
+			defer close(scriptsDone)
+			d.scripts.Run(mctx)
+		}()
+	} else {
+		close(scriptsDone)
+	}
 	joined := make(chan struct{})
 	if len(d.joinAddrs) > 0 {
 		go func() {
@@ -275,6 +292,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-done
 	<-joined
 	<-discDone
+	<-scriptsDone
 	d.Close()
 	return err
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/discovery"
+	"github.com/raftsentinel/raftsentinel/internal/scripts"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 )
@@ -39,6 +40,9 @@ func PrepareDropIn(cfg *config.Config) error {
 		if err := os.WriteFile(p, []byte(cfg.NodeID+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
+	}
+	if err := checkScripts(*cfg); err != nil {
+		return err
 	}
 	return cfg.Validate()
 }
@@ -88,4 +92,85 @@ func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometh
 		Logger: d.log, Registry: reg,
 	})
 	return disc, bus
+}
+
+// checkScripts refuses, as Sentinel does at load time, script paths that
+// do not exist or are not executable.
+func checkScripts(cfg config.Config) error {
+	for _, set := range []struct {
+		key string
+		m   map[string]string
+	}{{"notification-script", cfg.DropIn.NotificationScripts}, {"client-reconfig-script", cfg.DropIn.ReconfigScripts}} {
+		for master, p := range set.m {
+			st, err := os.Stat(p)
+			if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+				return fmt.Errorf("%w: sentinel %s %s %s: the script seems non existing or non executable", config.ErrInvalid, set.key, master, p)
+			}
+		}
+	}
+	return nil
+}
+
+// noticeEvents are the events Sentinel emits below the WARNING level: the
+// notification script is not called for them.
+var noticeEvents = map[string]bool{
+	"+slave": true, "+sentinel": true, "-dup-sentinel": true, "+slave-reconf-sent": true, "+slave-reconf-inprog": true,
+	"+slave-reconf-done": true, "+convert-to-slave": true, "+fix-slave-config": true, "+role-change": true,
+	"-role-change": true, "+reboot": true, "-reboot": true, "+sentinel-address-switch": true, "+sentinel-invalid-addr": true,
+	"+script-child": true, "-script-child": true, "-script-error": true,
+}
+
+// eventMaster returns the master an event message is about: "master <name>
+// ...", "<type> <name> <ip> <port> @ <master> <ip> <port>", or
+// +switch-master's "<name> <old-ip> <old-port> <new-ip> <new-port>".
+func eventMaster(channel, msg string) string {
+	f := strings.Fields(msg)
+	switch {
+	case channel == "+switch-master" && len(f) == 5:
+		return f[0]
+	case len(f) >= 2 && f[0] == "master":
+		return f[1]
+	}
+	for i, x := range f {
+		if x == "@" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// scriptPublisher passes every event on and runs the master's scripts as
+// Sentinel does: the notification script for WARNING-level events with
+// (event type, event message), the client reconfiguration script on
+// +switch-master with <master> <leader|observer> start <from-ip>
+// <from-port> <to-ip> <to-port> (leader: this monitor drove the failover).
+type scriptPublisher struct {
+	next   interface{ Publish(string, string) int }
+	runner *scripts.Runner
+	notify map[string]string
+	reconf map[string]string
+	selfID string
+	store  *quorum.Store
+}
+
+func (p *scriptPublisher) Publish(channel, msg string) int {
+	n := p.next.Publish(channel, msg)
+	master := eventMaster(channel, msg)
+	if master == "" {
+		return n
+	}
+	if path := p.notify[master]; path != "" && !noticeEvents[channel] {
+		p.runner.Schedule(path, channel, msg)
+	}
+	if path := p.reconf[master]; path != "" && channel == "+switch-master" {
+		f := strings.Fields(msg)
+		role := "observer"
+		p.store.View(func(st *quorum.State) {
+			if ms, ok := st.Masters[master]; ok && ms.Failover != nil && ms.Failover.Leader == p.selfID {
+				role = "leader"
+			}
+		})
+		p.runner.Schedule(path, master, role, "start", f[1], f[2], f[3], f[4])
+	}
+	return n
 }

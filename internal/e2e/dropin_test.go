@@ -127,7 +127,18 @@ func TestDropInFormsGroupAndFailsOver(t *testing.T) {
 	tp := testenv.StartTopology(t, dir, 2)
 	var ms []*dropInMonitor
 	for i := range 3 {
-		p := writeSentinelConf(t, filepath.Join(dir, fmt.Sprintf("s%d", i+1)), freePort(t), tp.Master.Addr(), 2)
+		sd := filepath.Join(dir, fmt.Sprintf("s%d", i+1))
+		if err := os.MkdirAll(sd, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		notify, reconf := filepath.Join(sd, "notify.sh"), filepath.Join(sd, "reconf.sh")
+		for p, log := range map[string]string{notify: "notify.log", reconf: "reconf.log"} {
+			if err := os.WriteFile(p, []byte("#!/bin/sh\necho \"$*\" >> "+filepath.Join(sd, log)+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := writeSentinelConf(t, sd, freePort(t), tp.Master.Addr(), 2,
+			"sentinel notification-script mymaster "+notify, "sentinel client-reconfig-script mymaster "+reconf)
 		ms = append(ms, startDropIn(t, p, 200*time.Millisecond))
 	}
 	waitOneGroup(t, ms, tp.Master.Addr(), 2)
@@ -165,6 +176,42 @@ func TestDropInFormsGroupAndFailsOver(t *testing.T) {
 			return fmt.Errorf("master still %s", got)
 		}
 		return testenv.AllAnswer(ctx, addrs, got)
+	})
+	newMaster, _ := testenv.MasterAddr(ctx, addrs[0])
+	_, newPort, _ := net.SplitHostPort(newMaster)
+
+	// Scripts, as Sentinel runs them: each monitor's notification script
+	// gets the WARNING events (type, description); the reconfiguration
+	// script runs on every monitor, as leader on the one that failed over.
+	testenv.Eventually(t, 20*time.Second, "scripts called", func() error {
+		leaders := 0
+		for i := range ms {
+			sd := filepath.Join(dir, fmt.Sprintf("s%d", i+1))
+			rb, _ := os.ReadFile(filepath.Join(sd, "reconf.log"))
+			nb, _ := os.ReadFile(filepath.Join(sd, "notify.log"))
+			line := strings.TrimSpace(string(rb))
+			want := fmt.Sprintf("start 127.0.0.1 %d 127.0.0.1 %s", tp.Master.Port(), newPort)
+			switch line {
+			case "mymaster leader " + want:
+				leaders++
+			case "mymaster observer " + want:
+			default:
+				return fmt.Errorf("monitor %d: reconf script called with %q", i+1, line)
+			}
+			for _, ev := range []string{fmt.Sprintf("+sdown master mymaster 127.0.0.1 %d", tp.Master.Port()),
+				fmt.Sprintf("+switch-master mymaster 127.0.0.1 %d 127.0.0.1 %s", tp.Master.Port(), newPort)} {
+				if !strings.Contains(string(nb), ev) {
+					return fmt.Errorf("monitor %d: notification script not called with %q:\n%s", i+1, ev, nb)
+				}
+			}
+			if strings.Contains(string(nb), "+slave ") {
+				return fmt.Errorf("monitor %d: notification script called for a notice-level event:\n%s", i+1, nb)
+			}
+		}
+		if leaders != 1 {
+			return fmt.Errorf("%d monitors ran the reconf script as leader, want 1", leaders)
+		}
+		return nil
 	})
 }
 
