@@ -201,7 +201,15 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 
 // sentinelFlushConfig: the state lives in Raft, which persists every
 // commit before acknowledging it, so there is nothing to flush.
-func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) { c.WriteStatus("OK") }
+func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) {
+	if h.opt.FlushConfig != nil {
+		if err := h.opt.FlushConfig(); err != nil {
+			c.WriteError("ERR " + err.Error())
+			return
+		}
+	}
+	c.WriteStatus("OK")
+}
 
 // sentinelPendingScripts: raftsentinel runs no scripts yet, so the queue is
 // always empty.

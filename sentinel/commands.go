@@ -45,6 +45,10 @@ type HandlerOptions struct {
 	// MasterDefaults holds the down-after, failover-timeout and
 	// parallel-syncs given to masters added with SENTINEL MONITOR.
 	MasterDefaults quorum.Master
+	// FlushConfig, if set, is what SENTINEL FLUSHCONFIG does (drop-in
+	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
+	// state lives in Raft and FLUSHCONFIG only answers OK.
+	FlushConfig func() error
 }
 
 // NewHandler returns the resp.Handler answering the Sentinel protocol from

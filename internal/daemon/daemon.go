@@ -80,6 +80,7 @@ type Daemon struct {
 	disc      *discovery.Discoverer // drop-in mode only
 	helloBus  *probe.HelloBus       // drop-in mode only
 	scripts   *scripts.Runner       // drop-in mode with scripts only
+	confw     *confWriter           // drop-in mode only
 
 	closeOnce sync.Once
 }
@@ -180,6 +181,11 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if cfg.DropIn.Enabled {
 		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg)
 		refuse = d.disc.Refused
+		base, err := loadEpochBase(cfg.DataDir, cfg.DropIn.CurrentEpoch)
+		if err != nil {
+			return nil, err
+		}
+		d.confw = &confWriter{path: cfg.DropIn.ConfPath, selfID: cfg.NodeID, myID: runID, base: base, store: d.store, log: log}
 		if len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
 			d.scripts = scripts.New(scripts.Options{Logger: log})
 			brainPub = &scriptPublisher{next: pub, runner: d.scripts, notify: cfg.DropIn.NotificationScripts,
@@ -196,8 +202,12 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		Publisher: brainPub, Logger: log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
+	var flush func() error
+	if d.confw != nil {
+		flush = d.confw.flush
+	}
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users})
+		RequirePass: cfg.RequirePass, Users: users, FlushConfig: flush})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()
@@ -253,6 +263,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	} else {
 		close(discDone)
 	}
+	confDone := make(chan struct{})
+	if d.confw != nil {
+		go func() {
+			defer close(confDone)
+			d.confw.run(mctx, time.Second)
+		}()
+	} else {
+		close(confDone)
+	}
 	scriptsDone := make(chan struct{})
 	if d.scripts != nil {
 		go func() {
@@ -293,6 +312,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-joined
 	<-discDone
 	<-scriptsDone
+	<-confDone
 	d.Close()
 	return err
 }
