@@ -53,7 +53,10 @@
 //
 // The Raft leader removes (OpLeave, which keeps at least every master's
 // quorum) a member heard from neither by hello nor by Raft registration for
-// ForgetAfter, as long as at least a majority of Expected remains.
+// ForgetAfter, as long as at least a majority of Expected remains. A removed
+// monitor keeps its Raft state and so never joins by itself: when the leader
+// hears it again (a hello announcing this group from a non-member), it adds
+// it back.
 package discovery
 
 import (
@@ -389,6 +392,7 @@ func (d *Discoverer) step(ctx context.Context) {
 	}
 	if d.store.IsLeader() {
 		d.forget(ctx, now)
+		d.readmit(ctx, now, group)
 	} else {
 		d.mu.Lock()
 		d.leaderAt = time.Time{}
@@ -532,3 +536,31 @@ func (d *Discoverer) forget(ctx context.Context, now time.Time) {
 
 // GroupFile is the conventional place of the group id in a data dir.
 func GroupFile(dataDir string) string { return filepath.Join(dataDir, "group") }
+
+// readmit adds back (leader only) a monitor of this group that is heard
+// again after it was removed: it keeps its Raft state, so it would never
+// join by itself.
+func (d *Discoverer) readmit(ctx context.Context, now time.Time, group string) {
+	servers, err := d.store.Servers()
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	var back []Hello
+	for id, p := range d.peers {
+		if _, member := servers[id]; !member && p.hello.Group == group && now.Sub(p.seen) <= 2*d.opt.Period {
+			back = append(back, p.hello)
+		}
+	}
+	d.mu.Unlock()
+	for _, h := range back {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := d.store.Propose(pctx, quorum.Command{Op: quorum.OpJoin, Monitor: &quorum.Monitor{ID: h.NodeID, RaftAddr: h.RaftAddr}})
+		cancel()
+		if err != nil {
+			d.log.Warn("could not add back a monitor heard again", "monitor", h.NodeID, "err", err)
+			continue
+		}
+		d.log.Info("added back a monitor heard again after its removal", "monitor", h.NodeID)
+	}
+}

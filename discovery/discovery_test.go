@@ -263,4 +263,11 @@ func TestForgetsSilentMembers(t *testing.T) {
 	if len(st.proposed) != 2 {
 		t.Fatalf("shrunk below a majority of the expected size: %v", st.proposed)
 	}
+
+	// c comes back (its hellos announce our group): the leader adds it.
+	d.receive(hello("c", "a"))
+	d.step(ctx)
+	if len(st.proposed) != 3 || st.proposed[2].Op != quorum.OpJoin || st.proposed[2].Monitor.ID != "c" || st.proposed[2].Monitor.RaftAddr != "r-c" {
+		t.Fatalf("a removed monitor heard again was not added back: %+v", st.proposed)
+	}
 }

@@ -35,11 +35,14 @@ type dropInMonitor struct {
 // raft and http listeners given (as --raft-addr/--http-addr would) so that
 // no derived port can collide in a test. The RESP listener is opened on
 // the file's port, as the command does.
-func startDropIn(t *testing.T, path string, helloPeriod time.Duration) *dropInMonitor {
+func startDropIn(t *testing.T, path string, helloPeriod time.Duration, tweak ...func(*config.Config)) *dropInMonitor {
 	t.Helper()
 	cfg, _, err := config.LoadSentinelConf(path, nil, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range tweak {
+		f(&cfg)
 	}
 	lns, err := demo.OpenListeners(1, nil)
 	if err != nil {
@@ -426,4 +429,41 @@ func httpGet(ctx context.Context, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// TestDropInLateJoinForgetAndReadmit: a fourth monitor started later joins
+// the formed group; stopped, it is removed by the leader once unheard for
+// forget-after; started again (same data dir, its Raft state says it is a
+// member), the leader hears it and adds it back.
+func TestDropInLateJoinForgetAndReadmit(t *testing.T) {
+	dir := t.TempDir()
+	tp := testenv.StartTopology(t, dir, 1)
+	forget := func(c *config.Config) { c.DropIn.ForgetAfter = 3 * time.Second }
+	var ms []*dropInMonitor
+	for i := range 3 {
+		p := writeSentinelConf(t, filepath.Join(dir, fmt.Sprintf("s%d", i+1)), freePort(t), tp.Master.Addr(), 2)
+		ms = append(ms, startDropIn(t, p, 200*time.Millisecond, forget))
+	}
+	members := func(n int) func() error {
+		return func() error {
+			for _, m := range ms[:3] {
+				if s, err := m.d.Store().Servers(); err != nil || len(s) != n {
+					return fmt.Errorf("%s: members %v %v, want %d", m.cfg.NodeID, s, err, n)
+				}
+			}
+			return nil
+		}
+	}
+	testenv.Eventually(t, 60*time.Second, "three members", members(3))
+	p4 := writeSentinelConf(t, filepath.Join(dir, "s4"), freePort(t), tp.Master.Addr(), 2)
+	m4 := startDropIn(t, p4, 200*time.Millisecond, forget)
+	testenv.Eventually(t, 30*time.Second, "the late monitor joined", members(4))
+	m4.r.stop()
+	took := testenv.Eventually(t, 60*time.Second, "the stopped monitor removed", members(3))
+	t.Logf("stopped monitor removed after %v (forget-after 3s)", took)
+	m4 = startDropIn(t, p4, 200*time.Millisecond, forget)
+	testenv.Eventually(t, 30*time.Second, "the monitor back again is a member again", members(4))
+	testenv.Eventually(t, 30*time.Second, "it serves the master", func() error {
+		return testenv.AllAnswer(context.Background(), []string{m4.d.RESPAddr()}, tp.Master.Addr())
+	})
 }
