@@ -126,9 +126,15 @@ type Options struct {
 	// GroupFile persists the id of the group this monitor belongs to.
 	GroupFile string
 	Join      Joiner
-	Logger    *slog.Logger
-	Registry  prometheus.Registerer // nil: no metrics
-	Now       func() time.Time
+	// Publish, if set, receives the events of discovery: when a Redis
+	// Sentinel is first heard on a master's channel,
+	// "+redis-sentinel-present" with Sentinel's instance format
+	// "sentinel <runid> <ip> <port> @ <master> <master-ip> <master-port>".
+	// It is called without locks held and must not block for long.
+	Publish  func(channel, msg string)
+	Logger   *slog.Logger
+	Registry prometheus.Registerer // nil: no metrics
+	Now      func() time.Time
 }
 
 // Discoverer runs hello discovery for one monitor. Create it with New and
@@ -271,6 +277,21 @@ func (d *Discoverer) refusedLocked(master string, now time.Time) string {
 		strings.Join(who, ", "), probe.HelloChannel)
 }
 
+// EvRedisSentinel is published when a Redis Sentinel is first heard on a
+// monitored master's hello channel.
+const EvRedisSentinel = "+redis-sentinel-present"
+
+// masterAddr returns master's configured address (the event's instance
+// details); d.mu is held.
+func (d *Discoverer) masterAddr(name string) quorum.Addr {
+	for _, m := range d.opt.Masters {
+		if m.Name == name {
+			return m.Addr
+		}
+	}
+	return quorum.Addr{}
+}
+
 // receive handles one message from the bus.
 func (d *Discoverer) receive(m probe.HelloMessage) {
 	h, err := ParseHello(m.Payload)
@@ -279,6 +300,14 @@ func (d *Discoverer) receive(m probe.HelloMessage) {
 		return
 	}
 	now := d.now()
+	var events []string
+	defer func() {
+		for _, e := range events {
+			if d.opt.Publish != nil {
+				d.opt.Publish(EvRedisSentinel, e)
+			}
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !h.Raftsentinel {
@@ -288,6 +317,8 @@ func (d *Discoverer) receive(m probe.HelloMessage) {
 			}
 			key := h.IP + ":" + strconv.Itoa(h.Port) + " " + h.RunID
 			if _, known := d.foreign[master][key]; !known {
+				ma := d.masterAddr(master)
+				events = append(events, fmt.Sprintf("sentinel %s %s %d @ %s %s %d", h.RunID, h.IP, h.Port, master, ma.Host, ma.Port))
 				d.log.Error("a Redis Sentinel monitors this master too: refusing to fail it over while it does",
 					"master", master, "sentinel", h.IP+":"+strconv.Itoa(h.Port), "sentinel_runid", h.RunID, "node", m.Node)
 			}

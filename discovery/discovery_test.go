@@ -217,13 +217,21 @@ func TestJoinsAnnouncedGroup(t *testing.T) {
 func TestRefusesWhileRedisSentinelHeard(t *testing.T) {
 	ctx := context.Background()
 	d, _, _, clk, _ := newTest("a", 3)
+	var events []string
+	d.opt.Publish = func(ch, msg string) { events = append(events, ch+" "+msg) }
 	d.step(ctx)
 	if r := d.Refused("mymaster"); r != "" {
 		t.Fatalf("refused with no Sentinel: %s", r)
 	}
-	d.receive(probe.HelloMessage{Node: masterNode, Payload: "10.0.0.7,26379,0123456789abcdef0123456789abcdef01234567,0,mymaster,10.0.0.2,6379,0"})
+	for range 2 {
+		d.receive(probe.HelloMessage{Node: masterNode, Payload: "10.0.0.7,26379,0123456789abcdef0123456789abcdef01234567,0,mymaster,10.0.0.2,6379,0"})
+	}
 	if r := d.Refused("mymaster"); !strings.Contains(r, "10.0.0.7:26379") {
 		t.Fatalf("not refused: %q", r)
+	}
+	want := "+redis-sentinel-present sentinel 0123456789abcdef0123456789abcdef01234567 10.0.0.7 26379 @ mymaster 10.0.0.2 6379"
+	if len(events) != 1 || events[0] != want {
+		t.Fatalf("events %q, want once %q", events, want)
 	}
 	clk.add(11 * time.Second)
 	if r := d.Refused("mymaster"); r != "" {

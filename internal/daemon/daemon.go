@@ -179,7 +179,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	var refuse func(string) string
 	var brainPub sentinel.Publisher = pub
 	if cfg.DropIn.Enabled {
-		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg)
+		// brainPub is read when an event is published, after New returns.
+		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg, func(ch, msg string) { brainPub.Publish(ch, msg) })
 		refuse = d.disc.Refused
 		base, err := loadEpochBase(cfg.DataDir, cfg.DropIn.CurrentEpoch)
 		if err != nil {

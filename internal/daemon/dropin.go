@@ -64,7 +64,7 @@ func LocalIP(addr string) string {
 }
 
 // newDiscovery builds the hello discovery of a drop-in monitor.
-func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometheus.Registerer) (*discovery.Discoverer, *probe.HelloBus) {
+func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometheus.Registerer, publish func(channel, msg string)) (*discovery.Discoverer, *probe.HelloBus) {
 	bus := probe.NewHelloBus(time.Second, d.log)
 	var masters []discovery.Master
 	for _, m := range cfg.Masters {
@@ -89,7 +89,7 @@ func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometh
 	disc := discovery.New(d.store, bus, discovery.Options{
 		Self: self, Masters: masters, Expected: cfg.DropIn.ExpectedMonitors, Period: cfg.DropIn.HelloPeriod,
 		ForgetAfter: cfg.DropIn.ForgetAfter, GroupFile: discovery.GroupFile(cfg.DataDir), Join: join,
-		Logger: d.log, Registry: reg,
+		Logger: d.log, Registry: reg, Publish: publish,
 	})
 	return disc, bus
 }
