@@ -17,7 +17,7 @@ import (
 const (
 	// RaftPortOffset: in drop-in mode the Raft port is the Sentinel port
 	// plus this (as Redis Cluster's bus port is the data port + 10000),
-	// and the internal HTTP port is one more.
+	// and the internal HTTP port is the Sentinel port plus twice this.
 	RaftPortOffset = 10000
 	// DefaultExpectedMonitors is the group size a fresh drop-in monitor
 	// waits for before the group may form, when the sentinel.conf has no
@@ -138,7 +138,8 @@ func (d *DropIn) addScript(master, kind, path string) {
 //     address this host reaches the master from, as Sentinel learns its
 //     own address), else 127.0.0.1; announce uses it with the file's port;
 //   - raft-addr is that host and port+10000 ([RaftPortOffset]), http-addr
-//     the same host and port+10001. Override them with --raft-addr and
+//     the same host and port+20000 (so Sentinels on adjacent ports of one
+//     host, 26379-26381, do not collide). Override them with --raft-addr and
 //     --http-addr (or RAFTSENTINEL_RAFT_ADDR, RAFTSENTINEL_HTTP_ADDR).
 //
 // It returns the notes of the import (lines ignored) and does not
@@ -194,8 +195,9 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 		return Config{}, nil, fmt.Errorf("%w: %s: port/bind: %w", ErrInvalid, path, err)
 	}
 	port, err := strconv.Atoi(lport)
-	if err != nil || port < 1 || port+RaftPortOffset+1 > 65535 {
-		return Config{}, nil, fmt.Errorf("%w: %s: port %q: must be between 1 and %d (raft uses port+%d)", ErrInvalid, path, lport, 65535-RaftPortOffset-1, RaftPortOffset)
+	if err != nil || port < 1 || port+2*RaftPortOffset > 65535 {
+		return Config{}, nil, fmt.Errorf("%w: %s: port %q: must be between 1 and %d (raft uses port+%d, http port+%d; or set --raft-addr and --http-addr)",
+			ErrInvalid, path, lport, 65535-2*RaftPortOffset, RaftPortOffset, 2*RaftPortOffset)
 	}
 	ahost, aport, _ := net.SplitHostPort(c.Announce)
 	host := ahost
@@ -208,7 +210,7 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 	}
 	c.Announce = net.JoinHostPort(host, aport)
 	c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(port+RaftPortOffset))
-	c.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(port+RaftPortOffset+1))
+	c.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(port+2*RaftPortOffset))
 
 	c, err = overlay(c, "", fs)
 	if err != nil {

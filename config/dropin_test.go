@@ -47,7 +47,7 @@ func TestLoadSentinelConfDerives(t *testing.T) {
 		t.Fatalf("data dir %q", cfg.DataDir)
 	case cfg.Listen != "0.0.0.0:26400" || cfg.Announce != "10.0.0.5:26400":
 		t.Fatalf("listen %q announce %q", cfg.Listen, cfg.Announce)
-	case cfg.RaftAddr != "10.0.0.5:36400" || cfg.HTTPAddr != "10.0.0.5:36401":
+	case cfg.RaftAddr != "10.0.0.5:36400" || cfg.HTTPAddr != "10.0.0.5:46400":
 		t.Fatalf("raft %q http %q", cfg.RaftAddr, cfg.HTTPAddr)
 	case d.ExpectedMonitors != 3 || d.CurrentEpoch != 7 || d.KnownReplicas["mymaster"][0] != "10.0.0.3:6379":
 		t.Fatalf("state %+v", d)

@@ -69,7 +69,7 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 		case key == "port" && len(args) == 2:
 			port = args[1]
 		case key == "bind" && len(args) >= 2:
-			bind = args[1]
+			bind = strings.TrimPrefix(args[1], "-") // "-addr": optional address (Redis 7)
 			if len(args) > 2 {
 				note("only the first bind address is used")
 			}

@@ -156,6 +156,7 @@ type Discoverer struct {
 	groups   map[string]bool // foreign groups already reported
 	nodeOf   map[string][]string
 	leaderAt time.Time
+	waiting  string // last "no group yet" state logged
 
 	foreignGauge  *prometheus.GaugeVec
 	foreignGroups prometheus.Counter
@@ -505,8 +506,20 @@ func (d *Discoverer) form(ctx context.Context, now time.Time) {
 		return
 	}
 	if !settled || !echo || !lowest || fresh < d.opt.Expected-1 {
-		d.log.Debug("waiting for the group to form", "heard", fresh, "expected_others", d.opt.Expected-1,
-			"lowest", lowest, "echo", echo, "settled", settled)
+		why := fmt.Sprintf("heard %d of the %d other monitors expected", fresh, d.opt.Expected-1)
+		switch {
+		case !echo && settled:
+			why = "own hello not heard back on the masters' " + probe.HelloChannel + " (master unreachable?)"
+		case fresh >= d.opt.Expected-1 && !lowest:
+			why = "waiting for the monitor with the lowest id to form the group"
+		}
+		d.mu.Lock()
+		changed := why != d.waiting
+		d.waiting = why
+		d.mu.Unlock()
+		if changed {
+			d.log.Info("no monitor group yet", "state", why)
+		}
 		return
 	}
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -31,7 +31,7 @@ func dropIn(root *cobra.Command, stderr io.Writer) {
 	root.Long = "Redis failover daemon: Raft-backed monitors speaking the Sentinel protocol.\n\n" +
 		"Given a Redis sentinel.conf (as redis-sentinel is), it runs one monitor from that file (drop-in\n" +
 		"mode): the monitors find each other through hello messages on the masters and form their group\n" +
-		"by themselves. Raft listens on the Sentinel port + 10000, the internal HTTP server on port + 10001\n" +
+		"by themselves. Raft listens on the Sentinel port + 10000, the internal HTTP server on port + 20000\n" +
 		"(override with --raft-addr, --http-addr or RAFTSENTINEL_RAFT_ADDR, RAFTSENTINEL_HTTP_ADDR)."
 	root.Args = cobra.MaximumNArgs(1)
 	root.Flags().BoolVar(&sentinelMode, "sentinel", false, "run as a Sentinel from the sentinel.conf given as argument (accepted for redis-server --sentinel compatibility)")
