@@ -99,3 +99,29 @@ func TestLoadSentinelConfErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadDebianSentinelConf: the sentinel.conf the Debian redis-sentinel
+// package installs loads as it is (redis-sentinel is installed wherever
+// the tests run; the test fails, not skips, without it).
+func TestLoadDebianSentinelConf(t *testing.T) {
+	const p = "/etc/redis/sentinel.conf"
+	cfg, notes, err := LoadSentinelConf(p, nil, func(string) string { return "127.0.0.1" })
+	if err != nil {
+		t.Fatalf("%s (install: apt-get install -y redis-sentinel): %v", p, err)
+	}
+	cfg.NodeID = "0123456789abcdef0123456789abcdef01234567"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Masters[0]; m.Name != "mymaster" || m.Addr != "127.0.0.1:6379" || m.Quorum != 2 || m.DownAfter != 30*time.Second ||
+		cfg.DropIn.PidFile != "/run/sentinel/redis-sentinel.pid" || cfg.DropIn.LogFile != "/var/log/redis/redis-sentinel.log" ||
+		cfg.DataDir != "/var/lib/redis/raftsentinel" || cfg.RaftAddr != "127.0.0.1:36379" {
+		t.Fatalf("Debian sentinel.conf loaded as %+v", cfg)
+	}
+	joined := strings.Join(notes, "\n")
+	for _, want := range []string{"protected-mode", "acllog-max-len", "daemonize"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no note for %s:\n%s", want, joined)
+		}
+	}
+}
