@@ -202,6 +202,7 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 					return Imported{}, bad("want: sentinel %s <master-name> <script-path>", sub)
 				}
 				c.DropIn.addScript(m.Name, sub, args[3])
+				note("scripts run in drop-in mode only (raftsentinel <sentinel.conf>)")
 			case "deny-scripts-reconfig":
 				if len(args) != 3 || (!strings.EqualFold(args[2], "yes") && !strings.EqualFold(args[2], "no")) {
 					return Imported{}, bad("want: sentinel deny-scripts-reconfig yes|no")

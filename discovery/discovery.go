@@ -317,7 +317,7 @@ func (d *Discoverer) receive(m probe.HelloMessage) {
 				d.foreign[master] = map[string]time.Time{}
 			}
 			key := h.IP + ":" + strconv.Itoa(h.Port) + " " + h.RunID
-			if _, known := d.foreign[master][key]; !known {
+			if last, known := d.foreign[master][key]; !known || now.Sub(last) > d.opt.ForeignWindow {
 				ma := d.masterAddr(master)
 				events = append(events, fmt.Sprintf("sentinel %s %s %d @ %s %s %d", h.RunID, h.IP, h.Port, master, ma.Host, ma.Port))
 				d.log.Error("a Redis Sentinel monitors this master too: refusing to fail it over while it does",
