@@ -156,6 +156,7 @@ type Discoverer struct {
 	groups   map[string]bool // foreign groups already reported
 	nodeOf   map[string][]string
 	leaderAt time.Time
+	seeded   bool // the file's known replicas were committed
 	waiting  string // last "no group yet" state logged
 
 	foreignGauge  *prometheus.GaugeVec
@@ -422,6 +423,7 @@ func (d *Discoverer) step(ctx context.Context) {
 		d.form(ctx, now)
 		return
 	}
+	d.seedReplicas(ctx)
 	if d.store.IsLeader() {
 		d.forget(ctx, now)
 		d.readmit(ctx, now, group)
@@ -607,4 +609,43 @@ func (d *Discoverer) readmit(ctx context.Context, now time.Time, group string) {
 		}
 		d.log.Info("added back a monitor heard again after its removal", "monitor", h.NodeID)
 	}
+}
+
+// seedReplicas commits, once in a group, the known-replica addresses of
+// the sentinel.conf that the state lacks (as Sentinel starts with its
+// known replicas, so that a master down at start can still be failed
+// over). Replica selection still checks each one's role and health.
+func (d *Discoverer) seedReplicas(ctx context.Context) {
+	d.mu.Lock()
+	done := d.seeded
+	d.mu.Unlock()
+	if done {
+		return
+	}
+	st := d.store.State()
+	for _, m := range d.opt.Masters {
+		ms, ok := st.Masters[m.Name]
+		if !ok {
+			return // the master is not committed yet: try again next period
+		}
+		var add []quorum.Addr
+		for _, r := range m.Replicas {
+			if r != ms.Addr && !slices.Contains(ms.Replicas, r) {
+				add = append(add, r)
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := d.store.Propose(pctx, quorum.Command{Op: quorum.OpReplicas, Master: m.Name, Replicas: add})
+		cancel()
+		if err != nil {
+			d.log.Debug("known replicas not committed yet", "master", m.Name, "err", err)
+			return
+		}
+	}
+	d.mu.Lock()
+	d.seeded = true
+	d.mu.Unlock()
 }

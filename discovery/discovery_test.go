@@ -279,3 +279,24 @@ func TestForgetsSilentMembers(t *testing.T) {
 		t.Fatalf("a removed monitor heard again was not added back: %+v", st.proposed)
 	}
 }
+
+// TestSeedsKnownReplicas: once in a group, the file's known replicas that
+// the state lacks are committed once.
+func TestSeedsKnownReplicas(t *testing.T) {
+	ctx := context.Background()
+	d, st, _, _, _ := newTest("a", 3)
+	r1, r2 := quorum.Addr{Host: "10.0.0.3", Port: 6379}, quorum.Addr{Host: "10.0.0.4", Port: 6379}
+	d.opt.Masters[0].Replicas = []quorum.Addr{r1, r2}
+	d.step(ctx) // no group: nothing
+	if len(st.proposed) != 0 {
+		t.Fatalf("proposed without a group: %v", st.proposed)
+	}
+	st.servers = map[string]string{"a": "ra"}
+	st.state = &quorum.State{Masters: map[string]*quorum.Master{"mymaster": {Name: "mymaster",
+		Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}, Replicas: []quorum.Addr{r1}}}, Monitors: map[string]*quorum.Monitor{}}
+	d.step(ctx)
+	d.step(ctx)
+	if len(st.proposed) != 1 || st.proposed[0].Op != quorum.OpReplicas || len(st.proposed[0].Replicas) != 1 || st.proposed[0].Replicas[0] != r2 {
+		t.Fatalf("proposed %+v, want one OpReplicas with %v", st.proposed, r2)
+	}
+}
