@@ -156,7 +156,7 @@ type Discoverer struct {
 	groups   map[string]bool // foreign groups already reported
 	nodeOf   map[string][]string
 	leaderAt time.Time
-	seeded   bool // the file's known replicas were committed
+	seeded   bool   // the file's known replicas were committed
 	waiting  string // last "no group yet" state logged
 
 	foreignGauge  *prometheus.GaugeVec
