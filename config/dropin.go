@@ -195,9 +195,8 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 		return Config{}, nil, fmt.Errorf("%w: %s: port/bind: %w", ErrInvalid, path, err)
 	}
 	port, err := strconv.Atoi(lport)
-	if err != nil || port < 1 || port+2*RaftPortOffset > 65535 {
-		return Config{}, nil, fmt.Errorf("%w: %s: port %q: must be between 1 and %d (raft uses port+%d, http port+%d; or set --raft-addr and --http-addr)",
-			ErrInvalid, path, lport, 65535-2*RaftPortOffset, RaftPortOffset, 2*RaftPortOffset)
+	if err != nil || port < 1 {
+		return Config{}, nil, fmt.Errorf("%w: %s: port %q: must be between 1 and 65535", ErrInvalid, path, lport)
 	}
 	ahost, aport, _ := net.SplitHostPort(c.Announce)
 	host := ahost
@@ -209,12 +208,18 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 		}
 	}
 	c.Announce = net.JoinHostPort(host, aport)
-	c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(port+RaftPortOffset))
-	c.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(port+2*RaftPortOffset))
+	if port+2*RaftPortOffset <= 65535 {
+		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(port+RaftPortOffset))
+		c.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(port+2*RaftPortOffset))
+	}
 
 	c, err = overlay(c, "", fs)
 	if err != nil {
 		return Config{}, nil, err
+	}
+	if c.RaftAddr == "" || c.HTTPAddr == "" {
+		return Config{}, nil, fmt.Errorf("%w: %s: port %d: raft-addr (port+%d) and http-addr (port+%d) cannot be derived above port %d: set --raft-addr and --http-addr",
+			ErrInvalid, path, port, RaftPortOffset, 2*RaftPortOffset, 65535-2*RaftPortOffset)
 	}
 	return c, im.Notes, nil
 }

@@ -34,7 +34,10 @@
 // Two groups can therefore form only if the channel drops messages that
 // were published while both subscriptions were up, and for a whole Settle
 // window (Pub/Sub loses messages only across a broken connection, and the
-// self-echo check makes a monitor whose link is broken wait). As a last
+// self-echo check makes a monitor whose link is broken wait). A member
+// that does not know its group's id yet (its join's reply was lost)
+// announces UnknownGroup, which counts as grouped, and learns the id from
+// the other members' hellos; it never makes one up. As a last
 // line of defence, a monitor in a group that hears a hello announcing a
 // different group logs an error and counts it in
 // raftsentinel_discovery_foreign_groups (the operator then has one of the
@@ -333,7 +336,7 @@ func (d *Discoverer) receive(m probe.HelloMessage) {
 		return
 	}
 	d.peers[h.NodeID] = peer{hello: h, seen: now}
-	if h.Group != "" && d.group != "" && h.Group != d.group && !d.groups[h.Group] {
+	if h.Group != "" && h.Group != UnknownGroup && d.group != "" && d.group != UnknownGroup && h.Group != d.group && !d.groups[h.Group] {
 		d.groups[h.Group] = true
 		d.foreignGroups.Inc()
 		d.log.Error("a monitor of another raftsentinel group monitors the same master; have one group's monitors leave and join the other",
@@ -390,9 +393,16 @@ func (d *Discoverer) step(ctx context.Context) {
 	d.mu.Unlock()
 
 	grouped := d.store.HasGroup()
-	if grouped && group == "" {
-		group = d.opt.Self.ID // configured with peers or state without a group file
-		d.setGroup(group)
+	if grouped && (group == "" || group == UnknownGroup) {
+		// A member that does not know its group's id (its join's reply was
+		// lost, or it was added back): learn it from the other members'
+		// hellos, and announce UnknownGroup (still "grouped") meanwhile.
+		if g := d.learnGroup(); g != "" {
+			group = g
+			d.setGroup(g)
+		} else {
+			group = UnknownGroup
+		}
 	}
 	var epoch uint64
 	var epochs map[string]uint64
@@ -432,6 +442,35 @@ func (d *Discoverer) step(ctx context.Context) {
 		d.leaderAt = time.Time{}
 		d.mu.Unlock()
 	}
+}
+
+// UnknownGroup is announced by a member that does not know its group's id
+// yet: it counts as grouped (fresh monitors join through it, none
+// bootstraps because of it).
+const UnknownGroup = "?"
+
+// learnGroup returns the group id announced by the other members of this
+// monitor's Raft configuration (the most common one), "" if none is known.
+func (d *Discoverer) learnGroup() string {
+	servers, err := d.store.Servers()
+	if err != nil {
+		return ""
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	count := map[string]int{}
+	for id, p := range d.peers {
+		if _, member := servers[id]; member && p.hello.Group != "" && p.hello.Group != UnknownGroup {
+			count[p.hello.Group]++
+		}
+	}
+	best := ""
+	for g, n := range count {
+		if best == "" || n > count[best] || (n == count[best] && g < best) {
+			best = g
+		}
+	}
+	return best
 }
 
 func (d *Discoverer) setGroup(g string) {
@@ -499,7 +538,9 @@ func (d *Discoverer) form(ctx context.Context, now time.Time) {
 			err := d.opt.Join(jctx, h.HTTPAddr, d.opt.Self)
 			cancel()
 			if err == nil {
-				d.setGroup(h.Group)
+				if h.Group != UnknownGroup {
+					d.setGroup(h.Group)
+				}
 				d.log.Info("joined the monitor group announced by hello", "group", h.Group, "via", h.NodeID)
 				return
 			}
@@ -594,7 +635,7 @@ func (d *Discoverer) readmit(ctx context.Context, now time.Time, group string) {
 	d.mu.Lock()
 	var back []Hello
 	for id, p := range d.peers {
-		if _, member := servers[id]; !member && p.hello.Group == group && now.Sub(p.seen) <= 2*d.opt.Period {
+		if _, member := servers[id]; !member && (p.hello.Group == group || p.hello.Group == UnknownGroup) && now.Sub(p.seen) <= 2*d.opt.Period {
 			back = append(back, p.hello)
 		}
 	}

@@ -300,3 +300,31 @@ func TestSeedsKnownReplicas(t *testing.T) {
 		t.Fatalf("proposed %+v, want one OpReplicas with %v", st.proposed, r2)
 	}
 }
+
+// TestMemberLearnsGroup: a member that does not know its group's id (its
+// join's reply was lost) announces UnknownGroup, never an id of its own,
+// and learns the id from the other members' hellos.
+func TestMemberLearnsGroup(t *testing.T) {
+	ctx := context.Background()
+	d, st, bus, _, _ := newTest("z", 3)
+	st.servers = map[string]string{"a": "ra", "z": "rz"}
+	d.step(ctx)
+	last := func() Hello {
+		bus.mu.Lock()
+		defer bus.mu.Unlock()
+		h, err := ParseHello(bus.published[len(bus.published)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if h := last(); h.Group != UnknownGroup || d.Group() != "" {
+		t.Fatalf("announced group %q, recorded %q; want %q and none", h.Group, d.Group(), UnknownGroup)
+	}
+	d.receive(hello("x", "other")) // not a member of our configuration: ignored
+	d.receive(hello("a", "a"))
+	d.step(ctx)
+	if h := last(); h.Group != "a" || d.Group() != "a" {
+		t.Fatalf("announced %q, recorded %q, want a", h.Group, d.Group())
+	}
+}

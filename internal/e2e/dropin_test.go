@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
@@ -37,25 +39,37 @@ type dropInMonitor struct {
 // the file's port, as the command does.
 func startDropIn(t *testing.T, path string, helloPeriod time.Duration, tweak ...func(*config.Config)) *dropInMonitor {
 	t.Helper()
-	cfg, _, err := config.LoadSentinelConf(path, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range tweak {
-		f(&cfg)
-	}
 	lns, err := demo.OpenListeners(1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lns[0].RESP.Close()
 	lns[0].RESP = nil // the file's port
-	cfg.RaftAddr, cfg.HTTPAddr = lns[0].Raft.Addr().String(), lns[0].HTTP.Addr().String()
+	fs := pflag.NewFlagSet("raftsentinel", pflag.ContinueOnError)
+	config.BindFlags(fs)
+	if err := fs.Parse([]string{"--raft-addr", lns[0].Raft.Addr().String(), "--http-addr", lns[0].HTTP.Addr().String()}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.LoadSentinelConf(path, fs, nil)
+	if err != nil {
+		demo.CloseListeners(lns)
+		t.Fatal(err)
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
 	cfg.DropIn.HelloPeriod = helloPeriod
 	if err := daemon.PrepareDropIn(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	d, err := daemon.New(cfg, daemon.Options{Listeners: lns[0]})
+	// The monitor's log goes beside its file (read it when a test fails).
+	logf, err := os.OpenFile(filepath.Join(filepath.Dir(path), "monitor.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := daemon.New(cfg, daemon.Options{Listeners: lns[0], Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
