@@ -49,6 +49,19 @@ type HandlerOptions struct {
 	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
 	// state lives in Raft and FLUSHCONFIG only answers OK.
 	FlushConfig func() error
+	// PendingScripts, if set, lists the scripts queued or running
+	// (SENTINEL PENDING-SCRIPTS); nil: none.
+	PendingScripts func() []PendingScript
+}
+
+// PendingScript is one entry of SENTINEL PENDING-SCRIPTS.
+type PendingScript struct {
+	Argv     []string // the script path, then its arguments
+	Running  bool
+	Pid      int
+	RunTime  time.Duration // running: how long it has run
+	RunDelay time.Duration // scheduled: how long until it may start
+	Retries  int
 }
 
 // NewHandler returns the resp.Handler answering the Sentinel protocol from

@@ -207,8 +207,12 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if d.confw != nil {
 		flush = d.confw.flush
 	}
+	var pending func() []sentinel.PendingScript
+	if d.scripts != nil {
+		pending = func() []sentinel.PendingScript { return pendingScripts(d.scripts) }
+	}
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users, FlushConfig: flush})
+		RequirePass: cfg.RequirePass, Users: users, FlushConfig: flush, PendingScripts: pending})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()

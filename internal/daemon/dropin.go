@@ -18,6 +18,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/internal/scripts"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel"
 )
 
 // PrepareDropIn completes a configuration loaded by config.LoadSentinelConf
@@ -173,4 +174,15 @@ func (p *scriptPublisher) Publish(channel, msg string) int {
 		p.runner.Schedule(path, master, role, "start", f[1], f[2], f[3], f[4])
 	}
 	return n
+}
+
+// pendingScripts lists the runner's jobs for SENTINEL PENDING-SCRIPTS.
+func pendingScripts(r *scripts.Runner) []sentinel.PendingScript {
+	jobs := r.Jobs()
+	out := make([]sentinel.PendingScript, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, sentinel.PendingScript{Argv: append([]string{j.Path}, j.Args...), Running: j.Running,
+			Pid: j.Pid, RunTime: j.RunTime, RunDelay: j.RunDelay, Retries: j.Retries})
+	}
+	return out
 }

@@ -57,6 +57,37 @@ type job struct {
 	retries   int
 	notBefore time.Time
 	running   bool
+	pid       int
+	started   time.Time
+}
+
+// Job describes a queued or running script (SENTINEL PENDING-SCRIPTS).
+type Job struct {
+	Path     string
+	Args     []string
+	Running  bool
+	Pid      int           // 0 unless running
+	RunTime  time.Duration // running: since it started
+	RunDelay time.Duration // waiting: until it may start (0: due)
+	Retries  int
+}
+
+// Jobs lists the queued and running scripts, oldest first.
+func (r *Runner) Jobs() []Job {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Job, 0, len(r.q))
+	for _, j := range r.q {
+		x := Job{Path: j.path, Args: j.args, Running: j.running, Retries: j.retries}
+		if j.running {
+			x.Pid, x.RunTime = j.pid, now.Sub(j.started)
+		} else if d := j.notBefore.Sub(now); d > 0 {
+			x.RunDelay = d
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // Runner queues and runs scripts. Schedule is safe for concurrent use.
@@ -180,7 +211,13 @@ func (r *Runner) exec(ctx context.Context, j *job) {
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		r.mu.Lock()
+		j.pid, j.started = cmd.Process.Pid, time.Now()
+		r.mu.Unlock()
+		err = cmd.Wait()
+	}
 	timedOut := rctx.Err() == context.DeadlineExceeded
 	cancel()
 
@@ -211,7 +248,7 @@ func (r *Runner) exec(ctx context.Context, j *job) {
 			delay *= 2
 		}
 		j.notBefore = time.Now().Add(delay)
-		j.running = false
+		j.running, j.pid = false, 0
 		res.Retry = true
 	} else {
 		for i, x := range r.q {

@@ -215,6 +215,10 @@ func TestQueueLimitAndConcurrency(t *testing.T) {
 	if !r.Schedule(block, "c") { // drops b (waiting)
 		t.Fatal("schedule refused with a waiting job to drop")
 	}
+	if jobs := r.Jobs(); len(jobs) != 2 || !jobs[0].Running || jobs[0].Pid == 0 || jobs[0].Args[0] != "a" ||
+		jobs[1].Running || jobs[1].Args[0] != "c" {
+		t.Fatalf("jobs %+v, want a running and c scheduled", jobs)
+	}
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
