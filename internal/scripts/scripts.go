@@ -81,7 +81,10 @@ func (r *Runner) Jobs() []Job {
 	for _, j := range r.q {
 		x := Job{Path: j.path, Args: j.args, Running: j.running, Retries: j.retries}
 		if j.running {
-			x.Pid, x.RunTime = j.pid, now.Sub(j.started)
+			x.Pid = j.pid
+			if !j.started.IsZero() { // zero while being started
+				x.RunTime = now.Sub(j.started)
+			}
 		} else if d := j.notBefore.Sub(now); d > 0 {
 			x.RunDelay = d
 		}

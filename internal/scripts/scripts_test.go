@@ -201,10 +201,7 @@ func TestQueueLimitAndConcurrency(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r.mu.Lock()
-		running := r.q[0].running
-		r.mu.Unlock()
-		if running {
+		if jobs := r.Jobs(); len(jobs) > 0 && jobs[0].Pid != 0 { // started
 			break
 		}
 		if time.Now().After(deadline) {
