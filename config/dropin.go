@@ -62,6 +62,9 @@ type DropIn struct {
 	// NotificationScripts and ReconfigScripts are the scripts by master.
 	NotificationScripts map[string]string
 	ReconfigScripts     map[string]string
+	// RebootDownAfter are the masters' master-reboot-down-after-period
+	// values (seeded with the master, as its other settings).
+	RebootDownAfter map[string]time.Duration
 	// DenyScriptsReconfig refuses SENTINEL SET of script paths (default
 	// yes, as Sentinel).
 	DenyScriptsReconfig bool

@@ -32,6 +32,7 @@ func TestLoadSentinelConfDerives(t *testing.T) {
 		"port 26400\ndir "+dir+"\n"+
 		"sentinel myid 0123456789ABCDEF0123456789abcdef01234567\n"+
 		"sentinel current-epoch 7\n"+
+		"sentinel master-reboot-down-after-period mymaster 15000\n"+
 		"sentinel notification-script mymaster /bin/notify.sh\n"+
 		"sentinel client-reconfig-script mymaster /bin/reconf.sh\n"+
 		"sentinel monitor mymaster 10.0.0.2 6379 2\n")
@@ -53,7 +54,7 @@ func TestLoadSentinelConfDerives(t *testing.T) {
 		t.Fatalf("state %+v", d)
 	case d.NotificationScripts["mymaster"] != "/bin/notify.sh" || d.ReconfigScripts["mymaster"] != "/bin/reconf.sh" || !d.DenyScriptsReconfig:
 		t.Fatalf("scripts %+v", d)
-	case cfg.Masters[0].DownAfter != 2*time.Second || d.ForgetAfter != DefaultForgetAfter:
+	case cfg.Masters[0].DownAfter != 2*time.Second || d.ForgetAfter != DefaultForgetAfter || d.RebootDownAfter["mymaster"] != 15*time.Second:
 		t.Fatalf("master %+v forget %v", cfg.Masters[0], d.ForgetAfter)
 	}
 	if len(notes) == 0 {

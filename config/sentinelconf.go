@@ -152,7 +152,11 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				case "failover-timeout":
 					m.FailoverTimeout = d
 				default:
-					note("master-reboot-down-after-period is set with SENTINEL SET once running")
+					if c.DropIn.RebootDownAfter == nil {
+						c.DropIn.RebootDownAfter = map[string]time.Duration{}
+					}
+					c.DropIn.RebootDownAfter[m.Name] = d
+					note("master-reboot-down-after-period applies in drop-in mode (raftsentinel <sentinel.conf>); otherwise set it with SENTINEL SET")
 				}
 			case "parallel-syncs":
 				m, err := get()

@@ -165,7 +165,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("masters: %s: addr %q: %w", m.Name, m.Addr, err)
 		}
 		masters = append(masters, quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
-			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass})
+			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass,
+			RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name]})
 	}
 	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
 		HTTPAddr: d.lnHTTP.Addr().String(), Announce: announce}
