@@ -141,6 +141,9 @@ type Config struct {
 	// ClusterSecretFile ("cluster-secret-file") names a file holding the
 	// cluster secret (surrounding white space ignored).
 	ClusterSecretFile string `mapstructure:"cluster-secret-file"`
+	// DropIn is set only by [LoadSentinelConf] (a monitor run from a Redis
+	// sentinel.conf); it is not a key of the YAML file.
+	DropIn DropIn `mapstructure:"-"`
 }
 
 // User is one named user of the Sentinel-protocol port.

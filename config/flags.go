@@ -115,6 +115,9 @@ func scalarKeys() []scalarKey {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			key := f.Tag.Get("mapstructure")
+			if key == "-" {
+				continue // not a key (set by code, e.g. DropIn)
+			}
 			if prefix != "" {
 				key = prefix + "." + key
 			}

@@ -51,6 +51,20 @@ import (
 // Load reads the file and the environment and nothing else; it keeps no
 // state and is safe to call concurrently.
 func Load(path string, fs *pflag.FlagSet) (Config, error) {
+	cfg, err := overlay(defaults(), path, fs)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// overlay decodes the YAML file at path (unless ""), the environment and
+// the set flags of fs onto base, and derives an unset announce. It does not
+// validate. Masters given by a source replace base's.
+func overlay(base Config, path string, fs *pflag.FlagSet) (Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
 
@@ -107,7 +121,9 @@ func Load(path string, fs *pflag.FlagSet) (Config, error) {
 		}
 	}
 
-	cfg := defaults()
+	cfg := base
+	cfg.Masters = slices.Clone(base.Masters)
+	cfg.Peers = slices.Clone(base.Peers)
 	// Decoding into existing slice elements keeps their defaults for the
 	// keys an item leaves out.
 	if list := reflect.ValueOf(v.Get("masters")); list.Kind() == reflect.Slice {
@@ -131,9 +147,6 @@ func Load(path string, fs *pflag.FlagSet) (Config, error) {
 		if cfg.Listen == "" && cfg.TLSPort > 0 {
 			cfg.Announce = deriveAnnounce(cfg.TLSListen())
 		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -214,6 +227,9 @@ func checkKeys(p *problems, prefix string, m map[string]any, t reflect.Type) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("mapstructure")
+		if name == "-" {
+			continue
+		}
 		fields[name] = f.Type
 		names = append(names, name)
 	}

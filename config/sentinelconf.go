@@ -38,12 +38,25 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 	port, bind, announceIP, announcePort := "26379", "", "", ""
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	var lines [][]string
 	for n := 1; sc.Scan(); n++ {
 		args, err := splitConfLine(sc.Text())
 		if err != nil {
 			return Imported{}, fmt.Errorf("%w: line %d: %w", ErrInvalid, n, err)
 		}
-		if len(args) == 0 {
+		lines = append(lines, args)
+	}
+	if err := sc.Err(); err != nil {
+		return Imported{}, fmt.Errorf("read sentinel.conf: %w", err)
+	}
+	isMonitor := func(args []string) bool {
+		return len(args) >= 2 && strings.EqualFold(args[0], "sentinel") && strings.EqualFold(args[1], "monitor")
+	}
+	// Two passes: the monitor lines first, so the other sentinel
+	// directives may come in any order.
+	for i := range 2 * len(lines) {
+		n, args := i%len(lines)+1, lines[i%len(lines)]
+		if len(args) == 0 || (i < len(lines)) != isMonitor(args) {
 			continue
 		}
 		bad := func(format string, a ...any) error {
@@ -57,7 +70,7 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 		case key == "port" && len(args) == 2:
 			port = args[1]
 		case key == "bind" && len(args) >= 2:
-			bind = args[1]
+			bind = strings.TrimPrefix(args[1], "-") // "-addr": optional address (Redis 7)
 			if len(args) > 2 {
 				note("only the first bind address is used")
 			}
@@ -65,6 +78,16 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 			c.DataDir = args[1]
 		case key == "requirepass" && len(args) == 2:
 			c.RequirePass = args[1]
+		case key == "logfile" && len(args) == 2:
+			c.DropIn.LogFile = args[1]
+		case key == "pidfile" && len(args) == 2:
+			c.DropIn.PidFile = args[1]
+		case key == "daemonize" && len(args) == 2:
+			if strings.EqualFold(args[1], "yes") {
+				note("raftsentinel does not fork; it runs in the foreground (use systemd or a supervisor)")
+			} else {
+				note("raftsentinel runs in the foreground")
+			}
 		case key == "loglevel" && len(args) == 2:
 			switch strings.ToLower(args[1]) {
 			case "debug", "verbose":
@@ -88,7 +111,7 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				}
 				m, ok := masters[args[2]]
 				if !ok {
-					return nil, bad("no `sentinel monitor %s` before this line", args[2])
+					return nil, bad("no `sentinel monitor %s` line", args[2])
 				}
 				return m, nil
 			}
@@ -134,7 +157,11 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				case "failover-timeout":
 					m.FailoverTimeout = d
 				default:
-					note("master-reboot-down-after-period is set with SENTINEL SET once running")
+					if c.DropIn.RebootDownAfter == nil {
+						c.DropIn.RebootDownAfter = map[string]time.Duration{}
+					}
+					c.DropIn.RebootDownAfter[m.Name] = d
+					note("master-reboot-down-after-period applies in drop-in mode (raftsentinel <sentinel.conf>); otherwise set it with SENTINEL SET")
 				}
 			case "parallel-syncs":
 				m, err := get()
@@ -171,16 +198,34 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 					announcePort = args[2]
 				}
 			case "myid", "current-epoch", "config-epoch", "leader-epoch", "known-replica", "known-slave", "known-sentinel":
+				if err := c.DropIn.state(sub, args); err != nil {
+					return Imported{}, bad("%v", err)
+				}
 				note("Sentinel state: raftsentinel keeps its state in Raft")
+			case "notification-script", "client-reconfig-script":
+				m, err := get()
+				if err != nil {
+					return Imported{}, err
+				}
+				if len(args) != 4 {
+					return Imported{}, bad("want: sentinel %s <master-name> <script-path>", sub)
+				}
+				c.DropIn.addScript(m.Name, sub, args[3])
+				note("scripts run in drop-in mode only (raftsentinel <sentinel.conf>)")
+			case "deny-scripts-reconfig":
+				if len(args) != 3 || (!strings.EqualFold(args[2], "yes") && !strings.EqualFold(args[2], "no")) {
+					return Imported{}, bad("want: sentinel deny-scripts-reconfig yes|no")
+				}
+				c.DropIn.DenyScriptsReconfig = strings.EqualFold(args[2], "yes")
+				c.DropIn.denySeen = true
+			case "resolve-hostnames", "announce-hostnames", "sentinel-user", "sentinel-pass":
+				note("accepted; raftsentinel does not use it")
 			default:
 				note("no raftsentinel equivalent; ignored")
 			}
 		default:
 			note("server setting without a raftsentinel equivalent; ignored")
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return Imported{}, fmt.Errorf("read sentinel.conf: %w", err)
 	}
 	if len(order) == 0 {
 		return Imported{}, fmt.Errorf("%w: no `sentinel monitor` line", ErrInvalid)

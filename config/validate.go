@@ -137,6 +137,9 @@ func (c *Config) validatePeers(p *problems) {
 		}
 		return
 	}
+	if len(c.Peers) == 0 && c.DropIn.Enabled {
+		return // drop-in mode: the group forms itself (see DropIn)
+	}
 	if len(c.Peers) == 0 {
 		p.addf("peers: must list the initial voters, this node included (or join a running group with join)")
 		return
@@ -200,7 +203,7 @@ func (c *Config) validateMasters(p *problems) {
 		}
 		p.add(checkAddr(key+".addr", m.Addr, true, "monitors connect to it"))
 		switch {
-		case len(c.Join) == 0 && (m.Quorum < 1 || m.Quorum > len(c.Peers)):
+		case len(c.Join) == 0 && !c.DropIn.Enabled && (m.Quorum < 1 || m.Quorum > len(c.Peers)):
 			p.addf("%s.quorum: must be between 1 and the number of peers (%d), got %d", key, len(c.Peers), m.Quorum)
 		case m.Quorum < 1:
 			p.addf("%s.quorum: must be at least 1, got %d", key, m.Quorum)

@@ -201,11 +201,52 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 
 // sentinelFlushConfig: the state lives in Raft, which persists every
 // commit before acknowledging it, so there is nothing to flush.
-func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) { c.WriteStatus("OK") }
+func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) {
+	if h.opt.FlushConfig != nil {
+		if err := h.opt.FlushConfig(); err != nil {
+			c.WriteError("ERR " + err.Error())
+			return
+		}
+	}
+	c.WriteStatus("OK")
+}
 
-// sentinelPendingScripts: raftsentinel runs no scripts yet, so the queue is
-// always empty.
-func (h *handler) sentinelPendingScripts(c *resp.Conn, _ [][]byte) { c.WriteArrayHeader(0) }
+// sentinelPendingScripts lists the scripts queued or running, in
+// Sentinel's shape: per script a map of argv, flags (running or
+// scheduled), pid, run-time or run-delay (ms) and retry-num. Without
+// scripts (HandlerOptions.PendingScripts nil) the list is empty.
+func (h *handler) sentinelPendingScripts(c *resp.Conn, _ [][]byte) {
+	var list []PendingScript
+	if h.opt.PendingScripts != nil {
+		list = h.opt.PendingScripts()
+	}
+	c.WriteArrayHeader(len(list))
+	for _, p := range list {
+		c.WriteMapHeader(5)
+		c.WriteBulkString("argv")
+		c.WriteArrayHeader(len(p.Argv))
+		for _, a := range p.Argv {
+			c.WriteBulkString(a)
+		}
+		c.WriteBulkString("flags")
+		if p.Running {
+			c.WriteBulkString("running")
+		} else {
+			c.WriteBulkString("scheduled")
+		}
+		c.WriteBulkString("pid")
+		c.WriteInt(int64(p.Pid))
+		if p.Running {
+			c.WriteBulkString("run-time")
+			c.WriteInt(p.RunTime.Milliseconds())
+		} else {
+			c.WriteBulkString("run-delay")
+			c.WriteInt(max(p.RunDelay, 0).Milliseconds())
+		}
+		c.WriteBulkString("retry-num")
+		c.WriteInt(int64(p.Retries))
+	}
+}
 
 // sentinelInfoCache: SENTINEL INFO-CACHE name [name ...] replies, per master,
 // its name and an array of [age_ms, INFO text] for the master and each

@@ -54,6 +54,23 @@ type HandlerOptions struct {
 	// MasterDefaults holds the down-after, failover-timeout and
 	// parallel-syncs given to masters added with SENTINEL MONITOR.
 	MasterDefaults quorum.Master
+	// FlushConfig, if set, is what SENTINEL FLUSHCONFIG does (drop-in
+	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
+	// state lives in Raft and FLUSHCONFIG only answers OK.
+	FlushConfig func() error
+	// PendingScripts, if set, lists the scripts queued or running
+	// (SENTINEL PENDING-SCRIPTS); nil: none.
+	PendingScripts func() []PendingScript
+}
+
+// PendingScript is one entry of SENTINEL PENDING-SCRIPTS.
+type PendingScript struct {
+	Argv     []string // the script path, then its arguments
+	Running  bool
+	Pid      int
+	RunTime  time.Duration // running: how long it has run
+	RunDelay time.Duration // scheduled: how long until it may start
+	Retries  int
 }
 
 // NewHandler returns the resp.Handler answering the Sentinel protocol from
@@ -799,6 +816,12 @@ func (h *handler) sentinelCKQuorum(c *resp.Conn, args [][]byte) {
 	m := h.masterOrError(c, st, args[2])
 	if m == nil {
 		return
+	}
+	if r, ok := h.b.(interface{ Refused(string) string }); ok {
+		if why := r.Refused(m.Name); why != "" {
+			c.WriteError("NOQUORUM " + why)
+			return
+		}
 	}
 	usable, voters := usableMonitors(h.otherMonitors(st), h.b.PeerSeen, h.opt.Now())
 	noQuorum, noMajority := usable < m.Quorum, usable < voters/2+1

@@ -19,7 +19,18 @@ const (
 	BlockTooSoon       = "anti-flap"
 	BlockMaintenance   = "maintenance"
 	BlockNoQuorum      = "no-quorum"
+	// BlockForeignSentinel: Redis Sentinels monitor the master too.
+	BlockForeignSentinel = "redis-sentinel-present"
 )
+
+// Refused returns why this monitor refuses to fail master over ("" if it
+// does not): Options.Refuse's answer.
+func (m *Monitor) Refused(master string) string {
+	if m.opt.Refuse == nil {
+		return ""
+	}
+	return m.opt.Refuse(master)
+}
 
 // leaderStep runs the leader's decisions for one tick. Only a leader whose
 // state has caught up with its term (a Barrier since it won) acts.
@@ -41,7 +52,9 @@ func (m *Monitor) leaderStep(ctx context.Context, st *quorum.State, now time.Tim
 			m.tryFailover(lctx, ms, since, now)
 			continue
 		}
-		m.reconcile(lctx, ms, now)
+		if m.Refused(name) == "" { // Redis Sentinels would fight over it
+			m.reconcile(lctx, ms, now)
+		}
 	}
 }
 
@@ -161,6 +174,10 @@ func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.M
 // tryFailover starts a failover of a master judged down, or records why it
 // cannot.
 func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince, now time.Time) {
+	if why := m.Refused(ms.Name); why != "" {
+		m.blockedBecause(ms, BlockForeignSentinel, why)
+		return
+	}
 	if ms.Maintenance {
 		m.blockedBecause(ms, BlockMaintenance, "automatic failover is paused (SENTINEL SET "+ms.Name+" maintenance no resumes it)")
 		return

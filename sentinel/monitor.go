@@ -97,7 +97,11 @@ type Options struct {
 	// opinion (its timers are suspect). Unlike Sentinel, a leader in TILT
 	// still acts on the others' fresh opinions. Defaults 2s and 30s.
 	TiltTrigger, TiltPeriod time.Duration
-	Publisher               Publisher
+	// Refuse, if set, returns why this monitor must not fail master over
+	// ("" if it may), e.g. Redis Sentinels share the master (drop-in
+	// mode's coexistence check). It must not block.
+	Refuse    func(master string) string
+	Publisher Publisher
 	// Resolver resolves the hostnames of Redis nodes for replies and events
 	// when announce-hostnames is no; nil means net.DefaultResolver.
 	Resolver Resolver

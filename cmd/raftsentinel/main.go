@@ -49,6 +49,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	dropIn(root, stderr)
 	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), newLeaveCmd(), newJoinCmd(), newStatusCmd(), newFailoverCmd(), newImportCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

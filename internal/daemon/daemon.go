@@ -24,6 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/raftsentinel/raftsentinel/config"
+	"github.com/raftsentinel/raftsentinel/discovery"
+	"github.com/raftsentinel/raftsentinel/internal/scripts"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinel"
@@ -88,6 +90,10 @@ type Daemon struct {
 	sec       netSecurity
 	httpTr    *http.Transport // forwarding and join
 	runID     string
+	disc      *discovery.Discoverer // drop-in mode only
+	helloBus  *probe.HelloBus       // drop-in mode only
+	scripts   *scripts.Runner       // drop-in mode with scripts only
+	confw     *confWriter           // drop-in mode only
 
 	closeOnce sync.Once
 }
@@ -202,7 +208,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("masters: %s: addr %q: %w", m.Name, m.Addr, err)
 		}
 		masters = append(masters, quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
-			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass})
+			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass,
+			RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name]})
 	}
 	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
 		HTTPAddr: httpAddr, Announce: announce}
@@ -221,17 +228,43 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		}
 	}
 	pub := &hubPublisher{}
+	var refuse func(string) string
+	var brainPub sentinel.Publisher = pub
+	if cfg.DropIn.Enabled {
+		// brainPub is read when an event is published, after New returns.
+		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg, func(ch, msg string) { brainPub.Publish(ch, msg) })
+		refuse = d.disc.Refused
+		base, err := loadEpochBase(cfg.DataDir, cfg.DropIn.CurrentEpoch)
+		if err != nil {
+			return nil, err
+		}
+		d.confw = &confWriter{path: cfg.DropIn.ConfPath, selfID: cfg.NodeID, myID: runID, base: base, store: d.store, log: log}
+		if len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
+			d.scripts = scripts.New(scripts.Options{Logger: log})
+			brainPub = &scriptPublisher{next: pub, runner: d.scripts, notify: cfg.DropIn.NotificationScripts,
+				reconf: cfg.DropIn.ReconfigScripts, selfID: cfg.NodeID, store: d.store}
+		}
+	}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
-		Self: self, Masters: masters, Tick: opt.Tick,
+		Refuse: refuse,
+		Self:   self, Masters: masters, Tick: opt.Tick,
 		OpinionRefresh: cfg.Opinion.Refresh, OpinionTTL: cfg.Opinion.TTL,
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
-		Publisher: pub, Logger: log, Metrics: sentinel.NewMetrics(reg),
+		Publisher: brainPub, Logger: log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 	})
+	var flush func() error
+	if d.confw != nil {
+		flush = d.confw.flush
+	}
+	var pending func() []sentinel.PendingScript
+	if d.scripts != nil {
+		pending = func() []sentinel.PendingScript { return pendingScripts(d.scripts) }
+	}
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users, Permissions: perms})
+		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp")})
 	pub.hub = d.resp.Hub()
@@ -305,6 +338,33 @@ func (d *Daemon) Run(ctx context.Context) error {
 		close(done)
 	}()
 	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "sentinel_tls", d.TLSAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
+	discDone := make(chan struct{})
+	if d.disc != nil {
+		go func() {
+			defer close(discDone)
+			_ = d.disc.Run(mctx)
+		}()
+	} else {
+		close(discDone)
+	}
+	confDone := make(chan struct{})
+	if d.confw != nil {
+		go func() {
+			defer close(confDone)
+			d.confw.run(mctx, time.Second)
+		}()
+	} else {
+		close(confDone)
+	}
+	scriptsDone := make(chan struct{})
+	if d.scripts != nil {
+		go func() {
+			defer close(scriptsDone)
+			d.scripts.Run(mctx)
+		}()
+	} else {
+		close(scriptsDone)
+	}
 	joined := make(chan struct{})
 	if len(d.joinAddrs) > 0 {
 		go func() {
@@ -334,6 +394,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cancel()
 	<-done
 	<-joined
+	<-discDone
+	<-scriptsDone
+	<-confDone
 	d.Close()
 	return err
 }
@@ -378,6 +441,9 @@ func (d *Daemon) Close() error {
 		d.http.Shutdown(sctx)
 		cancel()
 		d.prober.Close()
+		if d.helloBus != nil {
+			d.helloBus.Close()
+		}
 		err = d.store.Close()
 		d.httpTr.CloseIdleConnections()
 	})

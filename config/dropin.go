@@ -1,0 +1,233 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Drop-in mode defaults.
+const (
+	// RaftPortOffset: in drop-in mode the Raft port is the Sentinel port
+	// plus this (as Redis Cluster's bus port is the data port + 10000),
+	// and the internal HTTP port is the Sentinel port plus twice this.
+	RaftPortOffset = 10000
+	// DefaultExpectedMonitors is the group size a fresh drop-in monitor
+	// waits for before the group may form, when the sentinel.conf has no
+	// known-sentinel lines.
+	DefaultExpectedMonitors = 3
+	// DefaultForgetAfter is how long a member may go unheard (no hello)
+	// before the leader removes it from the group.
+	DefaultForgetAfter = 5 * time.Minute
+	// DefaultHelloPeriod is how often hellos are published (Sentinel: 2s).
+	DefaultHelloPeriod = 2 * time.Second
+)
+
+var sentinelIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+
+// DropIn holds the settings of a monitor run from a Redis sentinel.conf
+// (drop-in mode) that have no YAML key: the group forms itself from hello
+// messages exchanged through the monitored masters, and the file's state
+// and script lines are kept here.
+type DropIn struct {
+	// Enabled: this monitor was configured from a sentinel.conf and has
+	// no peers: it discovers the others through hello messages.
+	Enabled bool
+	// ConfPath is the sentinel.conf it was started from.
+	ConfPath string
+	// MyID is the file's `sentinel myid` (40 hex), "" if none.
+	MyID string
+	// CurrentEpoch is the file's `sentinel current-epoch`.
+	CurrentEpoch uint64
+	// KnownSentinels are the distinct run ids of `sentinel known-sentinel`
+	// lines (any master), this monitor's own excluded.
+	KnownSentinels []string
+	// KnownReplicas are the `sentinel known-replica` addresses by master.
+	KnownReplicas map[string][]string
+	// ExpectedMonitors is the group size a fresh monitor waits to hear
+	// from before the group may form: len(KnownSentinels)+1, or
+	// DefaultExpectedMonitors when the file lists none.
+	ExpectedMonitors int
+	// ForgetAfter: a member unheard for longer is removed by the leader.
+	ForgetAfter time.Duration
+	// HelloPeriod is the period of hello messages.
+	HelloPeriod time.Duration
+	// NotificationScripts and ReconfigScripts are the scripts by master.
+	NotificationScripts map[string]string
+	ReconfigScripts     map[string]string
+	// RebootDownAfter are the masters' master-reboot-down-after-period
+	// values (seeded with the master, as its other settings).
+	RebootDownAfter map[string]time.Duration
+	// DenyScriptsReconfig refuses SENTINEL SET of script paths (default
+	// yes, as Sentinel).
+	DenyScriptsReconfig bool
+	// LogFile and PidFile are the file's logfile and pidfile ("" = none).
+	LogFile, PidFile string
+
+	denySeen bool // a deny-scripts-reconfig line was read
+}
+
+// state records a Sentinel state line (myid, current-epoch, known-*).
+func (d *DropIn) state(sub string, args []string) error {
+	switch sub {
+	case "myid":
+		if len(args) != 3 || !sentinelIDPattern.MatchString(args[2]) {
+			return fmt.Errorf("sentinel myid must be 40 hex characters")
+		}
+		d.MyID = strings.ToLower(args[2])
+	case "current-epoch":
+		if len(args) != 3 {
+			return fmt.Errorf("want: sentinel current-epoch <n>")
+		}
+		e, err := strconv.ParseUint(args[2], 10, 64)
+		if err != nil {
+			return fmt.Errorf("current-epoch %q is not a number", args[2])
+		}
+		d.CurrentEpoch = e
+	case "known-replica", "known-slave":
+		if len(args) != 5 {
+			return fmt.Errorf("want: sentinel %s <master> <ip> <port>", sub)
+		}
+		if d.KnownReplicas == nil {
+			d.KnownReplicas = map[string][]string{}
+		}
+		d.KnownReplicas[args[2]] = append(d.KnownReplicas[args[2]], net.JoinHostPort(args[3], args[4]))
+	case "known-sentinel":
+		if len(args) != 6 {
+			return fmt.Errorf("want: sentinel known-sentinel <master> <ip> <port> <runid>")
+		}
+		id := strings.ToLower(args[5])
+		for _, k := range d.KnownSentinels {
+			if k == id {
+				return nil
+			}
+		}
+		d.KnownSentinels = append(d.KnownSentinels, id)
+	}
+	return nil
+}
+
+func (d *DropIn) addScript(master, kind, path string) {
+	m := &d.NotificationScripts
+	if kind == "client-reconfig-script" {
+		m = &d.ReconfigScripts
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[master] = path
+}
+
+// LoadSentinelConf builds the configuration of a monitor run from the Redis
+// sentinel.conf at path (drop-in mode): [ImportSentinelConf] reads the
+// file, then RAFTSENTINEL_* variables and the set flags of fs override it
+// as in [Load] (fs may be nil).
+//
+// What the file does not carry is derived:
+//
+//   - node-id is the file's `sentinel myid`; without one it is left empty
+//     and the caller fills it in (and persists it) before validating;
+//   - data-dir is <dir>/raftsentinel, dir being the file's `dir` (default:
+//     the working directory, as Sentinel);
+//   - the advertised host is `sentinel announce-ip`, else a specific
+//     `bind` address, else localIP(first master's address) (the local
+//     address this host reaches the master from, as Sentinel learns its
+//     own address), else 127.0.0.1; announce uses it with the file's port;
+//   - raft-addr is that host and port+10000 ([RaftPortOffset]), http-addr
+//     the same host and port+20000 (so Sentinels on adjacent ports of one
+//     host, 26379-26381, do not collide). Override them with --raft-addr and
+//     --http-addr (or RAFTSENTINEL_RAFT_ADDR, RAFTSENTINEL_HTTP_ADDR).
+//
+// It returns the notes of the import (lines ignored) and does not
+// validate: the caller calls [Config.Validate] once node-id is set.
+// Errors wrap [ErrInvalid].
+func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr string) string) (Config, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	im, err := ImportSentinelConf(f)
+	f.Close()
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c := im.Config
+	c.DropIn.Enabled = true
+	c.DropIn.ConfPath = path
+	c.NodeID = c.DropIn.MyID
+	if c.DropIn.ForgetAfter == 0 {
+		c.DropIn.ForgetAfter = DefaultForgetAfter
+	}
+	if c.DropIn.HelloPeriod == 0 {
+		c.DropIn.HelloPeriod = DefaultHelloPeriod
+	}
+	known := 0
+	for _, id := range c.DropIn.KnownSentinels {
+		if id != c.DropIn.MyID {
+			known++
+		}
+	}
+	c.DropIn.ExpectedMonitors = known + 1
+	if known == 0 {
+		c.DropIn.ExpectedMonitors = DefaultExpectedMonitors
+	}
+	if !c.DropIn.denySet() {
+		c.DropIn.DenyScriptsReconfig = true
+	}
+	dir := c.DataDir
+	if dir == "" {
+		dir = "."
+	}
+	if !filepath.IsAbs(dir) {
+		// Sentinel resolves dir against its working directory.
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+	}
+	c.DataDir = filepath.Join(dir, "raftsentinel")
+
+	lhost, lport, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("%w: %s: port/bind: %w", ErrInvalid, path, err)
+	}
+	port, err := strconv.Atoi(lport)
+	if err != nil || port < 1 {
+		return Config{}, nil, fmt.Errorf("%w: %s: port %q: must be between 1 and 65535", ErrInvalid, path, lport)
+	}
+	ahost, aport, _ := net.SplitHostPort(c.Announce)
+	host := ahost
+	if isUnspecifiedHost(lhost) && ahost == "127.0.0.1" && localIP != nil && len(c.Masters) > 0 {
+		// No announce-ip, no specific bind: the address we reach the
+		// master from, as Sentinel announces itself.
+		if ip := localIP(c.Masters[0].Addr); ip != "" {
+			host = ip
+		}
+	}
+	c.Announce = net.JoinHostPort(host, aport)
+	if port+2*RaftPortOffset <= 65535 {
+		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(port+RaftPortOffset))
+		c.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(port+2*RaftPortOffset))
+	}
+
+	c, err = overlay(c, "", fs)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if c.RaftAddr == "" || c.HTTPAddr == "" {
+		return Config{}, nil, fmt.Errorf("%w: %s: port %d: raft-addr (port+%d) and http-addr (port+%d) cannot be derived above port %d: set --raft-addr and --http-addr",
+			ErrInvalid, path, port, RaftPortOffset, 2*RaftPortOffset, 65535-2*RaftPortOffset)
+	}
+	return c, im.Notes, nil
+}
+
+// denySet reports whether the file had a deny-scripts-reconfig line; the
+// line sets DenyScriptsReconfig, whose zero value would otherwise read as
+// "no" while Sentinel's default is "yes".
+func (d *DropIn) denySet() bool { return d.denySeen }

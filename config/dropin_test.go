@@ -1,0 +1,128 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeConfFile(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sentinel.conf")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLoadSentinelConfDerives: directives in any order; node id from myid;
+// data dir under dir; raft and http ports derived from port; the announced
+// host from the master route when no bind/announce-ip; expected monitors
+// from known-sentinel lines; state and scripts kept.
+func TestLoadSentinelConfDerives(t *testing.T) {
+	dir := t.TempDir()
+	p := writeConfFile(t, "sentinel known-replica mymaster 10.0.0.3 6379\n"+
+		"sentinel known-sentinel mymaster 10.0.0.6 26379 fedcba9876543210fedcba9876543210fedcba98\n"+
+		"sentinel known-sentinel mymaster 10.0.0.7 26379 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"+
+		"sentinel down-after-milliseconds mymaster 2000\n"+
+		"port 26400\ndir "+dir+"\n"+
+		"sentinel myid 0123456789ABCDEF0123456789abcdef01234567\n"+
+		"sentinel current-epoch 7\n"+
+		"sentinel master-reboot-down-after-period mymaster 15000\n"+
+		"sentinel notification-script mymaster /bin/notify.sh\n"+
+		"sentinel client-reconfig-script mymaster /bin/reconf.sh\n"+
+		"sentinel monitor mymaster 10.0.0.2 6379 2\n")
+	cfg, notes, err := LoadSentinelConf(p, nil, func(string) string { return "10.0.0.5" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.DropIn
+	switch {
+	case !d.Enabled || cfg.NodeID != "0123456789abcdef0123456789abcdef01234567":
+		t.Fatalf("node id %q enabled %v", cfg.NodeID, d.Enabled)
+	case cfg.DataDir != filepath.Join(dir, "raftsentinel"):
+		t.Fatalf("data dir %q", cfg.DataDir)
+	case cfg.Listen != "0.0.0.0:26400" || cfg.Announce != "10.0.0.5:26400":
+		t.Fatalf("listen %q announce %q", cfg.Listen, cfg.Announce)
+	case cfg.RaftAddr != "10.0.0.5:36400" || cfg.HTTPAddr != "10.0.0.5:46400":
+		t.Fatalf("raft %q http %q", cfg.RaftAddr, cfg.HTTPAddr)
+	case d.ExpectedMonitors != 3 || d.CurrentEpoch != 7 || d.KnownReplicas["mymaster"][0] != "10.0.0.3:6379":
+		t.Fatalf("state %+v", d)
+	case d.NotificationScripts["mymaster"] != "/bin/notify.sh" || d.ReconfigScripts["mymaster"] != "/bin/reconf.sh" || !d.DenyScriptsReconfig:
+		t.Fatalf("scripts %+v", d)
+	case cfg.Masters[0].DownAfter != 2*time.Second || d.ForgetAfter != DefaultForgetAfter || d.RebootDownAfter["mymaster"] != 15*time.Second:
+		t.Fatalf("master %+v forget %v", cfg.Masters[0], d.ForgetAfter)
+	}
+	if len(notes) == 0 {
+		t.Fatal("no notes for the state lines")
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("drop-in config without peers does not validate: %v", err)
+	}
+}
+
+// TestLoadSentinelConfOverrides: announce-ip wins over the route, and the
+// environment and flags override the derived addresses.
+func TestLoadSentinelConfOverrides(t *testing.T) {
+	p := writeConfFile(t, "port 26379\nbind 192.0.2.1 ::1\nsentinel announce-ip 198.51.100.1\nsentinel monitor m 10.0.0.2 6379 1\n")
+	t.Setenv("RAFTSENTINEL_RAFT_ADDR", "198.51.100.1:7000")
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse([]string{"--http-addr", "198.51.100.1:7001"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := LoadSentinelConf(p, fs, func(string) string { return "10.9.9.9" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Announce != "198.51.100.1:26379" || cfg.RaftAddr != "198.51.100.1:7000" || cfg.HTTPAddr != "198.51.100.1:7001" || cfg.Listen != "192.0.2.1:26379" {
+		t.Fatalf("announce %q raft %q http %q listen %q", cfg.Announce, cfg.RaftAddr, cfg.HTTPAddr, cfg.Listen)
+	}
+	if cfg.DropIn.ExpectedMonitors != DefaultExpectedMonitors || cfg.NodeID != "" {
+		t.Fatalf("expected %d node id %q", cfg.DropIn.ExpectedMonitors, cfg.NodeID)
+	}
+}
+
+func TestLoadSentinelConfErrors(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"port 60000\nsentinel monitor m 10.0.0.2 6379 1\n", "port"},
+		{"sentinel monitor m 10.0.0.2 6379 1\nsentinel myid xyz\n", "myid"},
+		{"sentinel monitor m 10.0.0.2 6379 1\nsentinel deny-scripts-reconfig maybe\n", "deny-scripts-reconfig"},
+		{"sentinel monitor m 10.0.0.2 6379 1\nsentinel notification-script other /x\n", "no `sentinel monitor other`"},
+	} {
+		_, _, err := LoadSentinelConf(writeConfFile(t, tc.text), nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one naming %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+// TestLoadDebianSentinelConf: the sentinel.conf the Debian redis-sentinel
+// package installs loads as it is (redis-sentinel is installed wherever
+// the tests run; the test fails, not skips, without it).
+func TestLoadDebianSentinelConf(t *testing.T) {
+	const p = "/etc/redis/sentinel.conf"
+	cfg, notes, err := LoadSentinelConf(p, nil, func(string) string { return "127.0.0.1" })
+	if err != nil {
+		t.Fatalf("%s (install: apt-get install -y redis-sentinel): %v", p, err)
+	}
+	cfg.NodeID = "0123456789abcdef0123456789abcdef01234567"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Masters[0]; m.Name != "mymaster" || m.Addr != "127.0.0.1:6379" || m.Quorum != 2 || m.DownAfter != 30*time.Second ||
+		cfg.DropIn.PidFile != "/run/sentinel/redis-sentinel.pid" || cfg.DropIn.LogFile != "/var/log/redis/redis-sentinel.log" ||
+		cfg.DataDir != "/var/lib/redis/raftsentinel" || cfg.RaftAddr != "127.0.0.1:36379" {
+		t.Fatalf("Debian sentinel.conf loaded as %+v", cfg)
+	}
+	joined := strings.Join(notes, "\n")
+	for _, want := range []string{"protected-mode", "acllog-max-len", "daemonize"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no note for %s:\n%s", want, joined)
+		}
+	}
+}
