@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,21 +18,25 @@ import (
 
 // newStatusCmd prints a monitor's view of the group as a table.
 func newStatusCmd() *cobra.Command {
-	var via string
+	var l monitorLink
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each master, its replicas with lag, and the monitors (which one leads)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := l.open(); err != nil {
+				return err
+			}
+			defer l.close()
 			var st daemon.Status
-			if err := httpJSON(cmd.Context(), http.MethodGet, via, "/v1/status", "", &st); err != nil {
+			if err := l.getJSON(cmd.Context(), http.MethodGet, "/v1/status", &st); err != nil {
 				return err
 			}
 			printStatus(cmd.OutOrStdout(), st)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any monitor")
+	l.addFlags(cmd, "any monitor")
 	return cmd
 }
 
@@ -86,29 +87,34 @@ func printStatus(w io.Writer, st daemon.Status) {
 // newFailoverCmd starts a failover or a lossless switchover through the
 // admin API.
 func newFailoverCmd() *cobra.Command {
-	var via, token string
+	var l monitorLink
 	var coordinated bool
 	cmd := &cobra.Command{
 		Use:   "failover NAME",
 		Short: "Fail master NAME over now (--coordinated: lossless switchover)",
 		Long: "Fail master NAME over now. With --coordinated, the master pauses writes until the chosen replica\n" +
 			"has them all, then they swap roles (no acknowledged write is lost). Needs the admin token\n" +
-			"(--token or RAFTSENTINEL_ADMIN_TOKEN). Progress is shown until every change is committed.",
+			"(--token, RAFTSENTINEL_ADMIN_TOKEN, or the admin-token of --config). Progress is shown until\n" +
+			"every change is committed.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if token == "" {
-				token = os.Getenv("RAFTSENTINEL_ADMIN_TOKEN")
+			if l.token == "" {
+				l.token = os.Getenv("RAFTSENTINEL_ADMIN_TOKEN")
 			}
+			if err := l.open(); err != nil {
+				return err
+			}
+			defer l.close()
 			action := "failover"
 			if coordinated {
 				action = "switchover"
 			}
 			var before daemon.Status
-			if err := httpJSON(cmd.Context(), http.MethodGet, via, "/v1/status", "", &before); err != nil {
+			if err := l.getJSON(cmd.Context(), http.MethodGet, "/v1/status", &before); err != nil {
 				return err
 			}
 			var res map[string]string
-			if err := httpJSON(cmd.Context(), http.MethodPost, via, "/v1/masters/"+args[0]+"/"+action, token, &res); err != nil {
+			if err := l.getJSON(cmd.Context(), http.MethodPost, "/v1/masters/"+args[0]+"/"+action, &res); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -117,7 +123,7 @@ func newFailoverCmd() *cobra.Command {
 			last := ""
 			for time.Now().Before(deadline) {
 				var st daemon.Status
-				if err := httpJSON(cmd.Context(), http.MethodGet, via, "/v1/status", "", &st); err == nil {
+				if err := l.getJSON(cmd.Context(), http.MethodGet, "/v1/status", &st); err == nil {
 					for _, m := range st.Masters {
 						if m.Name != args[0] || m.Failover == nil {
 							continue
@@ -142,48 +148,10 @@ func newFailoverCmd() *cobra.Command {
 			return fmt.Errorf("the failover of %s did not finish within 60s (see raftsentinel status)", args[0])
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any monitor")
-	cmd.Flags().StringVar(&token, "token", "", "admin token (default $RAFTSENTINEL_ADMIN_TOKEN)")
+	l.addFlags(cmd, "any monitor")
+	cmd.Flags().StringVar(&l.token, "token", "", "admin token (default $RAFTSENTINEL_ADMIN_TOKEN, else the admin-token of --config)")
 	cmd.Flags().BoolVar(&coordinated, "coordinated", false, "lossless switchover (Redis FAILOVER TO)")
 	return cmd
-}
-
-// proposeVia commits cmd through the monitor at http-addr via (any member:
-// it forwards to the leader).
-func proposeVia(ctx context.Context, via string, cmd quorum.Command) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	fwd := quorum.HTTPForwarder(&http.Client{Timeout: 10 * time.Second})
-	_, err := fwd(ctx, quorum.Monitor{ID: via, HTTPAddr: via}, cmd)
-	return err
-}
-
-// httpJSON calls a monitor's HTTP API and decodes the JSON answer; a
-// non-2xx answer becomes an error carrying the server's message.
-func httpJSON(ctx context.Context, method, host, path, token string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+host+path, nil)
-	if err != nil {
-		return err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode/100 != 2 {
-		var e map[string]string
-		if json.Unmarshal(body, &e) == nil && e["error"] != "" {
-			return fmt.Errorf("%s %s: %s", method, path, e["error"])
-		}
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	return json.Unmarshal(body, v)
 }
 
 // newImportCmd converts a Redis sentinel.conf into a raftsentinel YAML
@@ -262,7 +230,7 @@ func writeYAML(w io.Writer, c config.Config, nodeID string) {
 
 // newJoinCmd asks the group to add a monitor as a voter.
 func newJoinCmd() *cobra.Command {
-	var via string
+	var l monitorLink
 	cmd := &cobra.Command{
 		Use:   "join ID RAFT-ADDR",
 		Short: "Add monitor ID (listening for Raft on RAFT-ADDR) to the group as a voter",
@@ -270,14 +238,18 @@ func newJoinCmd() *cobra.Command {
 			"does this by itself; this command is for doing it by hand.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := l.open(); err != nil {
+				return err
+			}
+			defer l.close()
 			m := &quorum.Monitor{ID: args[0], RaftAddr: args[1]}
-			if err := proposeVia(cmd.Context(), via, quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
+			if err := l.propose(cmd.Context(), quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
 				return fmt.Errorf("join %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s joined the group\n", args[0])
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any member")
+	l.addFlags(cmd, "any member")
 	return cmd
 }

@@ -134,7 +134,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func newLeaveCmd() *cobra.Command {
-	var via string
+	var l monitorLink
 	cmd := &cobra.Command{
 		Use:   "leave ID",
 		Short: "Remove monitor ID from the group (membership shrinks; refused below a master's quorum)",
@@ -142,14 +142,18 @@ func newLeaveCmd() *cobra.Command {
 			"its http-addr (--via). Stop the removed monitor's process afterwards.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := proposeVia(cmd.Context(), via, quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
+			if err := l.open(); err != nil {
+				return err
+			}
+			defer l.close()
+			if err := l.propose(cmd.Context(), quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
 				return fmt.Errorf("leave %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s left the group\n", args[0])
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&via, "via", "127.0.0.1:17479", "http-addr of any member")
+	l.addFlags(cmd, "any member")
 	return cmd
 }
 
