@@ -158,12 +158,22 @@ func CloseListeners(lns []daemon.Listeners) {
 
 // NewMonitors creates one monitor per listener set, forming one group.
 func NewMonitors(dir string, lns []daemon.Listeners, masterAddr string, downAfter time.Duration, log *slog.Logger) ([]*daemon.Daemon, error) {
+	return NewMonitorsTuned(dir, lns, masterAddr, downAfter, log, nil)
+}
+
+// NewMonitorsTuned is NewMonitors with tune, when not nil, applied to each
+// monitor's configuration (i is its index) before it is validated.
+func NewMonitorsTuned(dir string, lns []daemon.Listeners, masterAddr string, downAfter time.Duration, log *slog.Logger,
+	tune func(i int, cfg *config.Config)) ([]*daemon.Daemon, error) {
 	if downAfter <= 0 {
 		downAfter = time.Second
 	}
 	var ds []*daemon.Daemon
 	for i := range lns {
 		cfg := MonitorConfig(dir, i, lns, masterAddr, downAfter)
+		if tune != nil {
+			tune(i, &cfg)
+		}
 		err := cfg.Validate()
 		var d *daemon.Daemon
 		if err == nil {

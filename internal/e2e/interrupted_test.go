@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
 	"github.com/raftsentinel/raftsentinel/sentinel"
@@ -28,7 +29,13 @@ func TestFailoverInterruptedAtEachStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ds, err := demo.NewMonitors(dir, lns, tp.Master.Addr(), time.Second, nil)
+			// Production-like Raft timeouts instead of the demo's 200 ms:
+			// the armed leader must still lead when the master dies, and a
+			// loaded test machine must not move leadership in between
+			// (the next leader then drove the failover, unarmed).
+			ds, err := demo.NewMonitorsTuned(dir, lns, tp.Master.Addr(), time.Second, nil, func(_ int, cfg *config.Config) {
+				cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout, cfg.Raft.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +73,13 @@ func TestFailoverInterruptedAtEachStep(t *testing.T) {
 			select {
 			case <-runners[leader].done:
 			case <-time.After(30 * time.Second):
-				t.Fatal("the leader did not crash at " + point)
+				now := -1
+				for i, d := range ds {
+					if d.Store().IsLeader() {
+						now = i
+					}
+				}
+				t.Fatalf("the leader m%d did not crash at %s (leader now: m%d)", leader+1, point, now+1)
 			}
 			var rest []string
 			for i, a := range addrs {
