@@ -85,6 +85,7 @@ type cmdFunc func(h *handler, c *resp.Conn, args [][]byte)
 type cmdSpec struct {
 	arity  int
 	noAuth bool
+	blocks bool // waits for a Raft commit (resp.Blocker)
 	run    cmdFunc
 	subs   map[string]cmdSpec
 	id     int // index of the command's call counter (see numberCommands)
@@ -127,17 +128,17 @@ var commandTable = map[string]cmdSpec{
 		"ckquorum":                {arity: 3, run: (*handler).sentinelCKQuorum},
 		"is-master-down-by-addr":  {arity: 6, run: (*handler).sentinelIsMasterDown},
 		"help":                    {arity: 2, run: (*handler).sentinelHelp},
-		"monitor":                 {arity: 6, run: (*handler).sentinelMonitor},
-		"remove":                  {arity: 3, run: (*handler).sentinelRemove},
-		"set":                     {arity: -5, run: (*handler).sentinelSet},
-		"reset":                   {arity: 3, run: (*handler).sentinelReset},
-		"config":                  {arity: -3, run: (*handler).sentinelConfig},
-		"failover":                {arity: -3, run: (*handler).sentinelFailover},
+		"monitor":                 {arity: 6, blocks: true, run: (*handler).sentinelMonitor},
+		"remove":                  {arity: 3, blocks: true, run: (*handler).sentinelRemove},
+		"set":                     {arity: -5, blocks: true, run: (*handler).sentinelSet},
+		"reset":                   {arity: 3, blocks: true, run: (*handler).sentinelReset},
+		"config":                  {arity: -3, blocks: true, run: (*handler).sentinelConfig},
+		"failover":                {arity: -3, blocks: true, run: (*handler).sentinelFailover},
 		"flushconfig":             {arity: 2, run: (*handler).sentinelFlushConfig},
 		"pending-scripts":         {arity: 2, run: (*handler).sentinelPendingScripts},
 		"info-cache":              {arity: -3, run: (*handler).sentinelInfoCache},
 		"debug":                   {arity: -2, run: (*handler).sentinelDebug},
-		"simulate-failure":        {arity: -3, run: (*handler).sentinelSimulateFailure},
+		"simulate-failure":        {arity: -3, blocks: true, run: (*handler).sentinelSimulateFailure},
 	}},
 }
 
@@ -227,19 +228,27 @@ func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
 		return false
 	}
 	h.calls[spec.id].Add(1)
-	c.SetCommandState(spec)
+	c.SetCommandState(spec.id) // a small int: boxing it does not allocate
 	return true
+}
+
+// MayBlock implements resp.Blocker: the commands that wait for a Raft
+// commit run off the server's event loop.
+func (h *handler) MayBlock(c *resp.Conn, args [][]byte) bool {
+	id, ok := c.CommandState().(int)
+	return !ok || specsByID[id].blocks
 }
 
 // ServeRESP implements resp.Handler.
 func (h *handler) ServeRESP(c *resp.Conn, args [][]byte) {
-	spec, ok := c.CommandState().(cmdSpec)
+	id, ok := c.CommandState().(int)
 	if !ok { // the server did not run the Guard: check here
 		if !h.Admit(c, args) {
 			return
 		}
-		spec = c.CommandState().(cmdSpec)
+		id = c.CommandState().(int)
 	}
+	spec := specsByID[id]
 	if spec.run == nil {
 		// (P)(UN)SUBSCRIBE/QUIT reach here only on a server that does not
 		// implement them.
