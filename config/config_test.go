@@ -95,6 +95,7 @@ func TestDefault(t *testing.T) {
 		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 		FenceAfter: 3 * time.Second,
 		StaleAfter: 3 * time.Second,
+		MaxClients: 10000,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -168,6 +169,7 @@ func TestLoadGood(t *testing.T) {
 		},
 		FenceAfter: 3 * time.Second,
 		StaleAfter: 3 * time.Second,
+		MaxClients: 10000,
 	}
 
 	minimal := Default()
@@ -234,6 +236,7 @@ func TestLoadBad(t *testing.T) {
 			`users[2].name: duplicate user "app"`,
 			`users[3].password: must be set`,
 		}},
+		{"maxclients-zero.yaml", []string{`maxclients (0) must be at least 1`}},
 		{"addr-missing-port.yaml", []string{`masters[0].addr: "10.0.0.10" is not host:port (missing port in address)`}},
 		{"raft-addr-unspecified.yaml", []string{
 			`raft-addr: host in "0.0.0.0:7000" must not be empty, 0.0.0.0 or ::`,
@@ -276,8 +279,8 @@ func TestLoadBad(t *testing.T) {
 
 	// The table covers every bad file, so none is forgotten.
 	files, _ := filepath.Glob("testdata/bad/*.yaml")
-	if len(files) != 32 {
-		t.Errorf("testdata/bad has %d files; update the table (32 entries)", len(files))
+	if len(files) != 33 {
+		t.Errorf("testdata/bad has %d files; update the table (33 entries)", len(files))
 	}
 }
 
@@ -521,7 +524,7 @@ func TestBindFlags(t *testing.T) {
 		"probe.ping-period", "probe.info-period", "probe.timeout",
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
-		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass",
+		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass", "maxclients",
 	}
 	if !slices.Equal(keys, wantKeys) {
 		t.Fatalf("scalar keys = %q\nwant %q", keys, wantKeys)
