@@ -20,9 +20,11 @@ const finalFlushTimeout = 5 * time.Second
 // call returns. Everything else (ID, Proto, Name, Authenticated, RemoteAddr,
 // Close, ...) is safe from any goroutine.
 //
-// Output is not written by the serving goroutine: replies and Pub/Sub
-// messages go to a per-connection queue drained by a writer goroutine, so a
-// Publish never waits for a client's socket. The queue holds at most
+// Output never makes a publisher wait for a client's socket: replies are
+// written directly while nothing is queued, and otherwise go, as Pub/Sub
+// messages do, to a per-connection queue that a writer goroutine (on the
+// event loop: the loop, when the socket is writable) drains. The queue
+// holds at most
 // Options.OutputLimit bytes:
 //   - a reply waits (the connection stops reading commands) until the queue
 //     has room: a client that pipelines without reading slows only itself;
