@@ -254,7 +254,8 @@ func (c *Conn) push(frame []byte) bool {
 	wasEmpty := len(c.pending) == 0
 	c.pending = append(c.pending, frame...)
 	if c.lp != nil && wasEmpty {
-		c.lp.post(c) // the loop writes it
+		c.ev.lastWrite = time.Now() // the write timeout runs from here
+		c.lp.post(c)                // the loop writes it
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()

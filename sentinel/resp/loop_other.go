@@ -8,8 +8,9 @@ import "time"
 // served on goroutines (see the package documentation).
 
 type loopConn struct {
-	closed  bool
-	closeBy time.Time
+	closed    bool
+	closeBy   time.Time
+	lastWrite time.Time
 }
 
 type loop struct{}

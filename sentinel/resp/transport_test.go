@@ -71,6 +71,7 @@ func TestTransports(t *testing.T) {
 		{"BackPressure", TestBackPressure},
 		{"BlockingCommandStallsNoOne", TestBlockingCommandStallsNoOne},
 		{"DrippedAndLargeRequests", TestDrippedAndLargeRequests},
+		{"WriteTimeout", TestWriteTimeout},
 	}
 	for _, tt := range []struct {
 		name string
@@ -232,4 +233,28 @@ func TestDrippedAndLargeRequests(t *testing.T) {
 	big := strings.Repeat("x", 900*1024)
 	c.cmd("ECHO", big)
 	c.expect(string(appendBulkString(nil, big)))
+}
+
+// TestWriteTimeout: a client that accepts no data for WriteTimeout is
+// disconnected (well before its output queue limit is reached).
+func TestWriteTimeout(t *testing.T) {
+	const limit = 64 << 20
+	s, addr := startServer(t, testHandler{}, Options{WriteTimeout: 100 * time.Millisecond, OutputLimit: limit})
+	slow := dial(t, addr) // never reads after subscribing
+	slow.cmd("SUBSCRIBE", "ch")
+	slow.expect("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+	msg := strings.Repeat("m", 64*1024)
+	sent := 0
+	waitFor(t, "the stuck client to be dropped", func() bool {
+		if s.Clients() == 0 {
+			return true
+		}
+		if sent > limit/2 {
+			t.Fatalf("%d bytes published and the client is still connected", sent)
+		}
+		s.Hub().Publish("ch", msg)
+		sent += len(msg)
+		time.Sleep(time.Millisecond) // pace: fill the socket, not the queue
+		return false
+	})
 }
