@@ -44,7 +44,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := config:FuzzImportSentinelConf config:FuzzLoad \
 	quorum:FuzzFSMApply quorum:FuzzFSMRestore \
 	sentinel:FuzzSentinelCommand sentinel/acl:FuzzParse \
-	sentinel/resp:FuzzReadCommand sentinel/resp:FuzzMatch
+	sentinel/resp:FuzzReadCommand sentinel/resp:FuzzMatch sentinel/resp:FuzzParseCommand
 fuzz:
 	@listed="$(sort $(foreach t,$(FUZZ_TARGETS),$(lastword $(subst :, ,$(t)))))"; \
 	  found="$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | LC_ALL=C sort -u | tr '\n' ' ')"; \

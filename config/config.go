@@ -96,6 +96,11 @@ type Config struct {
 	// RequirePass ("requirepass") is the password of the "default" user on
 	// the Sentinel-protocol port, as Redis' requirepass. Empty: no password.
 	RequirePass string `mapstructure:"requirepass"`
+	// MaxClients ("maxclients") is the most clients connected at once to
+	// the Sentinel-protocol port, as Redis' maxclients: one more gets
+	// "-ERR max number of clients reached" and is closed. Default 10000;
+	// must be at least 1.
+	MaxClients int `mapstructure:"maxclients"`
 	// Users ("users") are further users allowed on the Sentinel-protocol
 	// port (AUTH <name> <password>, HELLO ... AUTH). Names are unique and
 	// not "default".
@@ -298,6 +303,7 @@ func defaults() Config {
 		},
 		FenceAfter: 3 * time.Second,
 		StaleAfter: 3 * time.Second,
+		MaxClients: 10000,
 		Log:        Log{Level: "info", Format: "text"},
 		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 	}

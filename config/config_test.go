@@ -95,6 +95,7 @@ func TestDefault(t *testing.T) {
 		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 		FenceAfter: 3 * time.Second,
 		StaleAfter: 3 * time.Second,
+		MaxClients: 10000,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -169,6 +170,7 @@ func TestLoadGood(t *testing.T) {
 		FenceAfter:  3 * time.Second,
 		StaleAfter:  3 * time.Second,
 		RequirePass: "defaultpw",
+		MaxClients:  10000,
 		Users: []User{
 			{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub allchannels +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels"},
 			{Name: "ops", Password: "opspw"},
@@ -211,7 +213,7 @@ func TestLoadGood(t *testing.T) {
 }
 
 func TestLoadBad(t *testing.T) {
-	for _, tc := range []struct {
+	cases := []struct {
 		file string
 		want []string // substrings of the error
 	}{
@@ -242,6 +244,7 @@ func TestLoadBad(t *testing.T) {
 			`users[5].commands: invalid command rules: rule "+@nosuch": unknown category "nosuch"`,
 			`users[6].commands: invalid command rules: rule "~*": must start with + or - (or be allcommands/nocommands)`,
 		}},
+		{"maxclients-zero.yaml", []string{`maxclients (0) must be at least 1`}},
 		{"addr-missing-port.yaml", []string{`masters[0].addr: "10.0.0.10" is not host:port (missing port in address)`}},
 		{"raft-addr-unspecified.yaml", []string{
 			`raft-addr: host in "0.0.0.0:7000" must not be empty, 0.0.0.0 or ::`,
@@ -268,7 +271,8 @@ func TestLoadBad(t *testing.T) {
 			`masters[0].parallel-syncs: must be at least 1, got 0`,
 			`log.format: must be text or json, got "xml"`,
 		}},
-	} {
+	}
+	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
 			cfg, err := Load(filepath.Join("testdata", "bad", tc.file), nil)
 			if err == nil {
@@ -290,8 +294,8 @@ func TestLoadBad(t *testing.T) {
 
 	// The table covers every bad file, so none is forgotten.
 	files, _ := filepath.Glob("testdata/bad/*.yaml")
-	if len(files) != 33 {
-		t.Errorf("testdata/bad has %d files; update the table (33 entries)", len(files))
+	if len(files) != len(cases) {
+		t.Errorf("testdata/bad has %d files; update the table (%d entries)", len(files), len(cases))
 	}
 }
 
@@ -535,7 +539,7 @@ func TestBindFlags(t *testing.T) {
 		"probe.ping-period", "probe.info-period", "probe.timeout",
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
-		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass",
+		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass", "maxclients",
 		"tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication", "tls-cluster",
 		"cluster-secret", "cluster-secret-file",
 	}

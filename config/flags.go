@@ -40,6 +40,7 @@ var flagHelp = map[string]string{
 	"opinion.refresh":           "how often a monitor re-asserts a \"down\" opinion it still holds",
 	"opinion.ttl":               "age after which a \"down\" opinion no longer counts (> opinion.refresh)",
 	"requirepass":               "password of the default user on the Sentinel-protocol port",
+	"maxclients":                "most clients connected at once to the Sentinel-protocol port",
 	"local-redis":               "host:port of the Redis node this monitor runs beside (enables fencing)",
 	"fence-after":               "how long cut off from the monitor majority before pausing the local master's writes",
 	"admin-token":               "bearer token of the admin HTTP API (empty: admin endpoints disabled)",

@@ -91,6 +91,9 @@ func (c *Config) Validate() error {
 				c.FenceAfter, c.Raft.ElectionTimeout)
 		}
 	}
+	if c.MaxClients < 1 {
+		p.addf("maxclients (%d) must be at least 1", c.MaxClients)
+	}
 	if c.StaleAfter <= c.Raft.ElectionTimeout {
 		p.addf("stale-after (%v) must be longer than raft.election-timeout (%v)", c.StaleAfter, c.Raft.ElectionTimeout)
 	}

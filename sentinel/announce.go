@@ -51,6 +51,8 @@ type announcer struct {
 	// Copy-on-write: readers never lock.
 	hosts atomic.Pointer[map[string]string]
 	mu    sync.Mutex // serialises writers of hosts
+	// checked caches mayWait's answer for one state and hosts map.
+	checked atomic.Pointer[waitCheck]
 	// failed remembers hostnames whose last lookup failed, so that the
 	// failure is logged once per streak.
 	failed map[string]bool
@@ -96,6 +98,37 @@ func (a *announcer) addr(n quorum.Addr) quorum.Addr {
 	}
 	a.set(n.Host, ip)
 	return quorum.Addr{Host: ip, Port: n.Port}
+}
+
+// waitCheck is mayWait's answer for a state and a hosts map.
+type waitCheck struct {
+	st    *quorum.State
+	hosts *map[string]string
+	wait  bool
+}
+
+// mayWait reports whether addr may have to look a hostname of the current
+// state up. It is cheap: the answer is recomputed only when the state (a
+// new frozen value per applied entry) or the hosts map changed.
+func (a *announcer) mayWait() bool {
+	if a == nil {
+		return false
+	}
+	st, hosts := a.state(), a.hosts.Load()
+	if c := a.checked.Load(); c != nil && c.st == st && c.hosts == hosts {
+		return c.wait
+	}
+	wait := false
+	if st.ConfigValue("", "announce-hostnames") != "yes" {
+		for _, h := range stateHostnames(st) {
+			if _, ok := (*hosts)[h]; !ok {
+				wait = true
+				break
+			}
+		}
+	}
+	a.checked.Store(&waitCheck{st: st, hosts: hosts, wait: wait})
+	return wait
 }
 
 func (a *announcer) set(host, to string) {

@@ -58,6 +58,9 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 	res.set("redis-1.redis", "fd00::6")
 	a := newAnnouncer(st.Load, res, slog.New(slog.DiscardHandler))
 
+	if !a.mayWait() {
+		t.Fatal("mayWait: hostnames of the state are not resolved yet, so a reply may wait")
+	}
 	master := quorum.Addr{Host: "redis-0.redis", Port: 6379}
 	unknown := quorum.Addr{Host: "nosuch.redis", Port: 6379}
 	if got := a.addr(unknown); got != unknown {
@@ -82,6 +85,9 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 	}
 
 	a.resolveAll(context.Background())
+	if a.mayWait() {
+		t.Fatal("mayWait after every hostname of the state resolved")
+	}
 	if got, want := a.addr(master), (quorum.Addr{Host: "10.0.0.5", Port: 6379}); got != want {
 		t.Fatalf("announced %v, want %v", got, want)
 	}

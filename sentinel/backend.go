@@ -22,6 +22,9 @@ type Backend interface {
 	// resolved to; otherwise a as it is. Only the first time a hostname is
 	// met may this wait for a lookup (at most 2 s).
 	Announce(a quorum.Addr) quorum.Addr
+	// AnnounceMayWait reports whether Announce may wait for a lookup for
+	// some Redis node of the current state (a hostname not resolved yet).
+	AnnounceMayWait() bool
 	// Self describes this monitor (its RunID is SENTINEL MYID).
 	Self() quorum.Monitor
 	// Observe returns this monitor's latest probe observation of a Redis

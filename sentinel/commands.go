@@ -116,9 +116,13 @@ type cmdFunc func(h *handler, c *resp.Conn, args [][]byte)
 type cmdSpec struct {
 	arity  int
 	noAuth bool
-	run    cmdFunc
-	subs   map[string]cmdSpec
-	id     int // index of the command's call counter (see numberCommands)
+	blocks bool // waits for a Raft commit or the disk (resp.Blocker)
+	// announces: the reply names Redis nodes (Backend.Announce), which may
+	// wait for a first hostname lookup.
+	announces bool
+	run       cmdFunc
+	subs      map[string]cmdSpec
+	id        int // index of the command's call counter (see numberCommands)
 }
 
 // serverOwned marks commands the resp server executes itself; they are in
@@ -130,7 +134,7 @@ var commandTable = map[string]cmdSpec{
 	"ping":         {arity: -1, run: (*handler).ping},
 	"auth":         {arity: -2, noAuth: true, run: (*handler).auth},
 	"hello":        {arity: -1, noAuth: true, run: (*handler).hello},
-	"info":         {arity: -1, run: (*handler).info},
+	"info":         {arity: -1, announces: true, run: (*handler).info},
 	"role":         {arity: 1, run: (*handler).role},
 	"publish":      {arity: 3, run: (*handler).publish},
 	"subscribe":    {arity: -2, run: serverOwned},
@@ -148,27 +152,27 @@ var commandTable = map[string]cmdSpec{
 		"help":     {arity: 2, run: (*handler).clientHelp},
 	}},
 	"sentinel": {arity: -2, subs: map[string]cmdSpec{
-		"masters":                 {arity: 2, run: (*handler).sentinelMasters},
-		"master":                  {arity: 3, run: (*handler).sentinelMaster},
-		"replicas":                {arity: 3, run: (*handler).sentinelReplicas},
-		"slaves":                  {arity: 3, run: (*handler).sentinelReplicas},
+		"masters":                 {arity: 2, announces: true, run: (*handler).sentinelMasters},
+		"master":                  {arity: 3, announces: true, run: (*handler).sentinelMaster},
+		"replicas":                {arity: 3, announces: true, run: (*handler).sentinelReplicas},
+		"slaves":                  {arity: 3, announces: true, run: (*handler).sentinelReplicas},
 		"sentinels":               {arity: 3, run: (*handler).sentinelSentinels},
-		"get-master-addr-by-name": {arity: 3, run: (*handler).sentinelGetMasterAddr},
+		"get-master-addr-by-name": {arity: 3, announces: true, run: (*handler).sentinelGetMasterAddr},
 		"myid":                    {arity: 2, run: (*handler).sentinelMyID},
 		"ckquorum":                {arity: 3, run: (*handler).sentinelCKQuorum},
-		"is-master-down-by-addr":  {arity: 6, run: (*handler).sentinelIsMasterDown},
+		"is-master-down-by-addr":  {arity: 6, announces: true, run: (*handler).sentinelIsMasterDown},
 		"help":                    {arity: 2, run: (*handler).sentinelHelp},
-		"monitor":                 {arity: 6, run: (*handler).sentinelMonitor},
-		"remove":                  {arity: 3, run: (*handler).sentinelRemove},
-		"set":                     {arity: -5, run: (*handler).sentinelSet},
-		"reset":                   {arity: 3, run: (*handler).sentinelReset},
-		"config":                  {arity: -3, run: (*handler).sentinelConfig},
-		"failover":                {arity: -3, run: (*handler).sentinelFailover},
-		"flushconfig":             {arity: 2, run: (*handler).sentinelFlushConfig},
+		"monitor":                 {arity: 6, blocks: true, run: (*handler).sentinelMonitor},
+		"remove":                  {arity: 3, blocks: true, run: (*handler).sentinelRemove},
+		"set":                     {arity: -5, blocks: true, run: (*handler).sentinelSet},
+		"reset":                   {arity: 3, blocks: true, run: (*handler).sentinelReset},
+		"config":                  {arity: -3, blocks: true, run: (*handler).sentinelConfig},
+		"failover":                {arity: -3, blocks: true, run: (*handler).sentinelFailover},
+		"flushconfig":             {arity: 2, blocks: true, run: (*handler).sentinelFlushConfig},
 		"pending-scripts":         {arity: 2, run: (*handler).sentinelPendingScripts},
 		"info-cache":              {arity: -3, run: (*handler).sentinelInfoCache},
 		"debug":                   {arity: -2, run: (*handler).sentinelDebug},
-		"simulate-failure":        {arity: -3, run: (*handler).sentinelSimulateFailure},
+		"simulate-failure":        {arity: -3, blocks: true, run: (*handler).sentinelSimulateFailure},
 	}},
 }
 
@@ -261,19 +265,32 @@ func (h *handler) Admit(c *resp.Conn, args [][]byte) bool {
 		return false
 	}
 	h.calls[spec.id].Add(1)
-	c.SetCommandState(spec)
+	c.SetCommandState(spec.id) // a small int: boxing it does not allocate
 	return true
+}
+
+// MayBlock implements resp.Blocker: the commands that wait for a Raft
+// commit or the disk run off the server's event loop, and so do those that
+// name Redis nodes while a hostname of the state is still to be resolved.
+func (h *handler) MayBlock(c *resp.Conn, args [][]byte) bool {
+	id, ok := c.CommandState().(int)
+	if !ok {
+		return true
+	}
+	spec := specsByID[id]
+	return spec.blocks || (spec.announces && h.b.AnnounceMayWait())
 }
 
 // ServeRESP implements resp.Handler.
 func (h *handler) ServeRESP(c *resp.Conn, args [][]byte) {
-	spec, ok := c.CommandState().(cmdSpec)
+	id, ok := c.CommandState().(int)
 	if !ok { // the server did not run the Guard: check here
 		if !h.Admit(c, args) {
 			return
 		}
-		spec = c.CommandState().(cmdSpec)
+		id = c.CommandState().(int)
 	}
+	spec := specsByID[id]
 	if spec.run == nil {
 		// (P)(UN)SUBSCRIBE/QUIT reach here only on a server that does not
 		// implement them.

@@ -56,6 +56,8 @@ func (f *fakeBackend) Self() quorum.Monitor { return f.self }
 
 func (f *fakeBackend) Announce(a quorum.Addr) quorum.Addr { return a }
 
+func (f *fakeBackend) AnnounceMayWait() bool { return false }
+
 func (f *fakeBackend) Observe(addr string) (probe.Observation, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

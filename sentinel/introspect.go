@@ -21,7 +21,11 @@ func init() {
 }
 
 // commandNamesByID names each call counter: "ping", "sentinel|masters", ...
-var commandNamesByID []string
+// specsByID holds the command of each id.
+var (
+	commandNamesByID []string
+	specsByID        []cmdSpec
+)
 
 // numberCommands gives every command and subcommand its counter index.
 // It runs once, at package initialisation; the table is fixed after it.
@@ -30,6 +34,7 @@ func numberCommands() {
 		spec := commandTable[name]
 		spec.id = len(commandNamesByID)
 		commandNamesByID = append(commandNamesByID, name)
+		specsByID = append(specsByID, spec)
 		subs := make([]string, 0, len(spec.subs))
 		for s := range spec.subs {
 			subs = append(subs, s)
@@ -39,6 +44,7 @@ func numberCommands() {
 			sub := spec.subs[s]
 			sub.id = len(commandNamesByID)
 			commandNamesByID = append(commandNamesByID, name+"|"+s)
+			specsByID = append(specsByID, sub)
 			spec.subs[s] = sub
 		}
 		commandTable[name] = spec

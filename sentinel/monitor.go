@@ -240,6 +240,9 @@ func (m *Monitor) State() *quorum.State { return m.store.State() }
 // Announce implements Backend.
 func (m *Monitor) Announce(a quorum.Addr) quorum.Addr { return m.ann.addr(a) }
 
+// AnnounceMayWait implements Backend.
+func (m *Monitor) AnnounceMayWait() bool { return m.ann.mayWait() }
+
 // Self implements Backend.
 func (m *Monitor) Self() quorum.Monitor { return m.opt.Self }
 

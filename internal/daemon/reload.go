@@ -129,6 +129,7 @@ var restartKeys = []struct {
 	{"fence-after", func(c config.Config) any { return c.FenceAfter }},
 	{"stale-after", func(c config.Config) any { return c.StaleAfter }},
 	{"requirepass", func(c config.Config) any { return c.RequirePass }},
+	{"maxclients", func(c config.Config) any { return c.MaxClients }},
 	{"users", func(c config.Config) any { return c.Users }},
 	{"tls-port", func(c config.Config) any { return c.TLSPort }},
 	{"tls-cert-file, tls-key-file, tls-ca-cert-file", func(c config.Config) any {

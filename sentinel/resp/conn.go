@@ -20,9 +20,11 @@ const finalFlushTimeout = 5 * time.Second
 // call returns. Everything else (ID, Proto, Name, Authenticated, RemoteAddr,
 // Close, ...) is safe from any goroutine.
 //
-// Output is not written by the serving goroutine: replies and Pub/Sub
-// messages go to a per-connection queue drained by a writer goroutine, so a
-// Publish never waits for a client's socket. The queue holds at most
+// Output never makes a publisher wait for a client's socket: replies are
+// written directly while nothing is queued, and otherwise go, as Pub/Sub
+// messages do, to a per-connection queue that a writer goroutine (on the
+// event loop: the loop, when the socket is writable) drains. The queue
+// holds at most
 // Options.OutputLimit bytes:
 //   - a reply waits (the connection stops reading commands) until the queue
 //     has room: a client that pipelines without reading slows only itself;
@@ -31,7 +33,9 @@ const finalFlushTimeout = 5 * time.Second
 //     pubsub clients; the message counts as not delivered.
 type Conn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     net.Conn // nil on the event loop
+	lp     *loop    // the event loop serving the connection, or nil
+	ev     loopConn // the event loop's state of the connection
 	id     int64
 	remote string
 	local  string
@@ -65,7 +69,7 @@ type Conn struct {
 	channels map[string]struct{}
 	patterns map[string]struct{}
 
-	refs atomic.Int32 // running goroutines (reader, writer)
+	refs atomic.Int32 // running goroutines (reader, writer), or the loop and an offloaded command
 }
 
 func newConn(s *Server, nc net.Conn, id int64) *Conn {
@@ -188,6 +192,10 @@ func (c *Conn) flush(wait bool) {
 	if len(c.buf) == 0 {
 		return
 	}
+	if c.lp != nil {
+		c.lp.flush(c)
+		return
+	}
 	c.mu.Lock()
 	for wait && !c.closing && len(c.pending) >= c.limit {
 		c.cond.Wait()
@@ -232,13 +240,23 @@ func (c *Conn) push(frame []byte) bool {
 		queued := len(c.pending)
 		c.closing, c.graceful = true, false
 		c.cond.Broadcast()
-		c.mu.Unlock()
-		_ = c.nc.Close()
+		if c.lp != nil {
+			c.lp.post(c)
+			c.mu.Unlock()
+		} else {
+			c.mu.Unlock()
+			_ = c.nc.Close()
+		}
 		c.srv.log.Warn("resp: dropping client: output queue full",
 			"client", c.id, "addr", c.remote, "queued_bytes", queued, "limit", c.limit)
 		return false
 	}
+	wasEmpty := len(c.pending) == 0
 	c.pending = append(c.pending, frame...)
+	if c.lp != nil && wasEmpty {
+		c.ev.lastWrite = time.Now() // the write timeout runs from here
+		c.lp.post(c)                // the loop writes it
+	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	return true
@@ -249,6 +267,19 @@ func (c *Conn) push(frame []byte) bool {
 // socket closes now. A hard shutdown overrides a graceful one in progress.
 func (c *Conn) shutdown(graceful bool) {
 	c.mu.Lock()
+	if c.lp != nil {
+		// Only the loop closes the socket (so its number is never reused
+		// under the loop's feet); it is told here.
+		if !c.ev.closed && !(c.closing && (graceful || !c.graceful)) {
+			c.closing, c.graceful = true, graceful
+			if graceful {
+				c.ev.closeBy = time.Now().Add(finalFlushTimeout)
+			}
+			c.lp.post(c)
+		}
+		c.mu.Unlock()
+		return
+	}
 	if c.closing && (graceful || !c.graceful) {
 		c.mu.Unlock()
 		if !graceful {

@@ -1,9 +1,6 @@
 package resp
 
-import (
-	"io"
-	"strconv"
-)
+import "io"
 
 // protocolError is a malformed or oversized request. Its text follows
 // Redis ("Protocol error: ..."); the server replies "-ERR " + text and
@@ -154,10 +151,11 @@ func (l *limitReader) scan(b []byte) (int, bool, error) {
 				digits = digits[:len(digits)-1]
 			}
 			// Same number syntax as redcon (strconv.Atoi).
-			v, err := strconv.ParseInt(string(digits), 10, 64)
+			n, ok := atoi(digits)
+			v := int64(n)
 			if l.st == stCount {
 				switch {
-				case err != nil || v <= 0:
+				case !ok || v <= 0:
 					l.st = stPass
 				case v > l.maxArgs:
 					return i, boundary, &protocolError{"invalid multibulk length"}
@@ -167,7 +165,7 @@ func (l *limitReader) scan(b []byte) (int, bool, error) {
 				continue
 			}
 			switch {
-			case err != nil || v < 0:
+			case !ok || v < 0:
 				l.st = stPass
 			case v > l.maxBulk:
 				return i, boundary, &protocolError{"invalid bulk length"}

@@ -10,9 +10,22 @@
 // and receives messages as push frames (>). Every other command goes to the
 // Handler.
 //
-// Each connection has a reader goroutine (parse, dispatch, queue the reply)
-// and a writer goroutine (drain the connection's bounded output queue), so
-// Hub.Publish never blocks; see Conn for the overflow policy.
+// Two transports serve connections, with the same behaviour:
+//
+//   - TCP connections (a *net.TCPConn from the listener, on Linux, unless
+//     Options.NoEventLoop) are served by one epoll event loop, as Redis
+//     does: level-triggered readiness, one read per readiness event, every
+//     complete command of it served, and the replies written straight from
+//     the loop, so a request costs a read and a write system call and no
+//     goroutine hand-off. Handler commands that may block (see Blocker) run
+//     on a goroutine of their own while the loop stops reading that client
+//     (its later pipelined commands wait, in order); other clients are
+//     never held up by them.
+//   - Any other connection (a TLS listener's, a non-Linux system's) has a
+//     reader goroutine (parse, dispatch, queue the reply) and a writer
+//     goroutine (drain the connection's bounded output queue).
+//
+// Either way Hub.Publish never blocks; see Conn for the overflow policy.
 package resp
 
 import (
@@ -60,6 +73,18 @@ type Guard interface {
 	Admit(c *Conn, args [][]byte) bool
 }
 
+// Blocker is optionally implemented by a Handler to tell which commands may
+// block (wait for I/O, a lock held long, another goroutine). It matters on
+// the event loop only: there a command for which MayBlock returns true runs
+// on its own goroutine (the client's later commands wait for it, so replies
+// stay in order), any other runs on the loop itself and must return
+// promptly. A Handler that does not implement Blocker has every command
+// run on its own goroutine. MayBlock is called after Guard.Admit accepted
+// the command (so it may use Conn.CommandState), with the same rules.
+type Blocker interface {
+	MayBlock(c *Conn, args [][]byte) bool
+}
+
 // Options configure a Server. The zero value is valid.
 type Options struct {
 	// Logger receives connection-level problems (panics, dropped slow
@@ -83,29 +108,41 @@ type Options struct {
 	// accepts no data for that long is disconnected. 0 means no bound (the
 	// output queue limit still protects publishers).
 	WriteTimeout time.Duration
+	// MaxClients is the most client connections open at once (Redis'
+	// maxclients); 0 means 10000. A connection beyond it gets "-ERR max
+	// number of clients reached" and is closed; the others are unaffected.
+	MaxClients int
+	// NoEventLoop serves TCP connections with a reader and a writer
+	// goroutine each, as other connections are, instead of on the event
+	// loop (which exists on Linux only).
+	NoEventLoop bool
 }
 
 const (
 	defaultMaxBulk     = 1 << 20
 	defaultMaxArgs     = 1024
 	defaultOutputLimit = 4 << 20
+	defaultMaxClients  = 10000
 )
 
 // Server is a RESP server. Create it with NewServer, run it with Serve,
 // stop it with Close. All methods are safe for concurrent use.
 type Server struct {
-	h     Handler
-	guard Guard
-	opt   Options
-	log   *slog.Logger
-	hub   *Hub
+	h       Handler
+	guard   Guard
+	blocker Blocker
+	opt     Options
+	log     *slog.Logger
+	hub     *Hub
 
 	nextID    atomic.Int64
 	accepted  atomic.Int64
+	rejected  atomic.Int64
 	processed atomic.Int64
 
 	mu        sync.Mutex
 	closed    bool
+	lp        *loop // the event loop, started with the first TCP connection
 	listeners map[net.Listener]struct{}
 	conns     map[*Conn]struct{}
 	wg        sync.WaitGroup
@@ -126,9 +163,13 @@ func NewServer(h Handler, opt Options) *Server {
 	if opt.OutputLimit <= 0 {
 		opt.OutputLimit = defaultOutputLimit
 	}
+	if opt.MaxClients <= 0 {
+		opt.MaxClients = defaultMaxClients
+	}
 	s := &Server{h: h, opt: opt, log: opt.Logger, hub: newHub(),
 		listeners: map[net.Listener]struct{}{}, conns: map[*Conn]struct{}{}}
 	s.guard, _ = h.(Guard)
+	s.blocker, _ = h.(Blocker)
 	return s
 }
 
@@ -146,18 +187,21 @@ func (s *Server) Clients() int {
 type Stats struct {
 	ConnectionsReceived int64 // connections accepted since start
 	CommandsProcessed   int64 // commands read and dispatched since start
+	RejectedConnections int64 // connections refused for MaxClients
 }
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {
-	return Stats{ConnectionsReceived: s.accepted.Load(), CommandsProcessed: s.processed.Load()}
+	return Stats{ConnectionsReceived: s.accepted.Load(), CommandsProcessed: s.processed.Load(),
+		RejectedConnections: s.rejected.Load()}
 }
 
 // ErrServerClosed is returned by Serve when called after Close.
 var ErrServerClosed = errors.New("resp: server closed")
 
-// Serve accepts connections on l until Close, serving each on its own
-// goroutines. It returns nil after Close, ErrServerClosed if the server was
+// Serve accepts connections on l until Close, serving TCP connections on
+// the event loop and others on goroutines of their own (see the package
+// documentation). It returns nil after Close, ErrServerClosed if the server was
 // already closed (l is then closed), or the listener's error. Serve may be
 // called for several listeners.
 func (s *Server) Serve(l net.Listener) error {
@@ -207,6 +251,9 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
+// maxClientsReply is Redis' refusal of a connection beyond maxclients.
+const maxClientsReply = "-ERR max number of clients reached\r\n"
+
 func (s *Server) startConn(nc net.Conn) {
 	s.mu.Lock()
 	if s.closed {
@@ -214,7 +261,23 @@ func (s *Server) startConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
+	if len(s.conns) >= s.opt.MaxClients {
+		s.mu.Unlock()
+		s.rejected.Add(1)
+		// A fresh socket's send buffer takes the line without blocking;
+		// the deadline is only a guard.
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write([]byte(maxClientsReply))
+		_ = nc.Close()
+		return
+	}
 	c := newConn(s, nc, s.nextID.Add(1))
+	if s.adopt(c) { // served by the event loop from now on
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.accepted.Add(1)
+		return
+	}
 	s.conns[c] = struct{}{}
 	c.refs.Store(2)
 	s.wg.Add(2)
@@ -260,9 +323,13 @@ func (s *Server) Close() error {
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
+	lp := s.lp
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.shutdown(false)
+	}
+	if lp != nil {
+		lp.stop()
 	}
 	s.wg.Wait()
 	return errors.Join(errs...)
@@ -303,7 +370,7 @@ func (s *Server) serveConn(c *Conn) {
 		}
 		for _, cmd := range cmds {
 			s.processed.Add(1)
-			if !s.exec(c, cmd.Args) {
+			if s.exec(c, cmd.Args, false) == execClose {
 				c.flush(true)
 				graceful = true
 				return
@@ -327,48 +394,56 @@ func isProtocolError(err error) bool {
 	return errors.As(err, &pe) || strings.HasPrefix(err.Error(), "Protocol error: ")
 }
 
+// execResult is what exec did with a command.
+type execResult int
+
+const (
+	execKeep    execResult = iota // served; go on with the connection
+	execClose                     // served; close after the output is written
+	execOffload                   // for the Handler, on a goroutine (see runHandler)
+)
+
 // exec runs one command and appends its reply to c's buffer (the caller
-// flushes). It returns false when the
-// connection must close after its output is written (QUIT, a panic).
-func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
-	keep = true
+// flushes). With offload (the event loop), a Handler command that may
+// block is not run: exec returns execOffload and the caller runs
+// runHandler on another goroutine.
+func (s *Server) exec(c *Conn, args [][]byte, offload bool) (res execResult) {
+	res = execKeep
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("resp: panic serving command; closing client",
-				"client", c.id, "addr", c.remote, "cmd", truncate(args[0], 64),
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			c.buf = c.buf[:c.mark]
-			c.WriteError("ERR internal error")
-			keep = false
+			s.panicked(c, args, r)
+			res = execClose
 		}
-		c.state = nil
+		if res != execOffload {
+			c.state = nil
+		}
 	}()
 	c.mark = len(c.buf)
 	if s.guard != nil && !s.guard.Admit(c, args) {
-		return true
+		return execKeep
 	}
 	name := args[0]
 	switch {
 	case is(name, "quit"):
 		c.WriteStatus("OK")
-		return false
+		return execClose
 	case is(name, "subscribe"), is(name, "psubscribe"):
 		if len(args) < 2 {
 			c.WriteError("ERR wrong number of arguments for '" + strings.ToLower(string(name)) + "' command")
-			return true
+			return execKeep
 		}
 		s.hub.subscribe(c, args[1:], is(name, "psubscribe"))
-		return true
+		return execKeep
 	case is(name, "unsubscribe"), is(name, "punsubscribe"):
 		s.hub.unsubscribe(c, args[1:], is(name, "punsubscribe"))
-		return true
+		return execKeep
 	}
 	if c.Proto() == 2 && c.Subscriptions() > 0 {
 		switch {
 		case is(name, "ping"):
 			if len(args) > 2 {
 				c.WriteError("ERR wrong number of arguments for 'ping' command")
-				return true
+				return execKeep
 			}
 			c.WriteArrayHeader(2)
 			c.WriteBulkString("pong")
@@ -377,17 +452,45 @@ func (s *Server) exec(c *Conn, args [][]byte) (keep bool) {
 			} else {
 				c.WriteBulkString("")
 			}
-			return true
+			return execKeep
 		case is(name, "reset"):
 			// allowed in this context; the handler decides what it is
 		default:
 			c.WriteError("ERR Can't execute '" + fullName(args) +
 				"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-			return true
+			return execKeep
 		}
 	}
+	if offload && (s.blocker == nil || s.blocker.MayBlock(c, args)) {
+		return execOffload
+	}
+	s.h.ServeRESP(c, args)
+	return execKeep
+}
+
+// runHandler serves an offloaded command (see exec) and reports whether the
+// connection stays open.
+func (s *Server) runHandler(c *Conn, args [][]byte) (keep bool) {
+	keep = true
+	defer func() {
+		if r := recover(); r != nil {
+			s.panicked(c, args, r)
+			keep = false
+		}
+		c.state = nil
+	}()
 	s.h.ServeRESP(c, args)
 	return true
+}
+
+// panicked logs a recovered panic of the Guard or Handler and replaces the
+// command's reply with an error.
+func (s *Server) panicked(c *Conn, args [][]byte, r any) {
+	s.log.Error("resp: panic serving command; closing client",
+		"client", c.id, "addr", c.remote, "cmd", truncate(args[0], 64),
+		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	c.buf = c.buf[:c.mark]
+	c.WriteError("ERR internal error")
 }
 
 // is reports whether arg equals the lower-case word w, ignoring case.

@@ -75,6 +75,7 @@ func startServer(t *testing.T, h Handler, opt Options) (*Server, string) {
 	if opt.Logger == nil {
 		opt.Logger = quietLogger()
 	}
+	h = transport.apply(h, &opt)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
