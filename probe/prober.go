@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -79,9 +80,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Prober probes a set of Redis nodes. Each watched node has two goroutines,
-// one sending PING every PingPeriod (never more than one in flight) and one
-// sending INFO every InfoPeriod, each over its own small go-redis client.
+// Prober probes a set of Redis nodes. Each watched node has three
+// goroutines: one sending PING every PingPeriod (never more than one in
+// flight) and one sending INFO every InfoPeriod, each over its own small
+// go-redis client, and one holding an idle watch connection whose closing
+// (the node died or restarted) triggers a PING at once — so a dead node is
+// seen as disconnected within a round trip, as Sentinel sees its links
+// close, not at the next PingPeriod.
 //
 // All methods are safe for concurrent use. Observe never blocks on the
 // network. Unwatch and Close wait for the node's goroutines to stop, which
@@ -103,6 +108,7 @@ type node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	kick   chan struct{} // RefreshInfo: run INFO now
+	ping   chan struct{} // the watch connection closed: PING now
 
 	mu      sync.Mutex
 	auth    Auth
@@ -146,14 +152,16 @@ func (p *Prober) Watch(addr string, auth Auth) {
 		ctx:     ctx,
 		cancel:  cancel,
 		kick:    make(chan struct{}, 1),
+		ping:    make(chan struct{}, 1),
 		auth:    auth,
 		authGen: 1,
 		obs:     Observation{Addr: addr, Priority: 100, ReplicaAnnounced: true},
 	}
 	p.nodes[addr] = n
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go p.pingLoop(n)
 	go p.infoLoop(n)
+	go p.watchLoop(n)
 	p.log.Debug("watching node", "addr", addr)
 }
 
@@ -267,6 +275,52 @@ func (p *Prober) pingLoop(n *node) {
 	defer t.Stop()
 	for {
 		p.pingOnce(n, l)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		case <-n.ping:
+		}
+	}
+}
+
+// watchLoop keeps one idle connection to the node and waits for it to
+// close: Redis sends nothing on a connection that sent nothing, so a read
+// returns only when the node closes it (it died, restarted or dropped
+// clients) or the network breaks it. Then it asks the PING loop to probe at
+// once (the PING decides; a node that merely dropped idle clients answers
+// it) and dials again, at most once per PingPeriod.
+func (p *Prober) watchLoop(n *node) {
+	defer n.wg.Done()
+	d := p.dialer()
+	t := time.NewTicker(p.opt.PingPeriod)
+	defer t.Stop()
+	buf := make([]byte, 512)
+	for {
+		ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
+		conn, err := d.DialContext(ctx, "tcp", n.addr)
+		cancel()
+		if err == nil {
+			stop := context.AfterFunc(n.ctx, func() { conn.Close() })
+			if p.opt.ClientName != "" {
+				// Named like the other links (its reply is read and ignored
+				// below; without AUTH it is -NOAUTH, which is fine too).
+				name := p.opt.ClientName + "-watch"
+				_, err = fmt.Fprintf(conn, "*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$%d\r\n%s\r\n", len(name), name)
+			}
+			for err == nil {
+				_, err = conn.Read(buf)
+			}
+			stop()
+			conn.Close()
+			if n.ctx.Err() != nil {
+				return
+			}
+			select {
+			case n.ping <- struct{}{}:
+			default:
+			}
+		}
 		select {
 		case <-n.ctx.Done():
 			return

@@ -578,3 +578,47 @@ func TestDefaultTimings(t *testing.T) {
 		})
 	}
 }
+
+// A node that dies is seen as disconnected (link broken, as a refused
+// connection) at once, not at the next PING period: the watch connection
+// closes and triggers a PING. Clients that read SENTINEL MASTER right
+// after the kill depend on it (node-redis skips a master flagged
+// disconnected); Redis Sentinel sees its own links close the same way.
+func TestKillSeenBeforeNextPing(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	opt := testOptions()
+	opt.PingPeriod = 10 * time.Second // only the watch connection can notice in time
+	s := startRedis(t, ctx, redisproc.Options{})
+	p := newProber(t, opt)
+	p.Watch(s.Addr(), Auth{})
+	waitObs(t, p, s.Addr(), 5*time.Second, "healthy", healthy)
+	waitWatched(t, s.Addr())
+
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	o, took := waitObs(t, p, s.Addr(), 5*time.Second, "link broken after SIGKILL", func(o Observation) bool {
+		return !o.Connected && o.LinkBroken
+	})
+	t.Logf("SIGKILL -> link broken after %v (PING period %v); error %q", took, opt.PingPeriod, o.LastError)
+	if took > opt.PingPeriod/4 {
+		t.Fatalf("a killed node was noticed after %v: that is the PING period, not the watch connection", took)
+	}
+}
+
+// waitWatched waits until addr has three clients of ours (PING, INFO and
+// the watch connection) besides the asking one.
+func waitWatched(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		list, err := redisproc.Command(context.Background(), addr, "CLIENT", "LIST")
+		if err == nil && strings.Count(list, "\n") >= 4 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the prober's connections did not show in CLIENT LIST: %q %v", addr, list, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
