@@ -101,6 +101,15 @@ type Config struct {
 	// "-ERR max number of clients reached" and is closed. Default 10000;
 	// must be at least 1.
 	MaxClients int `mapstructure:"maxclients"`
+	// ClientIdleTimeout ("client-idle-timeout", Redis' "timeout") closes a
+	// Sentinel-protocol client that sent nothing for this long, unless it
+	// is subscribed. Default 0: never.
+	ClientIdleTimeout time.Duration `mapstructure:"client-idle-timeout"`
+	// ClientWriteTimeout ("client-write-timeout") disconnects a client that
+	// accepts none of the output waiting for it for this long (a slow or
+	// stuck reader). Default 60s; 0: no bound (the 4 MiB output queue
+	// still protects publishers).
+	ClientWriteTimeout time.Duration `mapstructure:"client-write-timeout"`
 	// Users ("users") are further users allowed on the Sentinel-protocol
 	// port (AUTH <name> <password>, HELLO ... AUTH). Names are unique and
 	// not "default".
@@ -301,11 +310,12 @@ func defaults() Config {
 			SnapshotThreshold:  2048,
 			ApplyTimeout:       2 * time.Second,
 		},
-		FenceAfter: 3 * time.Second,
-		StaleAfter: 3 * time.Second,
-		MaxClients: 10000,
-		Log:        Log{Level: "info", Format: "text"},
-		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+		FenceAfter:         3 * time.Second,
+		StaleAfter:         3 * time.Second,
+		MaxClients:         10000,
+		ClientWriteTimeout: time.Minute,
+		Log:                Log{Level: "info", Format: "text"},
+		Opinion:            Opinion{Refresh: time.Second, TTL: 3 * time.Second},
 	}
 }
 

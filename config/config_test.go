@@ -91,11 +91,12 @@ func TestDefault(t *testing.T) {
 			SnapshotThreshold:  2048,
 			ApplyTimeout:       2 * time.Second,
 		},
-		Log:        Log{Level: "info", Format: "text"},
-		Opinion:    Opinion{Refresh: time.Second, TTL: 3 * time.Second},
-		FenceAfter: 3 * time.Second,
-		StaleAfter: 3 * time.Second,
-		MaxClients: 10000,
+		Log:                Log{Level: "info", Format: "text"},
+		Opinion:            Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+		FenceAfter:         3 * time.Second,
+		StaleAfter:         3 * time.Second,
+		MaxClients:         10000,
+		ClientWriteTimeout: time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -167,10 +168,11 @@ func TestLoadGood(t *testing.T) {
 			Refresh: time.Second,
 			TTL:     3 * time.Second,
 		},
-		FenceAfter:  3 * time.Second,
-		StaleAfter:  3 * time.Second,
-		RequirePass: "defaultpw",
-		MaxClients:  10000,
+		FenceAfter:         3 * time.Second,
+		StaleAfter:         3 * time.Second,
+		RequirePass:        "defaultpw",
+		MaxClients:         10000,
+		ClientWriteTimeout: time.Minute,
 		Users: []User{
 			{Name: "app", Password: "apppw", Commands: "-@all +@connection +@pubsub allchannels +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels"},
 			{Name: "ops", Password: "opspw"},
@@ -540,6 +542,7 @@ func TestBindFlags(t *testing.T) {
 		"raft.heartbeat-timeout", "raft.election-timeout", "raft.leader-lease-timeout",
 		"raft.commit-timeout", "raft.snapshot-interval", "raft.snapshot-threshold", "raft.apply-timeout",
 		"log.level", "log.format", "opinion.refresh", "opinion.ttl", "local-redis", "fence-after", "stale-after", "admin-token", "requirepass", "maxclients",
+		"client-idle-timeout", "client-write-timeout",
 		"tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients", "tls-replication", "tls-cluster",
 		"cluster-secret", "cluster-secret-file",
 	}

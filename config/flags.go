@@ -41,6 +41,8 @@ var flagHelp = map[string]string{
 	"opinion.ttl":               "age after which a \"down\" opinion no longer counts (> opinion.refresh)",
 	"requirepass":               "password of the default user on the Sentinel-protocol port",
 	"maxclients":                "most clients connected at once to the Sentinel-protocol port",
+	"client-idle-timeout":       "close a Sentinel-protocol client idle this long, unless subscribed (0: never)",
+	"client-write-timeout":      "disconnect a client that accepts no pending output for this long (0: no bound)",
 	"local-redis":               "host:port of the Redis node this monitor runs beside (enables fencing)",
 	"fence-after":               "how long cut off from the monitor majority before pausing the local master's writes",
 	"admin-token":               "bearer token of the admin HTTP API (empty: admin endpoints disabled)",

@@ -94,6 +94,12 @@ func (c *Config) Validate() error {
 	if c.MaxClients < 1 {
 		p.addf("maxclients (%d) must be at least 1", c.MaxClients)
 	}
+	if c.ClientIdleTimeout < 0 {
+		p.addf("client-idle-timeout (%v) must not be negative", c.ClientIdleTimeout)
+	}
+	if c.ClientWriteTimeout < 0 {
+		p.addf("client-write-timeout (%v) must not be negative", c.ClientWriteTimeout)
+	}
 	if c.StaleAfter <= c.Raft.ElectionTimeout {
 		p.addf("stale-after (%v) must be longer than raft.election-timeout (%v)", c.StaleAfter, c.Raft.ElectionTimeout)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testcerts"
@@ -39,22 +37,7 @@ func TestAdminCommandsWithTLSClusterAndSecret(t *testing.T) {
 	cfg := demo.MonitorConfig(dir, 0, lns, master.Addr(), time.Second)
 	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSCACertFile = pair.CertFile, pair.KeyFile, ca.CertFile
 	cfg.TLSCluster, cfg.ClusterSecret, cfg.AdminToken = "yes", secret, "admin-token-1"
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, daemon.Options{Listeners: lns[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	testenv.RunMonitor(t, cfg, lns[0])
 
 	// The monitor's file, as an operator would have it on that host.
 	file := filepath.Join(dir, "m1.yaml")

@@ -266,7 +266,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
 		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending})
 	d.resp = resp.NewServer(handler,
-		resp.Options{Logger: log.With("component", "resp"), MaxClients: cfg.MaxClients})
+		resp.Options{Logger: log.With("component", "resp"), MaxClients: cfg.MaxClients,
+			IdleTimeout: cfg.ClientIdleTimeout, WriteTimeout: cfg.ClientWriteTimeout})
 	pub.hub = d.resp.Hub()
 
 	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp, handler},

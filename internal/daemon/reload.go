@@ -130,6 +130,8 @@ var restartKeys = []struct {
 	{"stale-after", func(c config.Config) any { return c.StaleAfter }},
 	{"requirepass", func(c config.Config) any { return c.RequirePass }},
 	{"maxclients", func(c config.Config) any { return c.MaxClients }},
+	{"client-idle-timeout", func(c config.Config) any { return c.ClientIdleTimeout }},
+	{"client-write-timeout", func(c config.Config) any { return c.ClientWriteTimeout }},
 	{"users", func(c config.Config) any { return c.Users }},
 	{"tls-port", func(c config.Config) any { return c.TLSPort }},
 	{"tls-cert-file, tls-key-file, tls-ca-cert-file", func(c config.Config) any {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
@@ -236,4 +237,27 @@ func WaitReady(t testing.TB, sentinels []string, master string, replicas, others
 		}
 		return nil
 	})
+}
+
+// RunMonitor validates cfg, creates a monitor on the listeners ln and runs
+// it until the test ends (the cleanup stops it and reports a Run error).
+func RunMonitor(t testing.TB, cfg config.Config, ln daemon.Listeners) *daemon.Daemon {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(cfg, daemon.Options{Listeners: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return d
 }
