@@ -49,6 +49,10 @@ type DropIn struct {
 	// KnownSentinels are the distinct run ids of `sentinel known-sentinel`
 	// lines (any master), this monitor's own excluded.
 	KnownSentinels []string
+	// SentinelConfig are the file's group-wide SENTINEL CONFIG settings
+	// (resolve-hostnames, announce-hostnames) as key/value pairs, committed
+	// once the group exists unless already set.
+	SentinelConfig [][2]string
 	// KnownReplicas are the `sentinel known-replica` addresses by master.
 	KnownReplicas map[string][]string
 	// ExpectedMonitors is the group size a fresh monitor waits to hear
@@ -196,6 +200,11 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 	lhost, lport, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("%w: %s: port/bind: %w", ErrInvalid, path, err)
+	}
+	if lport == "0" && c.TLSPort > 0 {
+		// TLS only ("port 0", "tls-port N"): the plain port is off and
+		// the derived ports count from the TLS port.
+		c.Listen, lport = "", strconv.Itoa(c.TLSPort)
 	}
 	port, err := strconv.Atoi(lport)
 	if err != nil || port < 1 {

@@ -126,3 +126,38 @@ func TestLoadDebianSentinelConf(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadSentinelConfTLSAndHostnames: the file's tls-* lines are
+// raftsentinel's keys of the same names; "port 0" with a tls-port serves
+// TLS only (ports derived from the TLS port); resolve-hostnames and
+// announce-hostnames are kept to be committed as group settings.
+func TestLoadSentinelConfTLSAndHostnames(t *testing.T) {
+	dir := t.TempDir()
+	p := writeConfFile(t, "port 0\ntls-port 26380\ndir "+dir+"\n"+
+		"tls-cert-file /etc/redis/node.crt\ntls-key-file /etc/redis/node.key\n"+
+		"tls-ca-cert-file /etc/redis/ca.crt\ntls-auth-clients optional\ntls-replication yes\n"+
+		"sentinel resolve-hostnames yes\nsentinel announce-hostnames YES\n"+
+		"sentinel myid 0123456789abcdef0123456789abcdef01234567\n"+
+		"sentinel monitor mymaster redis-0.redis 6379 2\n")
+	cfg, _, err := LoadSentinelConf(p, nil, func(string) string { return "10.0.0.5" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case cfg.TLSPort != 26380 || cfg.TLSCertFile != "/etc/redis/node.crt" || cfg.TLSKeyFile != "/etc/redis/node.key" ||
+		cfg.TLSCACertFile != "/etc/redis/ca.crt" || cfg.TLSAuthClients != "optional" || cfg.TLSReplication != "yes":
+		t.Fatalf("tls settings: %+v", cfg)
+	case cfg.Listen != "" || cfg.Announce != "10.0.0.5:26380":
+		t.Fatalf("TLS only: listen %q announce %q", cfg.Listen, cfg.Announce)
+	case cfg.RaftAddr != "10.0.0.5:36380" || cfg.HTTPAddr != "10.0.0.5:46380":
+		t.Fatalf("ports derived from the TLS port: raft %q http %q", cfg.RaftAddr, cfg.HTTPAddr)
+	}
+	want := [][2]string{{"resolve-hostnames", "yes"}, {"announce-hostnames", "yes"}}
+	if got := cfg.DropIn.SentinelConfig; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("SentinelConfig = %v, want %v", got, want)
+	}
+	bad := writeConfFile(t, "sentinel monitor m 10.0.0.2 6379 2\nsentinel announce-hostnames maybe\n")
+	if _, _, err := LoadSentinelConf(bad, nil, nil); err == nil || !strings.Contains(err.Error(), "announce-hostnames yes|no") {
+		t.Fatalf("announce-hostnames maybe: %v", err)
+	}
+}

@@ -99,6 +99,31 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 			default:
 				return Imported{}, bad("unknown loglevel %q", args[1])
 			}
+		case (key == "tls-cert-file" || key == "tls-key-file" || key == "tls-ca-cert-file" ||
+			key == "tls-auth-clients" || key == "tls-replication") && len(args) == 2:
+			// Same names, same meaning: raftsentinel's TLS keys are Redis'.
+			v := args[1]
+			if key == "tls-auth-clients" || key == "tls-replication" {
+				v = strings.ToLower(v)
+			}
+			switch key {
+			case "tls-cert-file":
+				c.TLSCertFile = v
+			case "tls-key-file":
+				c.TLSKeyFile = v
+			case "tls-ca-cert-file":
+				c.TLSCACertFile = v
+			case "tls-auth-clients":
+				c.TLSAuthClients = v
+			case "tls-replication":
+				c.TLSReplication = v
+			}
+		case key == "tls-port" && len(args) == 2:
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 0 || n > 65535 {
+				return Imported{}, bad("tls-port must be between 0 and 65535")
+			}
+			c.TLSPort = n
 		case key == "user" && len(args) >= 2:
 			if err := importUser(c, args, note); err != nil {
 				return Imported{}, bad("%v", err)
@@ -218,8 +243,15 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				}
 				c.DropIn.DenyScriptsReconfig = strings.EqualFold(args[2], "yes")
 				c.DropIn.denySeen = true
-			case "resolve-hostnames", "announce-hostnames", "sentinel-user", "sentinel-pass":
-				note("accepted; raftsentinel does not use it")
+			case "resolve-hostnames", "announce-hostnames":
+				if len(args) != 3 || (!strings.EqualFold(args[2], "yes") && !strings.EqualFold(args[2], "no")) {
+					return Imported{}, bad("want: sentinel %s yes|no", sub)
+				}
+				// Group-wide SENTINEL CONFIG settings: committed once the
+				// group exists (drop-in mode), unless set at run time.
+				c.DropIn.SentinelConfig = append(c.DropIn.SentinelConfig, [2]string{sub, strings.ToLower(args[2])})
+			case "sentinel-user", "sentinel-pass":
+				note("not needed: monitors prove the cluster secret (cluster-secret) to each other instead")
 			default:
 				note("no raftsentinel equivalent; ignored")
 			}
@@ -239,6 +271,11 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 	}
 	c.Listen = net.JoinHostPort(host, port)
 	c.Announce = deriveAnnounce(c.Listen)
+	if port == "0" && c.TLSPort > 0 {
+		// "port 0" with a tls-port: TLS only, as in Redis. The announced
+		// address and the derived ports take the TLS port.
+		c.Announce = deriveAnnounce(net.JoinHostPort(host, strconv.Itoa(c.TLSPort)))
+	}
 	if announceIP != "" || announcePort != "" {
 		h, p, _ := net.SplitHostPort(c.Announce)
 		if announceIP != "" {

@@ -126,6 +126,11 @@ type Options struct {
 	// ForeignWindow: a master is refused while a Redis Sentinel hello was
 	// heard within it; default 5 periods (at least 10s).
 	ForeignWindow time.Duration
+	// Config are group-wide SENTINEL CONFIG settings of the sentinel.conf
+	// (resolve-hostnames, announce-hostnames): committed once in a group,
+	// each only if the state has no value for it yet (a value set at run
+	// time with SENTINEL CONFIG SET wins).
+	Config [][2]string
 	// GroupFile persists the id of the group this monitor belongs to.
 	GroupFile string
 	Join      Joiner
@@ -655,7 +660,8 @@ func (d *Discoverer) readmit(ctx context.Context, now time.Time, group string) {
 // seedReplicas commits, once in a group, the known-replica addresses of
 // the sentinel.conf that the state lacks (as Sentinel starts with its
 // known replicas, so that a master down at start can still be failed
-// over). Replica selection still checks each one's role and health.
+// over), and the file's group-wide SENTINEL CONFIG settings the state has
+// no value for. Replica selection still checks each one's role and health.
 func (d *Discoverer) seedReplicas(ctx context.Context) {
 	d.mu.Lock()
 	done := d.seeded
@@ -683,6 +689,24 @@ func (d *Discoverer) seedReplicas(ctx context.Context) {
 		cancel()
 		if err != nil {
 			d.log.Debug("known replicas not committed yet", "master", m.Name, "err", err)
+			return
+		}
+	}
+	var unset []string
+	for _, kv := range d.opt.Config {
+		if _, set := st.Config[kv[0]]; !set {
+			unset = append(unset, kv[0], kv[1])
+		}
+	}
+	if len(unset) > 0 {
+		pairs, err := quorum.ValidateConfigSet(unset)
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = d.store.Propose(pctx, quorum.Command{Op: quorum.OpConfigSet, MonitorID: d.opt.Self.ID, Config: pairs})
+			cancel()
+		}
+		if err != nil {
+			d.log.Debug("the file's SENTINEL CONFIG settings not committed yet", "err", err)
 			return
 		}
 	}

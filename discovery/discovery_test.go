@@ -328,3 +328,26 @@ func TestMemberLearnsGroup(t *testing.T) {
 		t.Fatalf("announced %q, recorded %q, want a", h.Group, d.Group())
 	}
 }
+
+// TestSeedsFileConfig: once in a group, the file's resolve-hostnames and
+// announce-hostnames are committed, except a key the state already has a
+// value for (set at run time: that value wins).
+func TestSeedsFileConfig(t *testing.T) {
+	ctx := context.Background()
+	d, st, _, _, _ := newTest("a", 3)
+	d.opt.Config = [][2]string{{"resolve-hostnames", "yes"}, {"announce-hostnames", "yes"}}
+	st.servers = map[string]string{"a": "ra"}
+	st.state = &quorum.State{Masters: map[string]*quorum.Master{"mymaster": {Name: "mymaster",
+		Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}}}, Monitors: map[string]*quorum.Monitor{},
+		Config: map[string]string{"announce-hostnames": "no"}}
+	d.step(ctx)
+	var sets []quorum.Command
+	for _, c := range st.proposed {
+		if c.Op == quorum.OpConfigSet {
+			sets = append(sets, c)
+		}
+	}
+	if len(sets) != 1 || len(sets[0].Config) != 1 || sets[0].Config[0] != [2]string{"resolve-hostnames", "yes"} {
+		t.Fatalf("proposed %+v, want one OpConfigSet of resolve-hostnames yes only", st.proposed)
+	}
+}

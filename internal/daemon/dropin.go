@@ -5,7 +5,6 @@ import (
 
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +80,7 @@ func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometh
 		}
 		masters = append(masters, dm)
 	}
-	fwd := quorum.HTTPForwarder(&http.Client{Timeout: 3 * time.Second})
+	fwd := d.forwarder(3 * time.Second) // the cluster's TLS and secret, as every join
 	join := func(ctx context.Context, httpAddr string, self quorum.Monitor) error {
 		_, err := fwd(ctx, quorum.Monitor{ID: httpAddr, HTTPAddr: httpAddr},
 			quorum.Command{Op: quorum.OpJoin, Monitor: &quorum.Monitor{ID: self.ID, RaftAddr: self.RaftAddr}})
@@ -90,6 +89,7 @@ func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometh
 	disc := discovery.New(d.store, bus, discovery.Options{
 		Self: self, Masters: masters, Expected: cfg.DropIn.ExpectedMonitors, Period: cfg.DropIn.HelloPeriod,
 		ForgetAfter: cfg.DropIn.ForgetAfter, GroupFile: discovery.GroupFile(cfg.DataDir), Join: join,
+		Config: cfg.DropIn.SentinelConfig,
 		Logger: d.log, Registry: reg, Publish: publish,
 	})
 	return disc, bus
