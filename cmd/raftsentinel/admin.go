@@ -238,10 +238,6 @@ func newJoinCmd() *cobra.Command {
 			"does this by itself; this command is for doing it by hand.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := l.open(); err != nil {
-				return err
-			}
-			defer l.close()
 			m := &quorum.Monitor{ID: args[0], RaftAddr: args[1]}
 			if err := l.propose(cmd.Context(), quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
 				return fmt.Errorf("join %s: %w", args[0], err)

@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,23 +101,7 @@ func runDropIn(ctx context.Context, path string, cmd *cobra.Command, tune dropIn
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				log.Warn("SIGHUP ignored: a sentinel.conf is not reloaded; restart the monitor to apply changes")
-			}
-		}
-	}()
-	err = d.Run(ctx)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
+	return runMonitor(ctx, d, log, func() {
+		log.Warn("SIGHUP ignored: a sentinel.conf is not reloaded; restart the monitor to apply changes")
+	})
 }

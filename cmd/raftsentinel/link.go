@@ -92,9 +92,13 @@ func (l *monitorLink) close() {
 	}
 }
 
-// propose commits cmd through the monitor (any member: it forwards to the
-// leader).
+// propose opens the link, commits cmd through the monitor (any member: it
+// forwards to the leader) and closes the link.
 func (l *monitorLink) propose(ctx context.Context, cmd quorum.Command) error {
+	if err := l.open(); err != nil {
+		return err
+	}
+	defer l.close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	fwd := quorum.NewHTTPForwarder(quorum.ForwardOptions{Client: l.client, TLS: l.tls, Secret: l.secret})

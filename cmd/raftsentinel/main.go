@@ -81,35 +81,41 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			// SIGHUP: read the file again, validate, apply what can change.
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-cmd.Context().Done():
-						return
-					case <-hup:
-						next, err := config.Load(path, cmd.Flags())
-						if err != nil {
-							d.ReloadFailed(err)
-							continue
-						}
-						_ = d.Reload(cmd.Context(), next)
-					}
+			return runMonitor(cmd.Context(), d, log, func() {
+				next, err := config.Load(path, cmd.Flags())
+				if err != nil {
+					d.ReloadFailed(err)
+					return
 				}
-			}()
-			err = d.Run(cmd.Context())
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			log.Info("stopped")
-			return nil
+				_ = d.Reload(cmd.Context(), next)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "YAML configuration file")
 	config.BindFlags(cmd.Flags())
 	return cmd
+}
+
+// runMonitor runs d until ctx ends, calling onHUP for every SIGHUP.
+func runMonitor(ctx context.Context, d *daemon.Daemon, log *slog.Logger, onHUP func()) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				onHUP()
+			}
+		}
+	}()
+	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
 }
 
 func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -142,10 +148,6 @@ func newLeaveCmd() *cobra.Command {
 			"its http-addr (--via). Stop the removed monitor's process afterwards.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := l.open(); err != nil {
-				return err
-			}
-			defer l.close()
 			if err := l.propose(cmd.Context(), quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
 				return fmt.Errorf("leave %s: %w", args[0], err)
 			}
