@@ -131,13 +131,8 @@ func (g *group) seenAndOpinion(at int, id string) (seen, opinion time.Time) {
 func TestMinorityPartitioned(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	master := startNode(t, dir, "master", "", 0)
-	best := startNode(t, dir, "best", master.Addr(), 10)
-	other := startNode(t, dir, "other", master.Addr(), 0)
-	linksUp(t, best, other)
 	links := NewLinks()
-	g := startGroup(t, dir, master.Addr(), groupOpts{downAfter: time.Second, staleAfter: partitionStale, links: links})
-	testenv.WaitReady(t, g.addrs(), master.Addr(), 2, 2)
+	master, best, other, g := threeNodes(t, dir, groupOpts{downAfter: time.Second, staleAfter: partitionStale, links: links})
 
 	leader := g.leader(t, 10*time.Second)
 	minority := (leader + 1) % 3
@@ -237,13 +232,8 @@ func TestMinorityPartitioned(t *testing.T) {
 func TestLeaderPartitioned(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	master := startNode(t, dir, "master", "", 0)
-	best := startNode(t, dir, "best", master.Addr(), 10)
-	other := startNode(t, dir, "other", master.Addr(), 0)
-	linksUp(t, best, other)
 	links := NewLinks()
-	g := startGroup(t, dir, master.Addr(), groupOpts{downAfter: time.Second, staleAfter: partitionStale, links: links})
-	testenv.WaitReady(t, g.addrs(), master.Addr(), 2, 2)
+	master, best, other, g := threeNodes(t, dir, groupOpts{downAfter: time.Second, staleAfter: partitionStale, links: links})
 
 	old := g.leader(t, 10*time.Second)
 	majority := others(old)

@@ -21,6 +21,21 @@ func startNode(t *testing.T, dir, name, master string, priority int) *redisproc.
 	return testenv.StartRedis(t, redisproc.Options{Dir: filepath.Join(dir, name), ReplicaOf: master, Priority: priority})
 }
 
+// threeNodes starts a master with two replicas, "best" (priority 10, the one
+// a failover promotes) and "other", waits for their links, then a monitor
+// group with o, and waits until every monitor knows the two replicas and
+// the two other monitors.
+func threeNodes(t *testing.T, dir string, o groupOpts) (master, best, other *redisproc.Server, g *group) {
+	t.Helper()
+	master = startNode(t, dir, "master", "", 0)
+	best = startNode(t, dir, "best", master.Addr(), 10)
+	other = startNode(t, dir, "other", master.Addr(), 0)
+	linksUp(t, best, other)
+	g = startGroup(t, dir, master.Addr(), o)
+	testenv.WaitReady(t, g.addrs(), master.Addr(), 2, 2)
+	return master, best, other, g
+}
+
 // TestMasterHang (issue 4, scenario 2): SIGSTOP of the master is a hang,
 // not a crash — its sockets stay open and PINGs go unanswered. The monitors
 // fail over to the best replica; after SIGCONT the old master, still
@@ -29,12 +44,7 @@ func startNode(t *testing.T, dir, name, master string, priority int) *redisproc.
 func TestMasterHang(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	master := startNode(t, dir, "master", "", 0)
-	best := startNode(t, dir, "best", master.Addr(), 10)
-	other := startNode(t, dir, "other", master.Addr(), 0)
-	linksUp(t, best, other)
-	g := startGroup(t, dir, master.Addr(), groupOpts{downAfter: time.Second})
-	testenv.WaitReady(t, g.addrs(), master.Addr(), 2, 2)
+	master, best, other, g := threeNodes(t, dir, groupOpts{downAfter: time.Second})
 
 	paused := time.Now()
 	if err := master.Pause(); err != nil {
@@ -162,12 +172,7 @@ func TestLeaderDiesWithMaster(t *testing.T) {
 func leaderDiesWithMaster(t *testing.T, kill func(*group, int)) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	master := startNode(t, dir, "master", "", 0)
-	best := startNode(t, dir, "best", master.Addr(), 10)
-	other := startNode(t, dir, "other", master.Addr(), 0)
-	linksUp(t, best, other)
-	g := startGroup(t, dir, master.Addr(), groupOpts{downAfter: time.Second})
-	testenv.WaitReady(t, g.addrs(), master.Addr(), 2, 2)
+	master, best, other, g := threeNodes(t, dir, groupOpts{downAfter: time.Second})
 
 	dead := g.leader(t, 10*time.Second)
 	var rest []int
