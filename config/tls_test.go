@@ -12,18 +12,8 @@ import (
 
 func TestValidateTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ca.Issue("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ca.Issue("b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, pairs := testcerts.MustCA(t, dir, "a", "b")
+	a, b := pairs[0], pairs[1]
 	notPEM := filepath.Join(dir, "junk.pem")
 	secretFile := filepath.Join(dir, "secret")
 	emptyFile := filepath.Join(dir, "empty")
@@ -91,14 +81,8 @@ func TestValidateTLS(t *testing.T) {
 // content is the secret, white space trimmed.
 func TestLoadTLS(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ca.Issue("a")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, pairs := testcerts.MustCA(t, dir, "a")
+	a := pairs[0]
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -22,14 +22,8 @@ import (
 // here) and the cluster secret.
 func secureNet(t *testing.T, secret string) (groupNet, *testcerts.CA) {
 	t.Helper()
-	ca, err := testcerts.NewCA(t.TempDir(), "cluster")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.Issue("monitor")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, pairs := testcerts.MustCA(t, t.TempDir(), "monitor")
+	pair := pairs[0]
 	kp, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
 	if err != nil {
 		t.Fatal(err)

@@ -21,14 +21,8 @@ import (
 func TestAdminCommandsWithTLSClusterAndSecret(t *testing.T) {
 	dir := t.TempDir()
 	master := testenv.StartRedis(t, redisproc.Options{Dir: filepath.Join(dir, "redis")})
-	ca, err := testcerts.NewCA(dir, "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.Issue("node")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, pairs := testcerts.MustCA(t, dir, "node")
+	pair := pairs[0]
 	const secret = "0123456789abcdef-cli-secret"
 	lns, err := demo.OpenListeners(1, nil)
 	if err != nil {

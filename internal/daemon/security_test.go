@@ -11,14 +11,8 @@ import (
 // buildSecurity turns the tls-* keys into the TLS configurations each
 // listener and dialer uses.
 func TestBuildSecurity(t *testing.T) {
-	ca, err := testcerts.NewCA(t.TempDir(), "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := ca.Issue("m")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, pairs := testcerts.MustCA(t, t.TempDir(), "m")
+	p := pairs[0]
 	base := config.Default()
 	base.TLSCertFile, base.TLSKeyFile, base.TLSCACertFile = p.CertFile, p.KeyFile, ca.CertFile
 

@@ -120,18 +120,8 @@ func sentinelTLS(ctx context.Context, addr string, cfg *tls.Config) (string, err
 // roles of the Redis nodes.
 func TestTLSEverywhere(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.Issue("node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := ca.Issue("client")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, pairs := testcerts.MustCA(t, dir, "node", "client")
+	pair, client := pairs[0], pairs[1]
 	master, masterTLS := tlsRedis(t, filepath.Join(dir, "master"), ca, pair, "")
 	replica, replicaTLS := tlsRedis(t, filepath.Join(dir, "replica"), ca, pair, masterTLS)
 	testenv.Eventually(t, 15*time.Second, "replication over TLS", func() error {

@@ -129,3 +129,28 @@ func writePEM(path, typ string, der []byte) error {
 	}
 	return nil
 }
+
+// Fataler is the part of testing.TB that MustCA needs.
+type Fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+// MustCA creates a CA named "ca" in dir and issues a certificate pair for
+// each of names, failing t on any error.
+func MustCA(t Fataler, dir string, names ...string) (*CA, []Pair) {
+	t.Helper()
+	ca, err := NewCA(dir, "ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := make([]Pair, 0, len(names))
+	for _, n := range names {
+		p, err := ca.Issue(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, p)
+	}
+	return ca, pairs
+}
