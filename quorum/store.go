@@ -338,14 +338,41 @@ func (s *Store) leave(ctx context.Context, id string) (uint64, error) {
 		}
 	}
 	f := s.raft.RemoveServer(raft.ServerID(id), 0, s.timeout(ctx))
-	if err := s.wait(ctx, f); err != nil {
+	if err := s.wait(ctx, f); err != nil && !s.removedSelf(id, err) {
 		return 0, err
 	}
 	s.log.Info("monitor left", "id", id)
-	if !s.IsLeader() { // the leader removed itself: the next one records it
+	if id == s.opt.ID || !s.IsLeader() {
+		// This leader removed itself (raft shuts it down now) or lost
+		// leadership: the next leader drops the member from the state
+		// (sentinel's prune of monitors no longer in the configuration).
 		return f.Index(), nil
 	}
 	return s.apply(ctx, Command{Op: OpRemoveMonitor, MonitorID: id})
+}
+
+// removedSelf reports whether err, returned while this node removed id, only
+// means that the removal committed: a leader that removes itself shuts its
+// raft down as soon as the new configuration commits (raft's
+// ShutdownOnRemove), and the shutdown can win the race against the answer
+// to the removal's future. Nothing else shuts raft down while the store is
+// open, so ErrClosed with the store open and id gone from the configuration
+// is that commit.
+func (s *Store) removedSelf(id string, err error) bool {
+	if id != s.opt.ID || !errors.Is(err, ErrClosed) {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false // closed by Close: the removal may not have committed
+	default:
+	}
+	for _, srv := range s.raft.GetConfiguration().Configuration().Servers {
+		if string(srv.ID) == id {
+			return false
+		}
+	}
+	return true
 }
 
 // Propose commits cmd: locally when this node leads, otherwise forwarded to

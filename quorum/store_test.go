@@ -269,3 +269,45 @@ func TestProposeHandlerRejectsBadRequests(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestLeaderLeavesItself: a leader asked to remove itself reports success.
+// Raft shuts such a leader down as soon as the new configuration commits,
+// which can happen before the removal's own future is answered; the leave
+// must not then be reported as failed ("store closed") when it committed.
+// The race is timing-bound, so several groups are tried.
+func TestLeaderLeavesItself(t *testing.T) {
+	ctx := context.Background()
+	for round := range 4 {
+		nodes := startGroup(t, []string{t.TempDir(), t.TempDir(), t.TempDir()}, nil)
+		var lead *node
+		for _, nd := range nodes {
+			if nd.store.IsLeader() {
+				lead = nd
+			}
+		}
+		if lead == nil {
+			t.Fatalf("round %d: no leader after start", round)
+		}
+		if err := lead.store.Apply(ctx, Command{Op: OpLeave, MonitorID: lead.id}); err != nil {
+			t.Fatalf("round %d: leader %s leaving itself: %v", round, lead.id, err)
+		}
+		for _, nd := range nodes {
+			if nd == lead {
+				continue
+			}
+			eventually(t, 10*time.Second, func() error {
+				servers, err := nd.store.Servers()
+				if err != nil {
+					return err
+				}
+				if _, ok := servers[lead.id]; ok || len(servers) != 2 {
+					return fmt.Errorf("%s: configuration %v still lists %s", nd.id, servers, lead.id)
+				}
+				if id, _ := nd.store.Leader(); id == "" || id == lead.id {
+					return fmt.Errorf("%s: leader %q", nd.id, id)
+				}
+				return nil
+			})
+		}
+	}
+}
