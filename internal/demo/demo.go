@@ -123,26 +123,48 @@ func StartMonitors(dir string, n int, masterAddr string, downAfter time.Duration
 
 // OpenListeners opens n sets of loopback listeners. raftAddrs, when given,
 // fixes the raft listeners' addresses (to restart a group on the addresses
-// its members know); the others always take free ports.
+// its members know); the others take free ports. A raft port that is not
+// given is taken below the ephemeral range (redisproc.FreePort), so that a
+// restart on it cannot find it held by an outbound connection.
 func OpenListeners(n int, raftAddrs []string) ([]daemon.Listeners, error) {
 	var lns []daemon.Listeners
 	for i := range n {
 		var l daemon.Listeners
 		var err error
-		ra := "127.0.0.1:0"
-		if raftAddrs != nil {
-			ra = raftAddrs[i]
-		}
-		addrs := []string{"127.0.0.1:0", ra, "127.0.0.1:0"}
-		for j, p := range []*net.Listener{&l.RESP, &l.Raft, &l.HTTP} {
-			if *p, err = net.Listen("tcp", addrs[j]); err != nil {
-				CloseListeners(append(lns, l))
-				return nil, err
+		if l.RESP, err = net.Listen("tcp", "127.0.0.1:0"); err == nil {
+			if raftAddrs != nil {
+				l.Raft, err = net.Listen("tcp", raftAddrs[i])
+			} else {
+				l.Raft, err = listenStable()
 			}
+		}
+		if err == nil {
+			l.HTTP, err = net.Listen("tcp", "127.0.0.1:0")
+		}
+		if err != nil {
+			CloseListeners(append(lns, l))
+			return nil, err
 		}
 		lns = append(lns, l)
 	}
 	return lns, nil
+}
+
+// listenStable listens on a free loopback port outside the ephemeral range,
+// trying another when one is taken between the choice and the bind.
+func listenStable() (net.Listener, error) {
+	var err error
+	for range 10 {
+		var port int
+		if port, err = redisproc.FreePort(); err != nil {
+			return nil, err
+		}
+		var l net.Listener
+		if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("demo: raft listener: %w", err)
 }
 
 // CloseListeners closes every non-nil listener.

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -65,16 +66,72 @@ func Binary(name string) (string, error) {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. Start
 // retries with another port if it is taken before redis-server binds it.
+//
+// The port is chosen below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), never from it: tests restart servers on
+// their own port (a killed master, a removed monitor coming back), and a port
+// of that range can be taken in between as the local port of any outbound
+// connection (the monitors keep long-lived ones to every node), which made
+// the restart fail with "address already in use". No port is handed out
+// twice by one process.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	lo, hi := portPool()
+	for range 200 {
+		port := lo + rand.IntN(hi-lo)
+		if !handedOut.claim(port) {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue // in use by something else: try another
+		}
+		if err := l.Close(); err != nil {
+			return 0, fmt.Errorf("redisproc: find a free port: %w", err)
+		}
+		return port, nil
+	}
+	return 0, fmt.Errorf("redisproc: find a free port: none free among 200 tries in %d-%d", lo, hi-1)
+}
+
+// portPool is the range FreePort draws from: from 15000 up to the start of
+// the ephemeral range (32768 when it cannot be read).
+func portPool() (lo, hi int) {
+	lo, hi = 15000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
-		return 0, fmt.Errorf("redisproc: find a free port: %w", err)
+		return lo, hi
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("redisproc: find a free port: %w", err)
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return lo, hi
 	}
-	return port, nil
+	first, err := strconv.Atoi(f[0])
+	if err != nil || first <= 1024 {
+		return lo, hi
+	}
+	if first-lo < 2000 { // a wide ephemeral range: take what lies below it
+		lo = max(1025, first/2)
+	}
+	return lo, first
+}
+
+// portSet remembers the ports FreePort has handed out.
+type portSet struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}
+
+var handedOut = &portSet{ports: map[int]bool{}}
+
+// claim marks port as handed out; false when it already was.
+func (s *portSet) claim(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ports[port] {
+		return false
+	}
+	s.ports[port] = true
+	return true
 }
 
 // Options describe one redis-server.

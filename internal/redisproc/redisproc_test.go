@@ -303,3 +303,31 @@ func TestSentinel(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// TestFreePortOutsideEphemeralRange: FreePort never hands out a port an
+// outbound connection could take (the kernel's ephemeral range), nor the
+// same port twice.
+func TestFreePortOutsideEphemeralRange(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ephLow, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for range 500 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p >= ephLow || p <= 1024 {
+			t.Fatalf("FreePort gave %d; the ephemeral range starts at %d", p, ephLow)
+		}
+		if seen[p] {
+			t.Fatalf("FreePort gave %d twice", p)
+		}
+		seen[p] = true
+	}
+}
