@@ -243,6 +243,10 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				}
 				c.DropIn.DenyScriptsReconfig = strings.EqualFold(args[2], "yes")
 				c.DropIn.denySeen = true
+				if !c.DropIn.DenyScriptsReconfig {
+					note("script paths are never changed at run time (as with yes): SENTINEL SET would commit a " +
+						"command line that every monitor of the group then runs; change them in this file and restart")
+				}
 			case "resolve-hostnames", "announce-hostnames":
 				if len(args) != 3 || (!strings.EqualFold(args[2], "yes") && !strings.EqualFold(args[2], "no")) {
 					return Imported{}, bad("want: sentinel %s yes|no", sub)

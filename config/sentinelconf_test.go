@@ -58,6 +58,26 @@ func TestImportSentinelConf(t *testing.T) {
 	}
 }
 
+// TestImportDenyScriptsReconfigNo: "deny-scripts-reconfig no" is read
+// (kept for a return to Sentinel) but script paths stay fixed at run time,
+// and the log says so; "yes" says nothing.
+func TestImportDenyScriptsReconfigNo(t *testing.T) {
+	for _, c := range []struct {
+		val      string
+		deny     bool
+		wantNote bool
+	}{{"no", false, true}, {"yes", true, false}} {
+		im, err := ImportSentinelConf(strings.NewReader("sentinel monitor m 10.0.0.1 6379 1\nsentinel deny-scripts-reconfig " + c.val + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted := strings.Contains(strings.Join(im.Notes, "\n"), "line 2: sentinel deny-scripts-reconfig "+c.val+": script paths are never changed")
+		if im.Config.DropIn.DenyScriptsReconfig != c.deny || noted != c.wantNote {
+			t.Errorf("%s: DenyScriptsReconfig %v, noted %v; notes %q", c.val, im.Config.DropIn.DenyScriptsReconfig, noted, im.Notes)
+		}
+	}
+}
+
 func TestImportSentinelConfErrors(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"sentinel down-after-milliseconds mymaster 10\n", "line 1"},
