@@ -179,42 +179,28 @@ var commandTable = map[string]cmdSpec{
 // lookupCommand resolves args to a command spec, or returns the Redis error text:
 // unknown command, unknown subcommand, then wrong arity.
 func lookupCommand(args [][]byte) (cmdSpec, string) {
-	var buf [32]byte
-	spec, ok := commandTable[string(lowerInto(buf[:0], args[0]))]
+	id, ok := commandIndex.find(args[0])
 	if !ok {
 		return cmdSpec{}, unknownCommandError(args)
 	}
-	var sub []byte
-	if spec.subs != nil && len(args) >= 2 {
-		var sbuf [32]byte
-		sub = lowerInto(sbuf[:0], args[1])
-		s, ok := spec.subs[string(sub)]
+	spec := &specsByID[id]
+	hasSub := spec.subs != nil && len(args) >= 2
+	if hasSub {
+		sid, ok := subIndex[id].find(args[1])
 		if !ok {
 			return cmdSpec{}, fmt.Sprintf("ERR unknown subcommand '%s'. Try %s HELP.",
 				clipArg(args[1], 128), strings.ToUpper(string(args[0])))
 		}
-		spec = s
+		spec = &specsByID[sid]
 	}
 	if n := len(args); (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
 		full := strings.ToLower(string(args[0]))
-		if sub != nil {
-			full += "|" + string(sub)
+		if hasSub {
+			full += "|" + strings.ToLower(string(args[1]))
 		}
 		return cmdSpec{}, arityErrorText(full)
 	}
-	return spec, ""
-}
-
-// lowerInto appends b lower-cased (ASCII) to dst; with a stack-allocated
-// dst of enough capacity it does not allocate.
-func lowerInto(dst, b []byte) []byte {
-	for _, ch := range b {
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		dst = append(dst, ch)
-	}
-	return dst
+	return *spec, ""
 }
 
 // unknownCommandError formats Redis' error for an unknown command: the name

@@ -22,9 +22,13 @@ func init() {
 
 // commandNamesByID names each call counter: "ping", "sentinel|masters", ...
 // specsByID holds the command of each id.
+// commandIndex finds a command's id by name, subIndex[id] the subcommands
+// of command id (nil when it has none).
 var (
 	commandNamesByID []string
 	specsByID        []cmdSpec
+	commandIndex     nameIndex
+	subIndex         []*nameIndex
 )
 
 // numberCommands gives every command and subcommand its counter index.
@@ -48,6 +52,17 @@ func numberCommands() {
 			spec.subs[s] = sub
 		}
 		commandTable[name] = spec
+	}
+	subIndex = make([]*nameIndex, len(specsByID))
+	for name, spec := range commandTable {
+		commandIndex.add(name, spec.id)
+		if spec.subs != nil {
+			x := &nameIndex{}
+			for s, sub := range spec.subs {
+				x.add(s, sub.id)
+			}
+			subIndex[spec.id] = x
+		}
 	}
 }
 
