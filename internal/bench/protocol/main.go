@@ -199,7 +199,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 				}
 				key := sampleKey{c.String(), t.label}
 				samples[key] = append(samples[key], smp)
-				fmt.Fprintf(w, "  run %d/%d  %-44s %-22s %10.0f req/s  %6.2f µs CPU/req\n", i+1, opt.runs, c, t.label, smp.rps, smp.cpuUS)
+				fmt.Fprintf(w, "  run %d/%d  %-44s %-22s %10.0f req/s  %6.2f µs CPU/req  client %3.0f%% of a core\n", i+1, opt.runs, c, t.label, smp.rps, smp.cpuUS, 100*smp.clientCPU)
 			}
 		}
 	}

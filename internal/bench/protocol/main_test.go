@@ -94,13 +94,20 @@ func TestReportTarget(t *testing.T) {
 	targets := []target{{label: labelFollower, sys: benchutil.Raftsentinel, mon: mon("m2")}, {label: labelSentinel, sys: benchutil.Sentinel, mon: mon("sentinel1")}}
 	samples := map[sampleKey][]sample{}
 	for _, c := range cases {
-		samples[sampleKey{c.String(), labelFollower}] = []sample{{rps: 110, cpuUS: 1}}
-		samples[sampleKey{c.String(), labelSentinel}] = []sample{{rps: 100, cpuUS: 2}}
+		samples[sampleKey{c.String(), labelFollower}] = []sample{{rps: 110, cpuUS: 1, clientCPU: 0.5}}
+		samples[sampleKey{c.String(), labelSentinel}] = []sample{{rps: 100, cpuUS: 2, clientCPU: 0.98}}
 	}
 	in := reportInput{opt: options{runs: 1, requests: 1000, clients: 50}, targets: targets, leader: "m1", follower: "m2", samples: samples,
 		rss: [3]map[string]memory{{}, {}, {}}}
 	text := strings.Join(reportLines(in), "\n")
-	if !strings.Contains(text, "| PING | 16 | 110 | 100 | 1.10 |") || !strings.Contains(text, "): holds.") {
+	if !strings.Contains(text, "| PING | 16 | 110 | 100 | 1.10 |") || !strings.Contains(text, "): holds.") ||
+		!strings.Contains(text, "| PING | 16 | 1.00 | 2.00 | 0.50 | 50 / 98 |") || strings.Contains(text, "Client-bound") {
+		t.Fatalf("report:\n%s", text)
+	}
+	// Client at ≥ 90% of a core against both systems: named as client-bound.
+	samples[sampleKey{cases[2].String(), labelFollower}] = []sample{{rps: 110, cpuUS: 1, clientCPU: 0.95}}
+	text = strings.Join(reportLines(in), "\n")
+	if !strings.Contains(text, "at ≥ 90% of a core against both systems): PING -P 1. ") {
 		t.Fatalf("report:\n%s", text)
 	}
 	samples[sampleKey{cases[3].String(), labelFollower}] = []sample{{rps: 90}}

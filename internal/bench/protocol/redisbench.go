@@ -66,6 +66,10 @@ const benchTimeout = 5 * time.Minute
 type sample struct {
 	rps   float64 // redis-benchmark's requests per second
 	cpuUS float64 // CPU time (user + system) of the monitor per request, in µs
+	// clientCPU is redis-benchmark's CPU time (user + system) over its
+	// run's wall time: 1 is one core busy all the time, when the client,
+	// not the server, bounds the throughput.
+	clientCPU float64
 }
 
 // runCase checks that the target answers the command correctly, runs
@@ -86,7 +90,7 @@ func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sampl
 	pid := t.mon.Pid()
 	var before time.Duration
 	var beforeErr error
-	stdout, err := runBenchmark(ctx, args, func() { before, beforeErr = cpuTime(pid) })
+	stdout, clientCPU, err := runBenchmark(ctx, args, func() { before, beforeErr = cpuTime(pid) })
 	if err != nil {
 		return sample{}, err
 	}
@@ -98,7 +102,7 @@ func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sampl
 	if err != nil {
 		return sample{}, err
 	}
-	return sample{rps: rps, cpuUS: float64((after - before).Microseconds()) / float64(cfg.requests)}, nil
+	return sample{rps: rps, cpuUS: float64((after - before).Microseconds()) / float64(cfg.requests), clientCPU: clientCPU}, nil
 }
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
@@ -158,12 +162,13 @@ func checkReply(ctx context.Context, addr string, c benchCase) error {
 }
 
 // runBenchmark runs redis-benchmark with args in its own process group
-// (killed with this program) and returns its standard output. started, if
-// not nil, is called once the process runs.
-func runBenchmark(ctx context.Context, args []string, started func()) ([]byte, error) {
+// (killed with this program) and returns its standard output and the
+// share of one core it used (CPU time over wall time). started, if not
+// nil, is called once the process runs.
+func runBenchmark(ctx context.Context, args []string, started func()) ([]byte, float64, error) {
 	bin, err := redisproc.Binary("redis-benchmark")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	bctx, cancel := context.WithTimeout(ctx, benchTimeout)
 	defer cancel()
@@ -171,22 +176,28 @@ func runBenchmark(ctx context.Context, args []string, started func()) ([]byte, e
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	benchutil.OwnGroup(cmd, 2*time.Second)
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-benchmark: %w", err)
+		return nil, 0, fmt.Errorf("start redis-benchmark: %w", err)
 	}
 	if started != nil {
 		started()
 	}
 	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
-		return nil, fmt.Errorf("redis-benchmark %s: %w; stderr: %s", strings.Join(args, " "), err, benchStderr(stderr.Bytes()))
+		return nil, 0, fmt.Errorf("redis-benchmark %s: %w; stderr: %s", strings.Join(args, " "), err, benchStderr(stderr.Bytes()))
 	}
+	wall := time.Since(start)
 	if msg := benchStderr(stderr.Bytes()); msg != "" {
-		return nil, fmt.Errorf("redis-benchmark %s: unexpected stderr: %s", strings.Join(args, " "), msg)
+		return nil, 0, fmt.Errorf("redis-benchmark %s: unexpected stderr: %s", strings.Join(args, " "), msg)
 	}
-	return stdout.Bytes(), nil
+	var share float64
+	if ps := cmd.ProcessState; ps != nil && wall > 0 {
+		share = float64(ps.UserTime()+ps.SystemTime()) / float64(wall)
+	}
+	return stdout.Bytes(), share, nil
 }
 
 // benchStderr is redis-benchmark's standard error without the warning it

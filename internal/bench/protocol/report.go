@@ -50,6 +50,18 @@ func cpuOf(ss []sample) []float64 {
 	return out
 }
 
+func clientOf(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s.clientCPU
+	}
+	return out
+}
+
+// clientBound is the share of one core (median) above which
+// redis-benchmark, single-threaded, is taken to bound the throughput.
+const clientBound = 0.9
+
 // spread is (max - min) / median of xs.
 func spread(xs []float64) float64 {
 	m := benchutil.Median(xs)
@@ -155,7 +167,10 @@ func reportLines(in reportInput) []string {
 		header += " raftsentinel leader CPU µs/request |"
 		sep += "---|"
 	}
+	header += " redis-benchmark CPU, % of a core (vs raftsentinel / vs Sentinel) |"
+	sep += "---|"
 	lines = append(lines, header, sep)
+	var bound []string
 	for _, c := range cases {
 		cf := benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelFollower}]))
 		cs := benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelSentinel}]))
@@ -163,9 +178,21 @@ func reportLines(in reportInput) []string {
 		if withLeader {
 			row += fmt.Sprintf(" %.2f |", benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelLeader}])))
 		}
+		kf := benchutil.Median(clientOf(in.samples[sampleKey{c.String(), labelFollower}]))
+		ks := benchutil.Median(clientOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		row += fmt.Sprintf(" %.0f / %.0f |", 100*kf, 100*ks)
 		lines = append(lines, row)
+		if kf >= clientBound && ks >= clientBound {
+			bound = append(bound, fmt.Sprintf("%s -P %d", c.command, c.pipeline))
+		}
 	}
-	lines = append(lines, "", "(CPU time = user + system time of the monitor process, all threads, from /proc/<pid>/stat in 10 ms ticks, over the redis-benchmark run, divided by the requests.)", "")
+	lines = append(lines, "", "(CPU time = user + system time of the monitor process, all threads, from /proc/<pid>/stat in 10 ms ticks, over the redis-benchmark run, divided by the requests; "+
+		"redis-benchmark's share of a core = its user + system time over its wall time.)", "")
+	if len(bound) > 0 {
+		lines = append(lines, fmt.Sprintf("Client-bound (redis-benchmark, single-threaded, at ≥ %.0f%% of a core against both systems): %s. "+
+			"There the client's ceiling bounds both systems, so the throughput ratio is 1.0 plus noise whichever server is faster; "+
+			"CPU per request compares the servers.", 100*clientBound, strings.Join(bound, "; ")), "")
+	}
 
 	lines = append(lines,
 		"| process | VmRSS idle, ready + settle (MiB) | VmRSS after warm-up (MiB) | VmRSS after the benchmark (MiB) | peak VmHWM (MiB) |",
