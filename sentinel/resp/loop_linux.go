@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -194,6 +195,14 @@ func (l *loop) stop() {
 
 func (l *loop) run() {
 	defer l.srv.wg.Done()
+	// One thread for the loop, as Redis has one: unlocked, the goroutine
+	// came back from epoll_wait on whichever thread had a P and wandered
+	// over 4 to 9 threads. Locked, the -P 1 throughput ratio to Sentinel
+	// in alternating same-run measurements was 1.00 on average (8
+	// measurements, 0.94–1.05) against 0.97 unlocked (0.83–1.15), for the
+	// same CPU per request.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	defer func() {
 		_ = unix.Close(l.epfd)
 		_ = unix.Close(l.evfd)
