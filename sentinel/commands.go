@@ -792,7 +792,7 @@ func (h *handler) sentinelGetMasterAddr(c *resp.Conn, args [][]byte) {
 	a := h.b.Announce(m.Addr)
 	c.WriteArrayHeader(2)
 	c.WriteBulkString(a.Host)
-	c.WriteBulkString(strconv.Itoa(a.Port))
+	c.WriteBulkInt(int64(a.Port))
 }
 
 func (h *handler) sentinelMyID(c *resp.Conn, _ [][]byte) {

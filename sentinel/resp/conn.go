@@ -160,6 +160,10 @@ func (c *Conn) WriteBulk(b []byte) { c.buf = appendBulk(c.buf, b) }
 // WriteBulkString appends a bulk string reply.
 func (c *Conn) WriteBulkString(s string) { c.buf = appendBulkString(c.buf, s) }
 
+// WriteBulkInt queues n in decimal as a bulk string ("6379"), as Sentinel
+// sends ports and counts; it does not allocate.
+func (c *Conn) WriteBulkInt(n int64) { c.buf = appendBulkInt(c.buf, n) }
+
 // WriteNull appends a null (RESP2 $-1, RESP3 _).
 func (c *Conn) WriteNull() { c.buf = appendNull(c.buf, c.Proto()) }
 

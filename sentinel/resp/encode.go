@@ -55,6 +55,16 @@ func appendBulkString(b []byte, s string) []byte {
 	return append(b, crlf...)
 }
 
+// appendBulkInt appends n in decimal as a bulk string (as Sentinel sends
+// ports), without making a string of it.
+func appendBulkInt(b []byte, n int64) []byte {
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], n, 10)
+	b = appendHeader(b, '$', int64(len(d)))
+	b = append(b, d...)
+	return append(b, crlf...)
+}
+
 // appendNull appends a null bulk string: RESP2 $-1, RESP3 _.
 func appendNull(b []byte, proto int) []byte {
 	if proto == 3 {
