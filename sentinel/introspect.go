@@ -39,6 +39,8 @@ func numberCommands() {
 		spec.id = len(commandNamesByID)
 		commandNamesByID = append(commandNamesByID, name)
 		specsByID = append(specsByID, spec)
+		subIndex = append(subIndex, nil)
+		commandIndex.add(name, spec.id)
 		subs := make([]string, 0, len(spec.subs))
 		for s := range spec.subs {
 			subs = append(subs, s)
@@ -49,20 +51,14 @@ func numberCommands() {
 			sub.id = len(commandNamesByID)
 			commandNamesByID = append(commandNamesByID, name+"|"+s)
 			specsByID = append(specsByID, sub)
+			subIndex = append(subIndex, nil)
 			spec.subs[s] = sub
+			if subIndex[spec.id] == nil {
+				subIndex[spec.id] = &nameIndex{}
+			}
+			subIndex[spec.id].add(s, sub.id)
 		}
 		commandTable[name] = spec
-	}
-	subIndex = make([]*nameIndex, len(specsByID))
-	for name, spec := range commandTable {
-		commandIndex.add(name, spec.id)
-		if spec.subs != nil {
-			x := &nameIndex{}
-			for s, sub := range spec.subs {
-				x.add(s, sub.id)
-			}
-			subIndex[spec.id] = x
-		}
 	}
 }
 

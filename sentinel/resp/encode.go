@@ -59,10 +59,7 @@ func appendBulkString(b []byte, s string) []byte {
 // ports), without making a string of it.
 func appendBulkInt(b []byte, n int64) []byte {
 	var digits [20]byte
-	d := strconv.AppendInt(digits[:0], n, 10)
-	b = appendHeader(b, '$', int64(len(d)))
-	b = append(b, d...)
-	return append(b, crlf...)
+	return appendBulk(b, strconv.AppendInt(digits[:0], n, 10))
 }
 
 // appendNull appends a null bulk string: RESP2 $-1, RESP3 _.

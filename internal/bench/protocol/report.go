@@ -33,30 +33,18 @@ type reportInput struct {
 	loadEnd          string
 }
 
-// rpsOf and cpuOf pick one quantity of samples.
-func rpsOf(ss []sample) []float64 {
+// pick returns one quantity of each sample.
+func pick(ss []sample, q func(sample) float64) []float64 {
 	out := make([]float64, len(ss))
 	for i, s := range ss {
-		out[i] = s.rps
+		out[i] = q(s)
 	}
 	return out
 }
 
-func cpuOf(ss []sample) []float64 {
-	out := make([]float64, len(ss))
-	for i, s := range ss {
-		out[i] = s.cpuUS
-	}
-	return out
-}
-
-func clientOf(ss []sample) []float64 {
-	out := make([]float64, len(ss))
-	for i, s := range ss {
-		out[i] = s.clientCPU
-	}
-	return out
-}
+func sampleRPS(s sample) float64    { return s.rps }
+func sampleCPU(s sample) float64    { return s.cpuUS }
+func sampleClient(s sample) float64 { return s.clientCPU }
 
 // clientBound is the share of one core (median) above which
 // redis-benchmark, single-threaded, is taken to bound the throughput.
@@ -134,11 +122,11 @@ func reportLines(in reportInput) []string {
 	var misses []string
 	worstSpread, worstCell := 0.0, ""
 	for _, c := range cases {
-		mf := benchutil.Median(rpsOf(in.samples[sampleKey{c.String(), labelFollower}]))
-		ms := benchutil.Median(rpsOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		mf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleRPS))
+		ms := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleRPS))
 		row := fmt.Sprintf("| %s | %d | %s | %s | %s |", c.command, c.pipeline, rpsCell(mf), rpsCell(ms), ratioCell(mf, ms))
 		if withLeader {
-			ml := benchutil.Median(rpsOf(in.samples[sampleKey{c.String(), labelLeader}]))
+			ml := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelLeader}], sampleRPS))
 			row += fmt.Sprintf(" %s | %s |", rpsCell(ml), ratioCell(ml, ms))
 		}
 		lines = append(lines, row)
@@ -147,7 +135,7 @@ func reportLines(in reportInput) []string {
 			misses = append(misses, fmt.Sprintf("%s -P %d (%s)", c.command, c.pipeline, ratioCell(mf, ms)))
 		}
 		for _, t := range in.targets {
-			xs := rpsOf(in.samples[sampleKey{c.String(), t.label}])
+			xs := pick(in.samples[sampleKey{c.String(), t.label}], sampleRPS)
 			if sp := spread(xs); sp > worstSpread {
 				worstSpread, worstCell = sp, fmt.Sprintf("%s -P %d on the %s", c.command, c.pipeline, t.label)
 			}
@@ -172,14 +160,14 @@ func reportLines(in reportInput) []string {
 	lines = append(lines, header, sep)
 	var bound []string
 	for _, c := range cases {
-		cf := benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelFollower}]))
-		cs := benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		cf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleCPU))
+		cs := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleCPU))
 		row := fmt.Sprintf("| %s | %d | %.2f | %.2f | %s |", c.command, c.pipeline, cf, cs, ratioCell(cf, cs))
 		if withLeader {
-			row += fmt.Sprintf(" %.2f |", benchutil.Median(cpuOf(in.samples[sampleKey{c.String(), labelLeader}])))
+			row += fmt.Sprintf(" %.2f |", benchutil.Median(pick(in.samples[sampleKey{c.String(), labelLeader}], sampleCPU)))
 		}
-		kf := benchutil.Median(clientOf(in.samples[sampleKey{c.String(), labelFollower}]))
-		ks := benchutil.Median(clientOf(in.samples[sampleKey{c.String(), labelSentinel}]))
+		kf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleClient))
+		ks := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleClient))
 		row += fmt.Sprintf(" %.0f / %.0f |", 100*kf, 100*ks)
 		lines = append(lines, row)
 		if kf >= clientBound && ks >= clientBound {
