@@ -237,7 +237,9 @@ type Raft struct {
 	// LeaderLeaseTimeout ("leader-lease-timeout"): default 250ms; >= 5ms and
 	// <= heartbeat-timeout.
 	LeaderLeaseTimeout time.Duration `mapstructure:"leader-lease-timeout"`
-	// CommitTimeout ("commit-timeout"): default 10ms; >= 1ms.
+	// CommitTimeout ("commit-timeout"): default 50ms; >= 1ms. How often an idle
+	// leader tells each follower the commit index (a committed change reaches
+	// the followers at once regardless: see quorum.Store).
 	CommitTimeout time.Duration `mapstructure:"commit-timeout"`
 	// SnapshotInterval ("snapshot-interval"): default 30s; >= 5ms.
 	SnapshotInterval time.Duration `mapstructure:"snapshot-interval"`
@@ -305,7 +307,7 @@ func defaults() Config {
 			HeartbeatTimeout:   500 * time.Millisecond,
 			ElectionTimeout:    500 * time.Millisecond,
 			LeaderLeaseTimeout: 250 * time.Millisecond,
-			CommitTimeout:      10 * time.Millisecond,
+			CommitTimeout:      50 * time.Millisecond,
 			SnapshotInterval:   30 * time.Second,
 			SnapshotThreshold:  2048,
 			ApplyTimeout:       2 * time.Second,

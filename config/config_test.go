@@ -86,7 +86,7 @@ func TestDefault(t *testing.T) {
 			HeartbeatTimeout:   500 * time.Millisecond,
 			ElectionTimeout:    500 * time.Millisecond,
 			LeaderLeaseTimeout: 250 * time.Millisecond,
-			CommitTimeout:      10 * time.Millisecond,
+			CommitTimeout:      50 * time.Millisecond,
 			SnapshotInterval:   30 * time.Second,
 			SnapshotThreshold:  2048,
 			ApplyTimeout:       2 * time.Second,

@@ -39,6 +39,8 @@ type groupNet struct {
 	clientTLS *tls.Config // the forwarders' TLS client config
 	// wrap, when set, wraps each node's forwarder.
 	wrap func(Forwarder) Forwarder
+	// commitTimeout, when set, is every store's Options.CommitTimeout.
+	commitTimeout time.Duration
 }
 
 // Forwarder is the type of Options.Forward.
@@ -77,7 +79,8 @@ func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet
 		}
 		s, err := Open(Options{ID: nd.id, Listener: lns[i], DataDir: nd.dir, Peers: peers,
 			HeartbeatTimeout: 100 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
-			LeaderLeaseTimeout: 50 * time.Millisecond, Forward: forward, Security: gn.sec})
+			LeaderLeaseTimeout: 50 * time.Millisecond, CommitTimeout: gn.commitTimeout,
+			Forward: forward, Security: gn.sec})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,6 +225,49 @@ func TestGroupForwardingAndRestart(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestFollowersLearnCommitsAtOnce stretches raft's periodic commit-index
+// announcement to a minute: a change committed on the leader must still
+// reach every follower's state, and a Propose forwarded from a follower
+// (which waits until the follower has applied it) must still return, in
+// about a round trip, because the leader announces each commit as it
+// happens. Without that, the followers learn of the commit only with
+// raft's next periodic announcement (the test then fails at its 5 s poll).
+func TestFollowersLearnCommitsAtOnce(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	nodes := startGroupWith(t, dirs, nil, groupNet{commitTimeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var leader *node
+	for _, nd := range nodes {
+		if nd.store.IsLeader() {
+			leader = nd
+		}
+	}
+	if leader == nil {
+		t.Fatal("no leader after startGroup")
+	}
+	spec := &Master{Name: "fast", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
+	if err := leader.store.Propose(ctx, Command{Op: OpAddMaster, Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range nodes {
+		eventually(t, 5*time.Second, func() error {
+			if _, ok := nd.store.State().Masters["fast"]; !ok {
+				return fmt.Errorf("%s has not applied the leader's commit", nd.id)
+			}
+			return nil
+		})
+	}
+	f := follower(nodes)
+	start := time.Now()
+	if err := f.store.Propose(ctx, Command{Op: OpRemove, Master: "fast"}); err != nil {
+		t.Fatalf("forwarded propose: %v (after %v)", err, time.Since(start))
+	}
+	if _, ok := f.store.State().Masters["fast"]; ok {
+		t.Fatal("the follower's state still has the master its own proposal removed")
 	}
 }
 
