@@ -33,6 +33,16 @@ const (
 	minRead      = 16 << 10 // free room a client's own input buffer keeps for a read
 	maxIdleInput = 64 << 10 // a client's input buffer larger than this is freed when empty
 	loopTick     = 100 * time.Millisecond
+	// loopYield is how often a busy loop passes through the scheduler.
+	// Blocking in epoll_wait and returning does not: to the runtime the
+	// loop is then one goroutine running without a break, and after 10 ms
+	// its monitor thread (sysmon) preempts it with a signal and takes its
+	// P, and — having found work to do — goes back to waking every 20 µs.
+	// Under redis-benchmark -c 50 (PING) that was ~45 signals and ~1,600
+	// sysmon wake-ups a second; yielding every 5 ms cut them to ~1 and
+	// ~250, context switches per request from 0.19–0.20 to 0.17 and the
+	// monitor's CPU per request by ~5% (8.5 → 7.9–8.1 µs).
+	loopYield = 5 * time.Millisecond
 )
 
 // loopConn is the event loop's state of one connection.
@@ -208,6 +218,7 @@ func (l *loop) run() {
 		_ = unix.Close(l.evfd)
 	}()
 	var queue []*Conn
+	var yielded time.Time
 	for {
 		n, err := l.wait()
 		if err != nil && err != unix.EINTR {
@@ -216,6 +227,10 @@ func (l *loop) run() {
 			continue
 		}
 		l.now = time.Now()
+		if l.now.Sub(yielded) >= loopYield {
+			yielded = l.now
+			runtime.Gosched()
+		}
 		for i := 0; i < n; i++ {
 			ev := l.evs[i]
 			fd := int(ev.Fd)
