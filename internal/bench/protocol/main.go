@@ -46,6 +46,7 @@ type options struct {
 	leader   bool
 	keep     bool
 	settle   time.Duration
+	idle     time.Duration
 	perfDir  string
 	perfFreq int
 }
@@ -73,11 +74,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var opt options
 	fs := benchutil.NewFlagSet("bench-protocol", stderr)
 	fs.IntVar(&opt.runs, "runs", 3, "repetitions of every measurement (the report gives the median)")
-	fs.IntVar(&opt.requests, "n", 200000, "requests per redis-benchmark measurement (redis-benchmark -n)")
+	fs.IntVar(&opt.requests, "n", 200000, "requests per redis-benchmark measurement (redis-benchmark -n; pipelined cases send -P times as many)")
 	fs.IntVar(&opt.clients, "c", 50, "parallel connections of redis-benchmark (redis-benchmark -c)")
 	fs.StringVar(&opt.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&opt.leader, "leader", true, "also measure raftsentinel's Raft leader (for reference; the comparison uses a follower)")
 	fs.DurationVar(&opt.settle, "settle", 2*time.Second, "pause between the topologies being ready and the first RSS reading")
+	fs.DurationVar(&opt.idle, "idle", 10*time.Second, "how long to measure every monitor's CPU with no client connected, after -settle (0: not measured)")
 	fs.StringVar(&opt.perfDir, "perf", "", "after the measurements, run perf stat (follower and Sentinel) and perf record -g (follower) under each load, writing into `dir`")
 	fs.IntVar(&opt.perfFreq, "perf-freq", 999, "sampling frequency of -perf (Hz)")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the working directory (configs, logs) instead of removing it")
@@ -93,6 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return opt, fmt.Errorf("-c %d: must be at least 1", opt.clients)
 	case opt.settle < 0:
 		return opt, fmt.Errorf("-settle %s: must not be negative", opt.settle)
+	case opt.idle < 0:
+		return opt, fmt.Errorf("-idle %s: must not be negative", opt.idle)
 	case opt.perfFreq < 1:
 		return opt, fmt.Errorf("-perf-freq %d: must be positive", opt.perfFreq)
 	}
@@ -167,10 +171,17 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	var idle []idleCPU
+	if opt.idle > 0 {
+		fmt.Fprintf(w, "\nidle: every monitor's CPU over %s, no client connected\n", opt.idle)
+		if idle, err = measureIdle(ctx, []*group{rs, sn}, leader.Name, opt.idle); err != nil {
+			return err
+		}
+	}
 
 	groups := map[benchutil.System]*group{benchutil.Raftsentinel: rs, benchutil.Sentinel: sn}
 	cfg := benchConfig{requests: opt.requests, clients: opt.clients}
-	fmt.Fprintf(w, "\nwarm-up: %d requests of each case against each target (not counted)\n", warmupRequests(opt.requests))
+	fmt.Fprintf(w, "\nwarm-up: %d requests (× the pipeline depth) of each case against each target (not counted)\n", warmupRequests(opt.requests))
 	for _, c := range cases {
 		for _, t := range targets {
 			wc := cfg
@@ -185,7 +196,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 		return err
 	}
 
-	fmt.Fprintf(w, "\nmeasuring: redis-benchmark -c %d -n %d, %d run(s) per measurement, targets alternating\n", opt.clients, opt.requests, opt.runs)
+	fmt.Fprintf(w, "\nmeasuring: redis-benchmark -c %d -n %d (× the pipeline depth), %d run(s) per measurement, targets alternating\n", opt.clients, opt.requests, opt.runs)
 	samples := map[sampleKey][]sample{}
 	for i := 0; i < opt.runs; i++ {
 		for ci, c := range cases {
@@ -221,7 +232,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 
 	report := reportLines(reportInput{
 		machine: machine, opt: opt, targets: targets, leader: leader.Name, follower: follower.Name,
-		samples: samples, rss: [3]map[string]memory{rssIdle, rssWarm, rssAfter}, loadEnd: loadAverage(),
+		samples: samples, rss: [3]map[string]memory{rssIdle, rssWarm, rssAfter}, idle: idle, loadEnd: loadAverage(),
 	})
 	if err := benchutil.WriteReport(w, report, opt.out); err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 )
@@ -78,6 +79,13 @@ func TestProcReaders(t *testing.T) {
 	if _, err := cpuTime(os.Getpid()); err != nil {
 		t.Fatalf("cpuTime(self): %v", err)
 	}
+	// This test has run, so its process has spent time on a CPU.
+	if d, err := runTime(os.Getpid()); err != nil || d <= 0 {
+		t.Fatalf("runTime(self) = %v, %v", d, err)
+	}
+	if _, err := runTime(0); err == nil {
+		t.Fatal("runTime(0): no error")
+	}
 }
 
 func TestSpread(t *testing.T) {
@@ -109,6 +117,25 @@ func TestReportTarget(t *testing.T) {
 	text = strings.Join(reportLines(in), "\n")
 	if !strings.Contains(text, "at ≥ 90% of a core against both systems): PING -P 1. ") {
 		t.Fatalf("report:\n%s", text)
+	}
+	if strings.Contains(text, "Idle cost") {
+		t.Fatalf("idle table without idle measurements:\n%s", text)
+	}
+	in.opt.idle = 10 * time.Second
+	in.idle = []idleCPU{
+		{sys: benchutil.Raftsentinel, name: "m1", role: "leader", core: 0.03},
+		{sys: benchutil.Raftsentinel, name: "m2", role: "follower", core: 0.016},
+		{sys: benchutil.Raftsentinel, name: "m3", role: "follower", core: 0.018},
+		{sys: benchutil.Sentinel, name: "sentinel1", core: 0.002},
+		{sys: benchutil.Sentinel, name: "sentinel2", core: 0.004},
+		{sys: benchutil.Sentinel, name: "sentinel3", core: 0.002},
+	}
+	text = strings.Join(reportLines(in), "\n")
+	for _, want := range []string{"over 10s", "| m1 (raftsentinel leader) | 3.00 |", "| sentinel2 (Redis Sentinel) | 0.40 |",
+		"| ratio raftsentinel leader / Sentinel (median) | 15.00 |", "| ratio raftsentinel follower (median) / Sentinel (median) | 8.50 |"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("report lacks %q:\n%s", want, text)
+		}
 	}
 	samples[sampleKey{cases[3].String(), labelFollower}] = []sample{{rps: 90}}
 	text = strings.Join(reportLines(in), "\n")

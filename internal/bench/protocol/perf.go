@@ -90,7 +90,7 @@ func statCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (perf
 		return perfStat{}, fmt.Errorf("perf stat, %s on %s: %w", c, t.label, err)
 	}
 	st := perfStat{rps: smp.rps}
-	n := float64(cfg.requests)
+	n := float64(c.requests(cfg.requests))
 	for _, line := range strings.Split(out.String(), "\n") {
 		f := strings.Split(line, ",")
 		if len(f) < 3 {

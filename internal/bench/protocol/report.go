@@ -30,6 +30,7 @@ type reportInput struct {
 	leader, follower string // raftsentinel node ids
 	samples          map[sampleKey][]sample
 	rss              [3]map[string]memory // idle, after warm-up, after the benchmark
+	idle             []idleCPU            // every monitor's CPU with no client (none: not measured)
 	loadEnd          string
 }
 
@@ -84,8 +85,8 @@ func monName(targets []target, label string) string {
 	return "?"
 }
 
-// reportLines is the markdown report: machine, throughput table, memory
-// table, target.
+// reportLines is the markdown report: machine, throughput table, CPU
+// table, memory table, idle CPU table, target.
 func reportLines(in reportInput) []string {
 	lines := []string{"## Protocol benchmark: raftsentinel vs Redis Sentinel", ""}
 	for _, m := range in.machine {
@@ -102,7 +103,7 @@ func reportLines(in reportInput) []string {
 	}
 	lines = append(lines,
 		fmt.Sprintf("- setup: per system 1 master + 1 replica watched by 3 monitors (quorum 2), all on loopback, both systems running side by side; "+
-			"`redis-benchmark -c %d -n %d [-P 16] -q --csv <command>` against one monitor of each system; "+
+			"`redis-benchmark -c %d -n %d -q --csv <command>` (with -P 16: -n × 16, so that each run lasts about as long) against one monitor of each system; "+
 			"median of %d runs, the systems alternating measurement by measurement; %s, Redis Sentinel on %s (all Sentinels are equal)",
 			in.opt.clients, in.opt.requests, in.opt.runs, measured, monName(in.targets, labelSentinel)),
 		fmt.Sprintf("- caveat: this machine has %d CPU core(s); redis-benchmark (single-threaded) runs on the same cores as the monitor under test, beside the other, idle, monitors and Redis nodes, "+
@@ -196,6 +197,7 @@ func reportLines(in reportInput) []string {
 		ratioCell(float64(r[2][labelFollower].rss), float64(r[2][labelSentinel].rss)),
 		ratioCell(float64(r[2][labelFollower].hwm), float64(r[2][labelSentinel].hwm))))
 	lines = append(lines, "")
+	lines = append(lines, idleLines(in.idle, in.opt.idle)...)
 
 	verdict := "holds"
 	if !holds {
