@@ -109,7 +109,8 @@ func TestReportTarget(t *testing.T) {
 		rss: [3]map[string]memory{{}, {}, {}}}
 	text := strings.Join(reportLines(in), "\n")
 	if !strings.Contains(text, "| PING | 16 | 110 | 100 | 1.10 |") || !strings.Contains(text, "): holds.") ||
-		!strings.Contains(text, "| PING | 16 | 1.00 | 2.00 | 0.50 | 50 / 98 |") || strings.Contains(text, "Client-bound") {
+		!strings.Contains(text, "| PING | 16 | 1.00 | 2.00 | 0.50 | 50 / 98 |") || strings.Contains(text, "Client-bound") ||
+		!strings.Contains(text, "every row (follower vs Sentinel, medians): yes.") {
 		t.Fatalf("report:\n%s", text)
 	}
 	// Client at ≥ 90% of a core against both systems: named as client-bound.
@@ -137,9 +138,9 @@ func TestReportTarget(t *testing.T) {
 			t.Fatalf("report lacks %q:\n%s", want, text)
 		}
 	}
-	samples[sampleKey{cases[3].String(), labelFollower}] = []sample{{rps: 90}}
+	samples[sampleKey{cases[3].String(), labelFollower}] = []sample{{rps: 90, cpuUS: 3}}
 	text = strings.Join(reportLines(in), "\n")
-	if !strings.Contains(text, "DOES NOT hold (below: PING -P 16 (0.90))") {
+	if !strings.Contains(text, "DOES NOT hold (below: PING -P 16 (0.90))") || !strings.Contains(text, "medians): no (more on: PING -P 16 (1.50)).") {
 		t.Fatalf("report:\n%s", text)
 	}
 }

@@ -159,7 +159,7 @@ func reportLines(in reportInput) []string {
 	header += " redis-benchmark CPU, % of a core (vs raftsentinel / vs Sentinel) |"
 	sep += "---|"
 	lines = append(lines, header, sep)
-	var bound []string
+	var bound, dearer []string
 	for _, c := range cases {
 		cf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleCPU))
 		cs := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleCPU))
@@ -171,6 +171,9 @@ func reportLines(in reportInput) []string {
 		ks := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleClient))
 		row += fmt.Sprintf(" %.0f / %.0f |", 100*kf, 100*ks)
 		lines = append(lines, row)
+		if cf == 0 || cs == 0 || cf > cs {
+			dearer = append(dearer, fmt.Sprintf("%s -P %d (%s)", c.command, c.pipeline, ratioCell(cf, cs)))
+		}
 		if kf >= clientBound && ks >= clientBound {
 			bound = append(bound, fmt.Sprintf("%s -P %d", c.command, c.pipeline))
 		}
@@ -204,5 +207,10 @@ func reportLines(in reportInput) []string {
 		verdict = "DOES NOT hold (below: " + strings.Join(misses, "; ") + ")"
 	}
 	lines = append(lines, fmt.Sprintf("Target for raftsentinel: throughput ≥ %.1f × Sentinel's on every row (follower vs Sentinel, medians): %s.", targetRatio, verdict))
+	cost := "yes"
+	if len(dearer) > 0 {
+		cost = "no (more on: " + strings.Join(dearer, "; ") + ")"
+	}
+	lines = append(lines, "", "Server CPU per request ≤ Sentinel's on every row (follower vs Sentinel, medians): "+cost+".")
 	return lines
 }
