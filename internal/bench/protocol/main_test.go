@@ -3,6 +3,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,7 @@ func TestReportTarget(t *testing.T) {
 	// Client at ≥ 90% of a core against both systems: named as client-bound.
 	samples[sampleKey{cases[2].String(), labelFollower}] = []sample{{rps: 110, cpuUS: 1, clientCPU: 0.95}}
 	text = strings.Join(reportLines(in), "\n")
-	if !strings.Contains(text, "at ≥ 90% of a core against both systems): PING -P 1. ") {
+	if !strings.Contains(text, "at ≥ 90% of its 1 thread(s) against both systems): PING -P 1. ") {
 		t.Fatalf("report:\n%s", text)
 	}
 	if strings.Contains(text, "Idle cost") {
@@ -142,5 +143,18 @@ func TestReportTarget(t *testing.T) {
 	text = strings.Join(reportLines(in), "\n")
 	if !strings.Contains(text, "DOES NOT hold (below: PING -P 16 (0.90))") || !strings.Contains(text, "medians): no (more on: PING -P 16 (1.50)).") {
 		t.Fatalf("report:\n%s", text)
+	}
+}
+
+func TestThreads(t *testing.T) {
+	opt, err := parseFlags([]string{"-threads", "3"}, io.Discard)
+	if err != nil || opt.threads != 3 {
+		t.Fatalf("-threads 3: %+v, %v", opt, err)
+	}
+	if opt, err = parseFlags(nil, io.Discard); err != nil || opt.threads != 1 {
+		t.Fatalf("default threads: %d, %v", opt.threads, err)
+	}
+	if _, err := parseFlags([]string{"-threads", "0"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-threads 0") {
+		t.Fatalf("-threads 0: %v", err)
 	}
 }

@@ -57,6 +57,7 @@ type target struct {
 type benchConfig struct {
 	requests int
 	clients  int
+	threads  int // redis-benchmark --threads (1: the option is not passed)
 }
 
 // sampleKey identifies the samples of one cell of the report.
@@ -74,8 +75,8 @@ type sample struct {
 	rps   float64 // redis-benchmark's requests per second
 	cpuUS float64 // CPU time (user + system) of the monitor per request, in µs
 	// clientCPU is redis-benchmark's CPU time (user + system) over its
-	// run's wall time: 1 is one core busy all the time, when the client,
-	// not the server, bounds the throughput.
+	// run's wall time and its thread count: 1 is every thread busy all
+	// the time, when the client, not the server, bounds the throughput.
 	clientCPU float64
 }
 
@@ -83,10 +84,12 @@ type sample struct {
 // redis-benchmark against it and returns the throughput and the monitor's
 // CPU time per request over the run.
 //
-// redis-benchmark runs single-threaded. With --threads it would not bound
-// the throughput itself, but 7.0 then notices the end of a run only at its
-// 250 ms timer: run times come in 250 ms steps (measured: 1.251, 1.501,
-// 1.751 s), ±10% on a run of 2.5 s.
+// redis-benchmark runs single-threaded unless -threads says otherwise.
+// Single-threaded it spends more CPU per request than either server (12.4
+// µs against 7.5–8 at -P 1 on 2 cores), so wherever it gets one core it
+// bounds both systems. With --threads, 7.0 notices the end of a run only
+// at its 250 ms timer: run times come in 250 ms steps (measured: 1.251,
+// 1.501, 1.751 s), ±10% on a run of 2.5 s, so -threads needs long runs.
 func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sample, error) {
 	if err := checkReply(ctx, t.mon.Addr, c); err != nil {
 		return sample{}, err
@@ -98,6 +101,10 @@ func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sampl
 	args := []string{"-h", host, "-p", port,
 		"-c", strconv.Itoa(cfg.clients), "-n", strconv.Itoa(c.requests(cfg.requests)), "-P", strconv.Itoa(c.pipeline),
 		"-q", "--csv"}
+	threads := max(cfg.threads, 1)
+	if threads > 1 {
+		args = append(args, "--threads", strconv.Itoa(threads))
+	}
 	args = append(args, c.args...)
 	pid := t.mon.Pid()
 	var before time.Duration
@@ -114,7 +121,7 @@ func runCase(ctx context.Context, cfg benchConfig, t target, c benchCase) (sampl
 	if err != nil {
 		return sample{}, err
 	}
-	return sample{rps: rps, cpuUS: float64((after - before).Microseconds()) / float64(c.requests(cfg.requests)), clientCPU: clientCPU}, nil
+	return sample{rps: rps, cpuUS: float64((after - before).Microseconds()) / float64(c.requests(cfg.requests)), clientCPU: clientCPU / float64(threads)}, nil
 }
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,

@@ -47,8 +47,8 @@ func sampleRPS(s sample) float64    { return s.rps }
 func sampleCPU(s sample) float64    { return s.cpuUS }
 func sampleClient(s sample) float64 { return s.clientCPU }
 
-// clientBound is the share of one core (median) above which
-// redis-benchmark, single-threaded, is taken to bound the throughput.
+// clientBound is the share of its threads' capacity (median) above which
+// redis-benchmark is taken to bound the throughput.
 const clientBound = 0.9
 
 // spread is (max - min) / median of xs.
@@ -103,13 +103,13 @@ func reportLines(in reportInput) []string {
 	}
 	lines = append(lines,
 		fmt.Sprintf("- setup: per system 1 master + 1 replica watched by 3 monitors (quorum 2), all on loopback, both systems running side by side; "+
-			"`redis-benchmark -c %d -n %d -q --csv <command>` (with -P 16: -n × 16, so that each run lasts about as long) against one monitor of each system; "+
+			"`redis-benchmark -c %d -n %d --threads %d -q --csv <command>` (with -P 16: -n × 16, so that each run lasts about as long) against one monitor of each system; "+
 			"median of %d runs, the systems alternating measurement by measurement; %s, Redis Sentinel on %s (all Sentinels are equal)",
-			in.opt.clients, in.opt.requests, in.opt.runs, measured, monName(in.targets, labelSentinel)),
-		fmt.Sprintf("- caveat: this machine has %d CPU core(s); redis-benchmark (single-threaded) runs on the same cores as the monitor under test, beside the other, idle, monitors and Redis nodes, "+
+			in.opt.clients, in.opt.requests, max(in.opt.threads, 1), in.opt.runs, measured, monName(in.targets, labelSentinel)),
+		fmt.Sprintf("- caveat: this machine has %d CPU core(s); redis-benchmark (%d thread(s)) runs on the same cores as the monitor under test, beside the other, idle, monitors and Redis nodes, "+
 			"so the client's CPU use bounds both systems' figures: they compare the two systems under equal conditions, not either system's ceiling, "+
 			"and other load on the machine (see the load averages) adds noise",
-			runtime.NumCPU()),
+			runtime.NumCPU(), max(in.opt.threads, 1)),
 		"")
 
 	header := "| command | pipeline | raftsentinel req/s | Redis Sentinel req/s | ratio raftsentinel / Sentinel |"
@@ -156,7 +156,7 @@ func reportLines(in reportInput) []string {
 		header += " raftsentinel leader CPU µs/request |"
 		sep += "---|"
 	}
-	header += " redis-benchmark CPU, % of a core (vs raftsentinel / vs Sentinel) |"
+	header += fmt.Sprintf(" redis-benchmark CPU, %% of its %d thread(s) (vs raftsentinel / vs Sentinel) |", max(in.opt.threads, 1))
 	sep += "---|"
 	lines = append(lines, header, sep)
 	var bound, dearer []string
@@ -179,11 +179,11 @@ func reportLines(in reportInput) []string {
 		}
 	}
 	lines = append(lines, "", "(CPU time = user + system time of the monitor process, all threads, from /proc/<pid>/stat in 10 ms ticks, over the redis-benchmark run, divided by the requests; "+
-		"redis-benchmark's share of a core = its user + system time over its wall time.)", "")
+		"redis-benchmark's share = its user + system time over its wall time and its thread count.)", "")
 	if len(bound) > 0 {
-		lines = append(lines, fmt.Sprintf("Client-bound (redis-benchmark, single-threaded, at ≥ %.0f%% of a core against both systems): %s. "+
+		lines = append(lines, fmt.Sprintf("Client-bound (redis-benchmark at ≥ %.0f%% of its %d thread(s) against both systems): %s. "+
 			"There the client's ceiling bounds both systems, so the throughput ratio is 1.0 plus noise whichever server is faster; "+
-			"CPU per request compares the servers.", 100*clientBound, strings.Join(bound, "; ")), "")
+			"CPU per request compares the servers.", 100*clientBound, max(in.opt.threads, 1), strings.Join(bound, "; ")), "")
 	}
 
 	lines = append(lines,
