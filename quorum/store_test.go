@@ -157,6 +157,16 @@ func eventually(t *testing.T, d time.Duration, fn func() error) {
 	}
 }
 
+// leaderOf returns the node that is Raft leader now, or nil.
+func leaderOf(nodes []*node) *node {
+	for _, nd := range nodes {
+		if nd.store.IsLeader() {
+			return nd
+		}
+	}
+	return nil
+}
+
 func follower(nodes []*node) *node {
 	for _, nd := range nodes {
 		if !nd.store.IsLeader() {
@@ -240,12 +250,7 @@ func TestFollowersLearnCommitsAtOnce(t *testing.T) {
 	nodes := startGroupWith(t, dirs, nil, groupNet{commitTimeout: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var leader *node
-	for _, nd := range nodes {
-		if nd.store.IsLeader() {
-			leader = nd
-		}
-	}
+	leader := leaderOf(nodes)
 	if leader == nil {
 		t.Fatal("no leader after startGroup")
 	}
@@ -325,12 +330,7 @@ func TestLeaderLeavesItself(t *testing.T) {
 	ctx := context.Background()
 	for round := range 4 {
 		nodes := startGroup(t, []string{t.TempDir(), t.TempDir(), t.TempDir()}, nil)
-		var lead *node
-		for _, nd := range nodes {
-			if nd.store.IsLeader() {
-				lead = nd
-			}
-		}
+		lead := leaderOf(nodes)
 		if lead == nil {
 			t.Fatalf("round %d: no leader after start", round)
 		}

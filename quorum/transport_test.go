@@ -67,12 +67,7 @@ func TestSecureGroupCommits(t *testing.T) {
 func TestWrongSecretIsShutOut(t *testing.T) {
 	gn, ca := secureNet(t, "right")
 	nodes := startGroupWith(t, []string{t.TempDir(), t.TempDir(), t.TempDir()}, nil, gn)
-	var leader *node
-	for _, nd := range nodes {
-		if nd.store.IsLeader() {
-			leader = nd
-		}
-	}
+	leader := leaderOf(nodes)
 	if leader == nil {
 		leader = nodes[0]
 	}

@@ -88,6 +88,12 @@ func monName(targets []target, label string) string {
 // reportLines is the markdown report: machine, throughput table, CPU
 // table, memory table, idle CPU table, target.
 func reportLines(in reportInput) []string {
+	threads := max(in.opt.threads, 1)
+	// median is the median of one quantity of the samples of case c on
+	// the target labelled label.
+	median := func(c benchCase, label string, q func(sample) float64) float64 {
+		return benchutil.Median(pick(in.samples[sampleKey{c.String(), label}], q))
+	}
 	lines := []string{"## Protocol benchmark: raftsentinel vs Redis Sentinel", ""}
 	for _, m := range in.machine {
 		lines = append(lines, "- "+m)
@@ -105,11 +111,11 @@ func reportLines(in reportInput) []string {
 		fmt.Sprintf("- setup: per system 1 master + 1 replica watched by 3 monitors (quorum 2), all on loopback, both systems running side by side; "+
 			"`redis-benchmark -c %d -n %d --threads %d -q --csv <command>` (with -P 16: -n × 16, so that each run lasts about as long) against one monitor of each system; "+
 			"median of %d runs, the systems alternating measurement by measurement; %s, Redis Sentinel on %s (all Sentinels are equal)",
-			in.opt.clients, in.opt.requests, max(in.opt.threads, 1), in.opt.runs, measured, monName(in.targets, labelSentinel)),
+			in.opt.clients, in.opt.requests, threads, in.opt.runs, measured, monName(in.targets, labelSentinel)),
 		fmt.Sprintf("- caveat: this machine has %d CPU core(s); redis-benchmark (%d thread(s)) runs on the same cores as the monitor under test, beside the other, idle, monitors and Redis nodes, "+
 			"so the client's CPU use bounds both systems' figures: they compare the two systems under equal conditions, not either system's ceiling, "+
 			"and other load on the machine (see the load averages) adds noise",
-			runtime.NumCPU(), max(in.opt.threads, 1)),
+			runtime.NumCPU(), threads),
 		"")
 
 	header := "| command | pipeline | raftsentinel req/s | Redis Sentinel req/s | ratio raftsentinel / Sentinel |"
@@ -123,11 +129,11 @@ func reportLines(in reportInput) []string {
 	var misses []string
 	worstSpread, worstCell := 0.0, ""
 	for _, c := range cases {
-		mf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleRPS))
-		ms := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleRPS))
+		mf := median(c, labelFollower, sampleRPS)
+		ms := median(c, labelSentinel, sampleRPS)
 		row := fmt.Sprintf("| %s | %d | %s | %s | %s |", c.command, c.pipeline, rpsCell(mf), rpsCell(ms), ratioCell(mf, ms))
 		if withLeader {
-			ml := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelLeader}], sampleRPS))
+			ml := median(c, labelLeader, sampleRPS)
 			row += fmt.Sprintf(" %s | %s |", rpsCell(ml), ratioCell(ml, ms))
 		}
 		lines = append(lines, row)
@@ -156,19 +162,19 @@ func reportLines(in reportInput) []string {
 		header += " raftsentinel leader CPU µs/request |"
 		sep += "---|"
 	}
-	header += fmt.Sprintf(" redis-benchmark CPU, %% of its %d thread(s) (vs raftsentinel / vs Sentinel) |", max(in.opt.threads, 1))
+	header += fmt.Sprintf(" redis-benchmark CPU, %% of its %d thread(s) (vs raftsentinel / vs Sentinel) |", threads)
 	sep += "---|"
 	lines = append(lines, header, sep)
 	var bound, dearer []string
 	for _, c := range cases {
-		cf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleCPU))
-		cs := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleCPU))
+		cf := median(c, labelFollower, sampleCPU)
+		cs := median(c, labelSentinel, sampleCPU)
 		row := fmt.Sprintf("| %s | %d | %.2f | %.2f | %s |", c.command, c.pipeline, cf, cs, ratioCell(cf, cs))
 		if withLeader {
-			row += fmt.Sprintf(" %.2f |", benchutil.Median(pick(in.samples[sampleKey{c.String(), labelLeader}], sampleCPU)))
+			row += fmt.Sprintf(" %.2f |", median(c, labelLeader, sampleCPU))
 		}
-		kf := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelFollower}], sampleClient))
-		ks := benchutil.Median(pick(in.samples[sampleKey{c.String(), labelSentinel}], sampleClient))
+		kf := median(c, labelFollower, sampleClient)
+		ks := median(c, labelSentinel, sampleClient)
 		row += fmt.Sprintf(" %.0f / %.0f |", 100*kf, 100*ks)
 		lines = append(lines, row)
 		if cf == 0 || cs == 0 || cf > cs {
@@ -183,7 +189,7 @@ func reportLines(in reportInput) []string {
 	if len(bound) > 0 {
 		lines = append(lines, fmt.Sprintf("Client-bound (redis-benchmark at ≥ %.0f%% of its %d thread(s) against both systems): %s. "+
 			"There the client's ceiling bounds both systems, so the throughput ratio is 1.0 plus noise whichever server is faster; "+
-			"CPU per request compares the servers.", 100*clientBound, max(in.opt.threads, 1), strings.Join(bound, "; ")), "")
+			"CPU per request compares the servers.", 100*clientBound, threads, strings.Join(bound, "; ")), "")
 	}
 
 	lines = append(lines,
