@@ -120,7 +120,6 @@ func TestDefault(t *testing.T) {
 		"http-addr: must be set (host:port)",
 		"data-dir: must be set",
 		"peers: must list the initial voters",
-		"masters: at least one master is required",
 	}
 	lines := strings.Split(strings.TrimPrefix(err.Error(), "invalid configuration: "), "\n")
 	if len(lines) != len(wantMsgs) {
@@ -254,7 +253,6 @@ func TestLoadBad(t *testing.T) {
 		}},
 		{"probe-not-mapping.yaml", []string{`probe: expected a mapping (key: value lines), got the string "100ms"`}},
 		{"masters-not-list.yaml", []string{`masters: expected a list, got a mapping`}},
-		{"no-masters.yaml", []string{`masters: at least one master is required`}},
 		{"ttl-not-longer.yaml", []string{`opinion.ttl (1s) must be longer than opinion.refresh (1s)`}},
 		{"bad-log-level.yaml", []string{`log.level: must be one of debug, info, warn, error, got "verbose"`}},
 		{"negative-snapshot-threshold.yaml", []string{`raft.snapshot-threshold: must not be negative, got -1`}},

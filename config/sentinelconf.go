@@ -263,9 +263,6 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 			note("server setting without a raftsentinel equivalent; ignored")
 		}
 	}
-	if len(order) == 0 {
-		return Imported{}, fmt.Errorf("%w: no `sentinel monitor` line", ErrInvalid)
-	}
 	for _, name := range order {
 		c.Masters = append(c.Masters, *masters[name])
 	}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,12 +86,39 @@ func TestImportSentinelConfErrors(t *testing.T) {
 		{"sentinel monitor m 10.0.0.1 6379 0\n", "quorum \"0\" must be 1 or greater"},
 		{"sentinel monitor m 10.0.0.1 6379\n", "want: sentinel monitor"},
 		{"sentinel monitor m 10.0.0.1 6379 1\nsentinel parallel-syncs m x\n", "line 2"},
-		{"port 26379\n", "no `sentinel monitor` line"},
 		{"sentinel monitor \"m 10.0.0.1 6379 1\n", "unbalanced quotes"},
 	} {
 		_, err := ImportSentinelConf(strings.NewReader(c.in))
 		if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.in, err, c.want)
 		}
+	}
+}
+
+// TestSentinelConfMonitoringNothing: a sentinel.conf with no `sentinel
+// monitor` line starts, as Sentinel's does (masters come at run time with
+// SENTINEL MONITOR), and so does a YAML file with an empty master list.
+func TestSentinelConfMonitoringNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(p, []byte("port 26379\nbind 127.0.0.1\ndir "+dir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := LoadSentinelConf(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NodeID = "0123456789012345678901234567890123456789"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if len(c.Masters) != 0 || c.Announce != "127.0.0.1:26379" {
+		t.Fatalf("masters %v, announce %q", c.Masters, c.Announce)
+	}
+	y := Default()
+	y.NodeID, y.RaftAddr, y.HTTPAddr, y.DataDir = "m1", "10.0.0.1:7000", "10.0.0.1:7001", dir
+	y.Peers = []Peer{{ID: "m1", RaftAddr: "10.0.0.1:7000"}}
+	if err := y.Validate(); err != nil {
+		t.Fatalf("YAML with no masters: %v", err)
 	}
 }

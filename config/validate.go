@@ -190,11 +190,9 @@ func (c *Config) validatePeers(p *problems) {
 	}
 }
 
+// validateMasters checks the masters of the file. None is fine, as for
+// Sentinel: masters can be added at run time with SENTINEL MONITOR.
 func (c *Config) validateMasters(p *problems) {
-	if len(c.Masters) == 0 {
-		p.addf("masters: at least one master is required")
-		return
-	}
 	byName := make(map[string]int, len(c.Masters))
 	for i, m := range c.Masters {
 		key := fmt.Sprintf("masters[%d]", i)

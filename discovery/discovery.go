@@ -350,8 +350,9 @@ func (d *Discoverer) receive(m probe.HelloMessage) {
 }
 
 // targets returns, by master name, the nodes to exchange hellos with: the
-// committed master and replicas once in a group, the configured ones
-// before.
+// configured ones, and those of the state the store serves — the committed
+// master and replicas once in a group, before that the masters taken at
+// run time with SENTINEL MONITOR (held by the store).
 func (d *Discoverer) targets() (map[string][]quorum.Addr, map[string]Master) {
 	out := map[string][]quorum.Addr{}
 	info := map[string]Master{}
@@ -359,7 +360,7 @@ func (d *Discoverer) targets() (map[string][]quorum.Addr, map[string]Master) {
 		out[m.Name] = append([]quorum.Addr{m.Addr}, m.Replicas...)
 		info[m.Name] = m
 	}
-	if d.store.HasGroup() {
+	{
 		st := d.store.State()
 		for name, ms := range st.Masters {
 			list := append([]quorum.Addr{ms.Addr}, ms.Replicas...)

@@ -34,9 +34,20 @@ const (
 	// OpFailoverEnd ends failover Command.FailoverID as Command.Stage
 	// (StageCompleted or StageAborted) with Command.Reason.
 	OpFailoverEnd Op = "failover-end"
-	// OpMonitor adds Command.Spec like OpAddMaster but fails with
-	// ErrDuplicateMaster if the name exists (SENTINEL MONITOR).
+	// OpMonitor adds Command.Spec like OpAddMaster (SENTINEL MONITOR). A
+	// master of that name with the same address and quorum is the same
+	// definition told to another monitor, as Sentinel tools do: nothing
+	// changes and no error. Any other master of that name fails with
+	// ErrDuplicateMaster.
 	OpMonitor Op = "monitor"
+	// OpMerge brings a master that monitor Command.MonitorID took with
+	// SENTINEL MONITOR before it belonged to a group into the group: added
+	// if no master of that name exists (even one seeded and removed
+	// before: the user named it at run time); a master of that name with
+	// the same address and quorum is the same definition (no change); any
+	// other fails with ErrMergeConflict, naming the committed definition,
+	// which wins.
+	OpMerge Op = "merge-master"
 	// OpRemove removes master Command.Master (SENTINEL REMOVE).
 	OpRemove Op = "remove"
 	// OpSet applies Command.Options to master Command.Master, all or none
@@ -115,6 +126,7 @@ var (
 	ErrInvalidMonitorID = errors.New("quorum: invalid monitor")
 	ErrDuplicateMaster  = errors.New("quorum: duplicate master name")
 	ErrMembership       = errors.New("quorum: membership change refused")
+	ErrMergeConflict    = errors.New("quorum: the group has another definition of this master")
 )
 
 // EffectKind names something an applied command changed that monitors

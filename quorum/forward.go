@@ -121,7 +121,7 @@ func VerifyRequest(r *http.Request, secret, body []byte, now time.Time) error {
 // verdicts are FSM rejections that travel back to a forwarding follower as
 // the same error values.
 var verdicts = []error{ErrBadCommand, ErrUnknownOp, ErrNoSuchMaster, ErrFailoverInProg, ErrStaleAddress,
-	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting, ErrMembership}
+	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting, ErrMembership, ErrMergeConflict}
 
 type indexBody struct {
 	Index uint64 `json:"index"`

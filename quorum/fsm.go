@@ -46,6 +46,14 @@ func (f *FSM) State() *State {
 	return f.frozen.Load()
 }
 
+// frozenAt returns the current state with the index of the last entry
+// applied to it.
+func (f *FSM) frozenAt() (*State, uint64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.frozen.Load(), f.applied.Load()
+}
+
 // view runs fn with read access to the live state (no copy).
 func (f *FSM) view(fn func(*State)) {
 	f.mu.RLock()
@@ -67,6 +75,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	effects, err := apply(f.state, cmd, l.AppendedAt, l.Index)
 	f.frozen.Store(f.state.Clone())
+	f.applied.Store(l.Index) // with the state it belongs to (frozenAt)
 	f.mu.Unlock()
 	if len(effects) > 0 && f.sink != nil {
 		f.sink(effects)
@@ -107,14 +116,18 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		}
 		return eff, nil
 
-	case OpAddMaster, OpMonitor:
+	case OpAddMaster, OpMonitor, OpMerge:
 		sp := cmd.Spec
 		if sp == nil || sp.Name == "" || sp.Addr.IsZero() {
 			return nil, fmt.Errorf("%w: add-master needs a name and an address", ErrBadCommand)
 		}
-		if _, ok := s.Masters[sp.Name]; ok {
-			if cmd.Op == OpMonitor {
+		if cur, ok := s.Masters[sp.Name]; ok {
+			same := cur.Addr == sp.Addr && cur.Quorum == sp.Quorum
+			switch {
+			case cmd.Op == OpMonitor && !same:
 				return nil, ErrDuplicateMaster
+			case cmd.Op == OpMerge && !same:
+				return nil, fmt.Errorf("%w: %s is %s quorum %d", ErrMergeConflict, cur.Name, cur.Addr, cur.Quorum)
 			}
 			return nil, nil
 		}
@@ -411,28 +424,9 @@ var ErrBadSnapshot = errors.New("inconsistent snapshot")
 // filed under another name, is an error and leaves the state unchanged.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	st := NewState()
-	if err := json.NewDecoder(rc).Decode(st); err != nil {
-		return fmt.Errorf("quorum: decode snapshot: %w", err)
-	}
-	if st.Masters == nil {
-		st.Masters = map[string]*Master{}
-	}
-	if st.Monitors == nil {
-		st.Monitors = map[string]*Monitor{}
-	}
-	for name, m := range st.Masters {
-		if m == nil || m.Name != name {
-			return fmt.Errorf("quorum: decode snapshot: %w: master entry %q is null or names another master", ErrBadSnapshot, name)
-		}
-		if m.Opinions == nil {
-			m.Opinions = map[string]Opinion{}
-		}
-	}
-	for id, m := range st.Monitors {
-		if m == nil || m.ID != id {
-			return fmt.Errorf("quorum: decode snapshot: %w: monitor entry %q is null or names another monitor", ErrBadSnapshot, id)
-		}
+	st, err := decodeState(rc)
+	if err != nil {
+		return err
 	}
 	f.mu.Lock()
 	f.state = st
@@ -442,6 +436,35 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		f.sink([]Effect{{Kind: EffStateRestored}})
 	}
 	return nil
+}
+
+// decodeState reads a state as Snapshot writes it, checking that it is one
+// the FSM can have written.
+func decodeState(r io.Reader) (*State, error) {
+	st := NewState()
+	if err := json.NewDecoder(r).Decode(st); err != nil {
+		return nil, fmt.Errorf("quorum: decode snapshot: %w", err)
+	}
+	if st.Masters == nil {
+		st.Masters = map[string]*Master{}
+	}
+	if st.Monitors == nil {
+		st.Monitors = map[string]*Monitor{}
+	}
+	for name, m := range st.Masters {
+		if m == nil || m.Name != name {
+			return nil, fmt.Errorf("quorum: decode snapshot: %w: master entry %q is null or names another master", ErrBadSnapshot, name)
+		}
+		if m.Opinions == nil {
+			m.Opinions = map[string]Opinion{}
+		}
+	}
+	for id, m := range st.Monitors {
+		if m == nil || m.ID != id {
+			return nil, fmt.Errorf("quorum: decode snapshot: %w: monitor entry %q is null or names another monitor", ErrBadSnapshot, id)
+		}
+	}
+	return st, nil
 }
 
 type snapshot []byte

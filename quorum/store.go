@@ -87,6 +87,10 @@ type Store struct {
 	refusedRaft atomic.Int64 // inbound raft connections that failed TLS or the secret
 	refusedHTTP atomic.Int64 // forwarded proposals without a valid secret proof
 
+	held     *held // changes taken before a group exists (held.go)
+	heldWake chan struct{}
+	preview  atomic.Pointer[preview] // last known state, until the FSM catches up (lastknown.go)
+
 	closeOnce sync.Once
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -118,10 +122,18 @@ func Open(opt Options) (*Store, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
-		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{})}
+		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1)}
 	s.fsm = NewFSM(s.enqueueEffects)
 
 	if err := checkDataDir(opt.DataDir); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.held, err = loadHeld(opt.DataDir); err != nil {
+		return nil, err
+	}
+	last, err := loadLastKnown(opt.DataDir)
+	if err != nil {
 		return nil, err
 	}
 	hlog := newHCLogger(opt.Logger.With("component", "raft"))
@@ -213,9 +225,14 @@ func Open(opt Options) (*Store, error) {
 		return false
 	})
 	r.RegisterObserver(s.obs)
-	s.wg.Add(2)
+	if last != nil && !s.applied(last.index) {
+		s.preview.Store(last)
+	}
+	s.wg.Add(4)
 	go s.watchLeader()
 	go s.pumpEffects()
+	go s.keepLastKnown()
+	go s.replayHeld()
 	return s, nil
 }
 
@@ -225,9 +242,37 @@ func (s *Store) RaftAddr() string { return s.opt.RaftAddr }
 // ID returns this node's raft server id.
 func (s *Store) ID() string { return s.opt.ID }
 
-// State returns the committed state as applied locally: shared and
-// read-only (see FSM.State).
-func (s *Store) State() *State { return s.fsm.State() }
+// State returns the state this monitor serves (shared, read-only; see
+// FSM.State): the committed state as applied locally; before this monitor
+// belongs to a group, and until the changes it took then are committed,
+// the held state (held.go); after a restart, until the FSM has caught up,
+// the last committed state it knew before (lastknown.go).
+func (s *Store) State() *State {
+	if st := s.held.view(); st != nil {
+		return st
+	}
+	if p := s.preview.Load(); p != nil {
+		if !s.applied(p.index) {
+			return p.state
+		}
+		s.preview.CompareAndSwap(p, nil)
+	}
+	return s.fsm.State()
+}
+
+// Held reports whether State serves changes taken before this monitor
+// belonged to a group (held.go).
+func (s *Store) Held() bool { return s.held.active() }
+
+// Loading reports whether this monitor belongs to a group but has none of
+// its state to serve yet (a new member the log has not reached): State is
+// then empty and not authoritative; clients get Redis' -LOADING.
+func (s *Store) Loading() bool {
+	if s.fsm.applied.Load() > 0 || s.held.active() || s.preview.Load() != nil {
+		return false
+	}
+	return s.raft.AppliedIndex() == 0 && s.HasGroup()
+}
 
 // View runs fn with read access to the live local state. fn must not retain
 // the pointer or call back into the store.
@@ -398,6 +443,14 @@ func (s *Store) removedSelf(id string, err error) bool {
 // no leader is known (an election), it retries until ctx is done and then
 // returns ErrNoLeader or ErrNotLeader.
 func (s *Store) Propose(ctx context.Context, cmd Command) error {
+	if holdable(cmd.Op) && !s.HasGroup() {
+		if handled, err := s.held.take(cmd); handled {
+			if err == nil {
+				s.wakeHeld()
+			}
+			return err
+		}
+	}
 	_, err := s.propose(ctx, cmd)
 	return err
 }

@@ -54,6 +54,10 @@ type Backend interface {
 	// Tilt reports whether this monitor is in TILT mode (it stalled, so its
 	// own judgements are suspended), and since when.
 	Tilt() (since time.Time, on bool)
+	// Loading reports whether this monitor belongs to a group whose state
+	// has not reached it yet: replies about masters would be empty, so
+	// they get Redis' -LOADING instead.
+	Loading() bool
 	// Timers returns the timing settings reported by SENTINEL DEBUG, in
 	// milliseconds, in Redis' order.
 	Timers() []Timer

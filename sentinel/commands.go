@@ -681,6 +681,9 @@ func listedReplicas(m *quorum.Master) []quorum.Addr {
 // failover, and Sentinel clients move on to the next monitor on an error.
 // It reports whether it did.
 func (h *handler) refuseStale(c *resp.Conn) bool {
+	if h.refuseLoading(c) {
+		return true
+	}
 	d, stale := h.b.Cutoff()
 	if stale {
 		c.WriteError(fmt.Sprintf("NOQUORUM this monitor has been cut off from the monitor majority for %.1fs; "+
@@ -691,8 +694,23 @@ func (h *handler) refuseStale(c *resp.Conn) bool {
 
 func (h *handler) clock() instClock { return instClock{now: h.opt.Now(), start: h.start} }
 
-// masterOrError returns the named master, or writes Redis' error.
+// refuseLoading answers Redis' -LOADING, and reports true, while this
+// monitor is a member whose group's state has not reached it: "no such
+// master" would be wrong.
+func (h *handler) refuseLoading(c *resp.Conn) bool {
+	if h.b.Loading() {
+		c.WriteError("LOADING Redis is loading the dataset in memory")
+		return true
+	}
+	return false
+}
+
+// masterOrError returns the named master, or writes Redis' error (or
+// -LOADING, see refuseLoading).
 func (h *handler) masterOrError(c *resp.Conn, st *quorum.State, name []byte) *quorum.Master {
+	if h.refuseLoading(c) {
+		return nil
+	}
 	m, ok := st.Masters[string(name)]
 	if !ok {
 		c.WriteError("ERR No such master with that name")

@@ -44,6 +44,7 @@ type fakeBackend struct {
 	obs       map[string]probe.Observation
 	sdown     map[string]time.Time
 	seen      map[string]time.Time
+	loading   bool
 }
 
 func (f *fakeBackend) State() *quorum.State {
@@ -123,6 +124,8 @@ func (f *fakeBackend) Cutoff() (time.Duration, bool) {
 	defer f.mu.Unlock()
 	return f.cutoff, f.cutoff > 3*time.Second
 }
+
+func (f *fakeBackend) Loading() bool { return f.loading }
 
 func (f *fakeBackend) Timers() []Timer {
 	return []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}

@@ -412,8 +412,28 @@ func (m *Monitor) crashPoint(point string) bool {
 	return crashed
 }
 
-// Cutoff implements Backend.
+// groupless is what the store may tell of a monitor that has no group
+// yet (implemented by *quorum.Store).
+type groupless interface {
+	// Loading: a member with none of the group's state yet.
+	Loading() bool
+	// Held: serving changes taken before any group existed.
+	Held() bool
+}
+
+// Loading implements Backend.
+func (m *Monitor) Loading() bool {
+	g, ok := m.store.(groupless)
+	return ok && g.Loading()
+}
+
+// Cutoff implements Backend. A monitor that serves the changes it took
+// before any group existed is not cut off: there is no group whose
+// decisions it could have missed.
 func (m *Monitor) Cutoff() (time.Duration, bool) {
+	if g, ok := m.store.(groupless); ok && g.Held() {
+		return 0, false
+	}
 	last := m.store.MajorityContact()
 	if last.IsZero() {
 		last = m.started

@@ -149,19 +149,18 @@ type confWriter struct {
 func (w *confWriter) flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.store.HasGroup() {
-		return nil // nothing committed yet: the file stays as it is
-	}
 	orig, err := os.ReadFile(w.path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", w.path, err)
 	}
+	// The state served: committed, or held before the group exists (a
+	// master taken with SENTINEL MONITOR is written at once, as Sentinel
+	// writes it). With no master yet (nothing taken, nothing committed) the
+	// file stays as it is.
 	var next []byte
-	w.store.View(func(st *quorum.State) {
-		if len(st.Masters) > 0 {
-			next = renderSentinelConf(orig, st, w.selfID, w.myID, w.base)
-		}
-	})
+	if st := w.store.State(); len(st.Masters) > 0 {
+		next = renderSentinelConf(orig, st, w.selfID, w.myID, w.base)
+	}
 	if next == nil || bytes.Equal(next, orig) {
 		return nil
 	}

@@ -306,8 +306,13 @@ func TestWrongClusterSecretCannotJoin(t *testing.T) {
 		if len(servers) != 3 {
 			t.Fatalf("raft configuration changed: %v", servers)
 		}
-		if n := len(ds[3].Store().State().Masters); n != 0 {
-			t.Fatalf("m4 (wrong secret) learned %d masters", n)
+		// m4 serves only what its own file names (held until it has a
+		// group): no member record, no replica, no epoch of the group.
+		if ds[3].Store().HasGroup() {
+			t.Fatal("m4 (wrong secret) is in a raft configuration")
+		}
+		if st := ds[3].Store().State(); len(st.Monitors) != 0 || st.CurrentEpoch != 0 || len(st.Masters) > 1 {
+			t.Fatalf("m4 (wrong secret) learned from the group: %d monitors, epoch %d, %d masters", len(st.Monitors), st.CurrentEpoch, len(st.Masters))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
