@@ -43,6 +43,7 @@ type HelloBus struct {
 
 type helloNode struct {
 	rdb    *redis.Client
+	auth   Auth // the credentials rdb was built with
 	cancel context.CancelFunc
 }
 
@@ -60,12 +61,34 @@ func NewHelloBus(timeout time.Duration, log *slog.Logger) *HelloBus {
 // Messages returns the channel of received hellos; it is closed by Close.
 func (b *HelloBus) Messages() <-chan HelloMessage { return b.out }
 
-// Watch subscribes to addr's HelloChannel (no-op if already watched).
+// Watch subscribes to addr's HelloChannel with the given credentials. It
+// is idempotent; calling it again with different credentials replaces the
+// node's client: the subscription is dropped and made again, and it and
+// later PUBLISHes use the new credentials (a go-redis client keeps the
+// credentials it was built with: a subscription refused with the old ones
+// would retry them forever). After Close it is a no-op.
 func (b *HelloBus) Watch(addr string, auth Auth) {
+	if old := b.watch(addr, auth); old != nil {
+		// Its listener ends on its own (b.wg waits for it).
+		old.Close()
+		b.log.Info("hello: credentials changed: resubscribed", "addr", addr, "user", auth.User)
+	}
+}
+
+// watch starts addr's client and listener unless addr is watched with
+// auth already; it returns the replaced client, to be closed by the caller.
+func (b *HelloBus) watch(addr string, auth Auth) (replaced *redis.Client) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed || b.nodes[addr] != nil {
-		return
+	if b.closed {
+		return nil
+	}
+	if old := b.nodes[addr]; old != nil {
+		if old.auth == auth {
+			return nil
+		}
+		old.cancel()
+		replaced = old.rdb
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: auth.User, Password: auth.Pass,
 		// A failed dial is returned as a failing connection, not an error,
@@ -83,9 +106,10 @@ func (b *HelloBus) Watch(addr string, auth Auth) {
 		DialTimeout:              b.timeout, ReadTimeout: b.timeout, WriteTimeout: b.timeout, PoolTimeout: b.timeout,
 		PoolSize: 2, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
-	b.nodes[addr] = &helloNode{rdb: rdb, cancel: cancel}
+	b.nodes[addr] = &helloNode{rdb: rdb, auth: auth, cancel: cancel}
 	b.wg.Add(1)
 	go b.listen(ctx, addr, rdb)
+	return replaced
 }
 
 func (b *HelloBus) listen(ctx context.Context, addr string, rdb *redis.Client) {

@@ -215,11 +215,15 @@ func TestClassifyPing(t *testing.T) {
 		{fakeReply("LOADING Redis is loading the dataset in memory"), pingValid},
 		{fakeReply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), pingValid},
 		{fakeReply("BUSY Redis is busy running a script."), pingInvalid},
-		{fakeReply("NOAUTH Authentication required."), pingInvalid},
+		{fakeReply("NOAUTH Authentication required."), pingAuthRefused},
+		{fakeReply("WRONGPASS invalid username-password pair or user is disabled."), pingAuthRefused},
+		{fakeReply("ERR invalid password"), pingAuthRefused},
+		{fakeReply("NOPERM User probe has no permissions to run the 'ping' command"), pingInvalid},
 		{fakeReply("MISCONF Errors writing to the RDB"), pingInvalid},
 		// Wrapped, as go-redis reports a failed connection setup.
 		{errors.Join(errors.New("failed to initialize connection options"), fakeReply("LOADING x")), pingValid},
-		{errors.Join(errors.New("failed to authenticate"), fakeReply("WRONGPASS invalid")), pingInvalid},
+		{errors.Join(errors.New("failed to authenticate"), fakeReply("WRONGPASS invalid")), pingAuthRefused},
+		{errors.Join(errors.New("failed to initialize connection options"), fakeReply("NOAUTH HELLO must be called with the client already authenticated")), pingAuthRefused},
 		{errors.New("i/o timeout"), pingNoReply},
 		{errors.New("connection refused"), pingNoReply},
 	}

@@ -14,13 +14,19 @@ type Observation struct {
 	Addr string // host:port probed
 
 	// Link and PING.
-	Connected     bool          // the last PING got any reply over a live connection
+	Connected     bool          // the last PING got any reply over a live connection, and the node accepted the credentials
 	LastPingSent  time.Time     // send time of the oldest unanswered PING; zero if none pending
 	LastOKPing    time.Time     // last valid reply (+PONG, -LOADING, -MASTERDOWN)
 	LastPingReply time.Time     // last reply of any kind
 	LastError     string        // last PING/link error ("" after a valid reply)
 	LinkBroken    bool          // the last PING failed on a refused, reset or closed connection (not a timeout)
 	PingLatency   time.Duration // round trip of the last valid PING reply (including any reconnect)
+	// AuthRefused: the node answered the last PING (or the AUTH before
+	// it) with an authentication error (WRONGPASS, "invalid password",
+	// NOAUTH): the credentials are wrong or missing. The link is unusable,
+	// so Connected is false, as Sentinel shows such a node disconnected;
+	// LastPingReply still advances (the node replies).
+	AuthRefused bool
 
 	// From the last successful INFO (zero InfoAt: never).
 	InfoAt           time.Time

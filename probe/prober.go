@@ -129,8 +129,9 @@ func New(opt Options) *Prober {
 
 // Watch starts probing addr (host:port) with the given credentials. It is
 // idempotent; calling it again with different credentials makes both probe
-// loops reconnect with the new ones (the Observation is kept). After Close
-// it is a no-op.
+// loops drop their connections and reconnect (and AUTH) with the new ones
+// at once, without waiting for the next period (the Observation is kept).
+// After Close it is a no-op.
 func (p *Prober) Watch(addr string, auth Auth) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -139,11 +140,21 @@ func (p *Prober) Watch(addr string, auth Auth) {
 	}
 	if n, ok := p.nodes[addr]; ok {
 		n.mu.Lock()
-		if n.auth != auth {
+		changed := n.auth != auth
+		if changed {
 			n.auth = auth
 			n.authGen++
 		}
 		n.mu.Unlock()
+		if changed {
+			p.log.Info("credentials changed: reconnecting", "addr", addr, "user", auth.User)
+			for _, ch := range []chan struct{}{n.ping, n.kick} {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+		}
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -331,20 +342,32 @@ func (p *Prober) watchLoop(n *node) {
 
 // PING outcome classes (Sentinel §3.1).
 const (
-	pingValid   = iota // +PONG, -LOADING, -MASTERDOWN
-	pingInvalid        // any other reply (-BUSY, -NOAUTH, ...): the link is up, the PING stays unanswered
-	pingNoReply        // network error, timeout: disconnected
+	pingValid       = iota // +PONG, -LOADING, -MASTERDOWN
+	pingAuthRefused        // -WRONGPASS, -ERR invalid password, -NOAUTH: a reply, but the link is unusable
+	pingInvalid            // any other reply (-BUSY, ...): the link is up, the PING stays unanswered
+	pingNoReply            // network error, timeout: disconnected
 )
 
 func classifyPing(err error) int {
 	switch {
 	case err == nil, keepLinkAfter(err):
 		return pingValid
+	case isAuthRefused(err):
+		return pingAuthRefused
 	case isReply(err):
 		return pingInvalid
 	default:
 		return pingNoReply
 	}
+}
+
+// isAuthRefused reports whether err is the node refusing the credentials:
+// a wrong password or user (WRONGPASS; "ERR invalid password" before Redis
+// 6), or none given to a node that requires one (NOAUTH), whether it
+// answered the AUTH (or HELLO) of the connection setup or the command.
+func isAuthRefused(err error) bool {
+	return redis.HasErrorPrefix(err, "WRONGPASS") || redis.HasErrorPrefix(err, "NOAUTH") ||
+		redis.HasErrorPrefix(err, "invalid password")
 }
 
 func (p *Prober) pingOnce(n *node, l *link) {
@@ -374,21 +397,28 @@ func (p *Prober) pingOnce(n *node, l *link) {
 	prevErr := o.LastError
 	switch classifyPing(err) {
 	case pingValid:
-		o.Connected, o.LinkBroken = true, false
+		o.Connected, o.LinkBroken, o.AuthRefused = true, false, false
 		o.LastPingSent = time.Time{}
 		o.LastOKPing = at
 		o.LastPingReply = at
 		o.LastError = ""
 		o.PingLatency = rtt
+	case pingAuthRefused:
+		o.Connected, o.LinkBroken, o.AuthRefused = false, false, true
+		o.LastPingReply = at
+		o.LastError = err.Error()
+		if o.LastError != prevErr {
+			p.log.Warn("the node refuses the credentials", "addr", n.addr, "user", auth.User, "err", err)
+		}
 	case pingInvalid:
-		o.Connected, o.LinkBroken = true, false
+		o.Connected, o.LinkBroken, o.AuthRefused = true, false, false
 		o.LastPingReply = at
 		o.LastError = err.Error()
 		if o.LastError != prevErr {
 			p.log.Warn("invalid PING reply", "addr", n.addr, "err", err)
 		}
 	default:
-		o.Connected = false
+		o.Connected, o.AuthRefused = false, false
 		o.LinkBroken = !isTimeout(err)
 		o.LastError = err.Error()
 	}

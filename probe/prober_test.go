@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
@@ -291,6 +292,28 @@ func TestPingSemanticsFake(t *testing.T) {
 		t.Fatalf("BUSY: %+v (pending was %v, last ok %v)", o, pending, lastOK)
 	}
 
+	// Authentication errors are replies too, but the link is unusable:
+	// AuthRefused and not Connected (Sentinel's "disconnected"), the PING
+	// stays pending and LastPingReply keeps advancing.
+	for _, reply := range []string{
+		"-NOAUTH Authentication required.",
+		"-WRONGPASS invalid username-password pair or user is disabled.",
+		"-ERR invalid password",
+	} {
+		f.setPingReply(reply)
+		mark := time.Now()
+		o, _ = waitObs(t, p, f.addr(), 5*time.Second, reply, func(o Observation) bool {
+			return o.AuthRefused && o.LastPingReply.After(mark.Add(opt.PingPeriod))
+		})
+		if o.Connected || o.LinkBroken || !o.LastPingSent.Equal(pending) || !o.LastOKPing.Equal(lastOK) || !strings.Contains(reply, o.LastError) {
+			t.Fatalf("%s: %+v (pending was %v, last ok %v)", reply, o, pending, lastOK)
+		}
+	}
+	f.setPingReply("-BUSY Redis is busy running a script")
+	waitObs(t, p, f.addr(), 5*time.Second, "BUSY again clears AuthRefused", func(o Observation) bool {
+		return o.Connected && !o.AuthRefused && strings.HasPrefix(o.LastError, "BUSY")
+	})
+
 	// A PING that is never answered times out: disconnected, and only one
 	// PING is in flight at a time although Timeout > PingPeriod.
 	f.setPingReply("")
@@ -498,9 +521,9 @@ func TestAuth(t *testing.T) {
 
 	p.Watch(s.Addr(), Auth{Pass: "wrong"})
 	o, _ := waitObs(t, p, s.Addr(), 5*time.Second, "auth error", func(o Observation) bool {
-		return o.Connected && o.LastError != "" && o.InfoError != ""
+		return o.AuthRefused && o.LastError != "" && o.InfoError != ""
 	})
-	if !o.LastOKPing.IsZero() || o.LastPingSent.IsZero() || !o.InfoAt.IsZero() {
+	if o.Connected || !o.LastOKPing.IsZero() || o.LastPingSent.IsZero() || !o.InfoAt.IsZero() || o.LastPingReply.IsZero() {
 		t.Fatalf("with a wrong password: %+v", o)
 	}
 	if !strings.Contains(o.LastError, "WRONGPASS") && !strings.Contains(o.LastError, "invalid password") {
@@ -523,6 +546,62 @@ func TestAuth(t *testing.T) {
 	}
 	if _, err := p.Role(ctx, s.Addr(), Auth{}); err == nil {
 		t.Fatalf("Role without auth succeeded")
+	}
+}
+
+// TestAuthChangeReconnects: new credentials given to Watch replace the
+// probe connections at once, even though the node would have kept the old,
+// authenticated ones (Redis keeps a connection authenticated after
+// CONFIG SET requirepass): a wrong new password shows as AuthRefused within
+// a PING period, and once the node takes it the node is healthy again
+// within a PING period.
+func TestAuthChangeReconnects(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	opt := testOptions()
+	s := startRedis(t, ctx, redisproc.Options{Extra: []string{"requirepass old"}})
+	p := newProber(t, opt)
+	p.Watch(s.Addr(), Auth{Pass: "old"})
+	waitObs(t, p, s.Addr(), 5*time.Second, "healthy with the old password", healthy)
+	// A PING period, a probe's timeout and scheduling slack on a busy machine.
+	bound := opt.PingPeriod + opt.Timeout + time.Second
+
+	// The node still takes "old": only a new connection sees "new" refused.
+	mark := time.Now()
+	p.Watch(s.Addr(), Auth{Pass: "new"})
+	o, took := waitObs(t, p, s.Addr(), bound, "the new password refused", func(o Observation) bool {
+		return o.AuthRefused && o.LastPingReply.After(mark)
+	})
+	t.Logf("Watch(new password) -> refused after %v", took)
+	if o.Connected || !strings.Contains(o.LastError, "WRONGPASS") {
+		t.Fatalf("refused: %+v", o)
+	}
+
+	admin := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: "old", Protocol: 2})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "requirepass", "new").Err(); err != nil {
+		t.Fatal(err)
+	}
+	mark = time.Now()
+	o, took = waitObs(t, p, s.Addr(), bound, "healthy with the new password", func(o Observation) bool {
+		return o.Connected && o.LastOKPing.After(mark)
+	})
+	t.Logf("node takes the new password -> valid PING after %v", took)
+	if o.AuthRefused || o.LastError != "" || !o.LastPingSent.IsZero() {
+		t.Fatalf("recovered: %+v", o)
+	}
+	mark = time.Now()
+	waitObs(t, p, s.Addr(), opt.InfoPeriod+bound, "INFO with the new password", func(o Observation) bool {
+		return o.InfoAt.After(mark) && o.InfoError == ""
+	})
+
+	// No credentials at all: NOAUTH, the same refusal.
+	mark = time.Now()
+	p.Watch(s.Addr(), Auth{})
+	o, _ = waitObs(t, p, s.Addr(), bound, "no password refused", func(o Observation) bool {
+		return o.AuthRefused && o.LastPingReply.After(mark)
+	})
+	if o.Connected || !strings.Contains(o.LastError, "NOAUTH") {
+		t.Fatalf("without a password: %+v", o)
 	}
 }
 

@@ -97,6 +97,13 @@ type fakeProber struct {
 	nodes     map[string]*fakeNode
 	paused    map[string]time.Duration
 	failovers int
+	watches   []watchCall // every Watch, in order
+}
+
+// watchCall is one recorded Prober.Watch.
+type watchCall struct {
+	addr string
+	auth probe.Auth
 }
 
 func (p *fakeProber) node(a string) *fakeNode {
@@ -104,9 +111,22 @@ func (p *fakeProber) node(a string) *fakeNode {
 	defer p.mu.Unlock()
 	return p.nodes[a]
 }
-func (p *fakeProber) Watch(string, probe.Auth) {}
-func (p *fakeProber) Unwatch(string)           {}
-func (p *fakeProber) Watched() []string        { return nil }
+func (p *fakeProber) Watch(a string, auth probe.Auth) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watches = append(p.watches, watchCall{a, auth})
+}
+
+// takeWatches returns the Watch calls recorded since the last take.
+func (p *fakeProber) takeWatches() []watchCall {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.watches
+	p.watches = nil
+	return w
+}
+func (p *fakeProber) Unwatch(string)    {}
+func (p *fakeProber) Watched() []string { return nil }
 func (p *fakeProber) Observe(a string) (probe.Observation, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

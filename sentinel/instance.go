@@ -110,8 +110,8 @@ type masterView struct {
 // the flags are set.
 //
 // Flags: s_down from this monitor's view, o_down from the committed ODown,
-// disconnected when this monitor probes the master but its link is down,
-// failover_in_progress (and force_failover for a manual one) from the
+// disconnected when this monitor probes the master but its link is down
+// (or the master refuses the credentials), failover_in_progress (and force_failover for a manual one) from the
 // committed failover record.
 func masterMap(v masterView, k instClock) []instField {
 	m, o := v.M, v.Obs
@@ -304,11 +304,13 @@ func sentinelMap(v sentinelView, k instClock) []instField {
 
 // linkDown reports Sentinel's "disconnected": no usable link. A refused,
 // reset or closed connection is that at once (clients such as node-redis
-// read the flag right after their own connection broke); a PING timeout
-// under load is not, until no valid reply came for a second.
+// read the flag right after their own connection broke), and so is a node
+// that refuses the credentials (Sentinel shows it disconnected from its
+// first refused AUTH); a PING timeout under load is not, until no valid
+// reply came for a second.
 func linkDown(o probe.Observation, now time.Time) bool {
 	if o.Connected {
 		return false
 	}
-	return o.LinkBroken || o.LastOKPing.IsZero() || now.Sub(o.LastOKPing) > time.Second
+	return o.LinkBroken || o.AuthRefused || o.LastOKPing.IsZero() || now.Sub(o.LastOKPing) > time.Second
 }

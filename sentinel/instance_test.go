@@ -228,6 +228,8 @@ func TestLinkDown(t *testing.T) {
 		{probe.Observation{Connected: false, LastOKPing: now.Add(-1500 * time.Millisecond)}, true},
 		{probe.Observation{Connected: false}, true},
 		{probe.Observation{Connected: false, LinkBroken: true, LastOKPing: now.Add(-50 * time.Millisecond)}, true},
+		// The node refuses the credentials: disconnected at once.
+		{probe.Observation{Connected: false, AuthRefused: true, LastOKPing: now.Add(-50 * time.Millisecond)}, true},
 	}
 	for i, c := range cases {
 		if got := linkDown(c.o, now); got != c.want {

@@ -121,6 +121,7 @@ type Monitor struct {
 
 	mu           sync.Mutex
 	watchedSince map[string]time.Time
+	watchAuth    map[string]probe.Auth // addr -> credentials last given to the prober
 	sdownSince   map[string]time.Time
 	runIDs       map[string]string
 	roles        map[string]string    // addr -> last reported role (+role-change)
@@ -179,7 +180,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 		opt.Resolver = net.DefaultResolver
 	}
 	mon := &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
-		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
+		watchedSince: map[string]time.Time{}, watchAuth: map[string]probe.Auth{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
@@ -469,14 +470,22 @@ func (m *Monitor) register(st *quorum.State, now time.Time) {
 	}
 }
 
-// syncWatches probes exactly the committed masters and their replicas.
+// syncWatches probes exactly the committed masters and their replicas,
+// with the committed credentials of their master (auth-user, auth-pass):
+// when those change (SENTINEL SET), the prober is given the new ones and
+// reconnects with them at once.
 func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
+	// In name order, the first master naming a node gives its credentials:
+	// a node listed under two masters (a misconfiguration) must not flip
+	// between their credentials from one step to the next.
 	want := map[string]probe.Auth{}
-	for _, ms := range st.Masters {
+	for _, name := range st.MasterNames() {
+		ms := st.Masters[name]
 		auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
-		want[ms.Addr.String()] = auth
-		for _, r := range ms.Replicas {
-			want[r.String()] = auth
+		for _, a := range append([]quorum.Addr{ms.Addr}, ms.Replicas...) {
+			if _, ok := want[a.String()]; !ok {
+				want[a.String()] = auth
+			}
 		}
 	}
 	m.mu.Lock()
@@ -484,13 +493,17 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 	for a, auth := range want {
 		if _, ok := m.watchedSince[a]; !ok {
 			m.watchedSince[a] = now
-			m.prober.Watch(a, auth)
+		} else if m.watchAuth[a] == auth {
+			continue
 		}
+		m.watchAuth[a] = auth
+		m.prober.Watch(a, auth)
 	}
 	for a := range m.watchedSince {
 		if _, ok := want[a]; !ok {
 			m.prober.Unwatch(a)
 			delete(m.watchedSince, a)
+			delete(m.watchAuth, a)
 			delete(m.sdownSince, a)
 			delete(m.runIDs, a)
 			delete(m.roles, a)

@@ -1,0 +1,105 @@
+package sentinel
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+)
+
+// sortedWatches orders recorded Watch calls by address.
+func sortedWatches(w []watchCall) []watchCall {
+	slices.SortFunc(w, func(a, b watchCall) int { return strings.Compare(a.addr, b.addr) })
+	return w
+}
+
+func watchesOf(auth probe.Auth, addrs ...quorum.Addr) []watchCall {
+	var out []watchCall
+	for _, a := range addrs {
+		out = append(out, watchCall{a.String(), auth})
+	}
+	return sortedWatches(out)
+}
+
+// TestSetAuthReachesProber: SENTINEL SET auth-pass / auth-user, once
+// committed, are given to the prober for the master and every replica at
+// the next step; an unchanged state gives the prober nothing again.
+func TestSetAuthReachesProber(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	m := newTestMonitor(st, pr, clk)
+
+	m.step(ctx)
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{}, addrA, addrB, addrC); !slices.Equal(got, want) {
+		t.Fatalf("first step watched %v, want %v", got, want)
+	}
+	m.step(ctx)
+	if got := pr.takeWatches(); len(got) != 0 {
+		t.Fatalf("unchanged state re-watched %v", got)
+	}
+
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+		Options: []quorum.SetOption{{Name: "auth-pass", Values: []string{"new"}}}}))
+	m.step(ctx)
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "new"}, addrA, addrB, addrC); !slices.Equal(got, want) {
+		t.Fatalf("after SET auth-pass: %v, want %v", got, want)
+	}
+
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+		Options: []quorum.SetOption{{Name: "auth-user", Values: []string{"sentinel"}}}}))
+	m.step(ctx)
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{User: "sentinel", Pass: "new"}, addrA, addrB, addrC); !slices.Equal(got, want) {
+		t.Fatalf("after SET auth-user: %v, want %v", got, want)
+	}
+	m.step(ctx)
+	if got := pr.takeWatches(); len(got) != 0 {
+		t.Fatalf("unchanged credentials re-watched %v", got)
+	}
+}
+
+// TestRestartedMonitorUsesCommittedAuth: a monitor started on a state that
+// already holds credentials set by SENTINEL SET probes with those, not
+// with the ones of its configuration file.
+func TestRestartedMonitorUsesCommittedAuth(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+		Options: []quorum.SetOption{{Name: "auth-pass", Values: []string{"committed"}}}}))
+	configured := quorum.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, AuthPass: "configured"}
+	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Masters: []quorum.Master{configured}})
+	m.step(ctx)
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "committed"}, addrA, addrB, addrC); !slices.Equal(got, want) {
+		t.Fatalf("restarted monitor watched %v, want %v", got, want)
+	}
+}
+
+// TestAuthRefusedShowsDisconnected: a node that refuses the credentials is
+// flagged disconnected in SENTINEL MASTER and REPLICAS, though it replies.
+func TestAuthRefusedShowsDisconnected(t *testing.T) {
+	now := time.Now()
+	ms := &quorum.Master{Name: "mymaster", Addr: addrA, DownAfter: 5 * time.Second}
+	refused := probe.Observation{Connected: false, AuthRefused: true, LastOKPing: now.Add(-100 * time.Millisecond),
+		LastPingReply: now, LastPingSent: now.Add(-100 * time.Millisecond), Role: "master"}
+	k := instClock{now: now, start: now.Add(-time.Minute)}
+	field := func(f []instField, key string) string {
+		for _, x := range f {
+			if x.key == key {
+				return x.val
+			}
+		}
+		return ""
+	}
+	if got := field(masterMap(masterView{M: ms, Obs: refused, Observed: true}, k), "flags"); got != "master,disconnected" {
+		t.Errorf("master flags %q, want master,disconnected", got)
+	}
+	refused.Role = "slave"
+	if got := field(replicaMap(replicaView{Master: ms, Addr: addrB, Obs: refused, Observed: true}, k), "flags"); got != "slave,disconnected" {
+		t.Errorf("replica flags %q, want slave,disconnected", got)
+	}
+}
