@@ -44,6 +44,28 @@ func (h *handler) propose(c *resp.Conn, cmd quorum.Command, ok func()) {
 
 func writeOK(c *resp.Conn) func() { return func() { c.WriteStatus("OK") } }
 
+// errSaveConfig is Sentinel's reply when the config file rewrite after a
+// change fails (sentinelFlushConfigAndReply).
+const errSaveConfig = "ERR Failed to save config file. Check server logs."
+
+// writeSaved is the reply of a committed configuration change (MONITOR,
+// REMOVE, SET, CONFIG SET): the config file is rewritten first, as
+// Sentinel does, and a failed rewrite answers Sentinel's error — the
+// change itself is committed all the same (it lives in Raft; the file is a
+// copy for a return to Sentinel, rewritten again at the next change).
+func (h *handler) writeSaved(c *resp.Conn) func() {
+	return func() {
+		if h.opt.FlushConfig != nil {
+			if err := h.opt.FlushConfig(); err != nil {
+				h.opt.Logger.Warn("the change is committed but the config file could not be rewritten", "err", err)
+				c.WriteError(errSaveConfig)
+				return
+			}
+		}
+		c.WriteStatus("OK")
+	}
+}
+
 // sentinelMonitor: SENTINEL MONITOR <name> <ip> <port> <quorum>.
 func (h *handler) sentinelMonitor(c *resp.Conn, args [][]byte) {
 	quorumN, err := strconv.ParseInt(string(args[5]), 10, 64)
@@ -73,7 +95,7 @@ func (h *handler) sentinelMonitor(c *resp.Conn, args [][]byte) {
 	}
 	spec := h.opt.MasterDefaults
 	spec.Name, spec.Addr, spec.Quorum = name, quorum.Addr{Host: host, Port: int(port)}, int(quorumN)
-	h.propose(c, quorum.Command{Op: quorum.OpMonitor, Spec: &spec}, writeOK(c))
+	h.propose(c, quorum.Command{Op: quorum.OpMonitor, Spec: &spec}, h.writeSaved(c))
 }
 
 // sentinelRemove: SENTINEL REMOVE <name>.
@@ -81,7 +103,7 @@ func (h *handler) sentinelRemove(c *resp.Conn, args [][]byte) {
 	if h.masterOrError(c, h.b.State(), args[2]) == nil {
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpRemove, Master: string(args[2])}, writeOK(c))
+	h.propose(c, quorum.Command{Op: quorum.OpRemove, Master: string(args[2])}, h.writeSaved(c))
 }
 
 // sentinelSet: SENTINEL SET <name> <option> <value> [...]. Unlike Redis,
@@ -109,7 +131,7 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 		c.WriteError("ERR " + err.Error())
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpSet, Master: m.Name, Options: opts}, writeOK(c))
+	h.propose(c, quorum.Command{Op: quorum.OpSet, Master: m.Name, Options: opts}, h.writeSaved(c))
 }
 
 // sentinelReset: SENTINEL RESET <pattern> replies the number of masters
@@ -160,7 +182,7 @@ func (h *handler) sentinelConfig(c *resp.Conn, args [][]byte) {
 			c.WriteError("ERR " + err.Error())
 			return
 		}
-		h.propose(c, quorum.Command{Op: quorum.OpConfigSet, MonitorID: h.b.Self().ID, Config: pairs}, writeOK(c))
+		h.propose(c, quorum.Command{Op: quorum.OpConfigSet, MonitorID: h.b.Self().ID, Config: pairs}, h.writeSaved(c))
 	default:
 		c.WriteError("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
 	}
@@ -204,7 +226,8 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 func (h *handler) sentinelFlushConfig(c *resp.Conn, _ [][]byte) {
 	if h.opt.FlushConfig != nil {
 		if err := h.opt.FlushConfig(); err != nil {
-			c.WriteError("ERR " + err.Error())
+			h.opt.Logger.Warn("SENTINEL FLUSHCONFIG: the config file could not be rewritten", "err", err)
+			c.WriteError(errSaveConfig)
 			return
 		}
 	}

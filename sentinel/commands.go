@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -58,6 +59,9 @@ type HandlerOptions struct {
 	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
 	// state lives in Raft and FLUSHCONFIG only answers OK.
 	FlushConfig func() error
+	// Logger receives what clients are told to look for in the server
+	// logs (a failed config rewrite); nil: discarded.
+	Logger *slog.Logger
 	// PendingScripts, if set, lists the scripts queued or running
 	// (SENTINEL PENDING-SCRIPTS); nil: none.
 	PendingScripts func() []PendingScript
@@ -87,6 +91,9 @@ func NewHandler(b Backend, opt HandlerOptions) resp.Handler {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	exe, _ := os.Executable()
 	h := &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe,

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/quorum"
 )
 
 // refusingBackend is a backend whose monitor refuses to fail masters over
@@ -36,7 +38,18 @@ func TestDropInHooks(t *testing.T) {
 		"*10\r\n$4\r\nargv\r\n*3\r\n$5\r\n/n.sh\r\n$6\r\n+sdown\r\n$29\r\nmaster mymaster 10.0.0.1 6379\r\n$5\r\nflags\r\n$7\r\nrunning\r\n$3\r\npid\r\n:42\r\n$8\r\nrun-time\r\n:1500\r\n$9\r\nretry-num\r\n:0\r\n" +
 		"*10\r\n$4\r\nargv\r\n*2\r\n$5\r\n/n.sh\r\n$6\r\n-sdown\r\n$5\r\nflags\r\n$9\r\nscheduled\r\n$3\r\npid\r\n:0\r\n$9\r\nrun-delay\r\n:30000\r\n$9\r\nretry-num\r\n:1\r\n")
 	c.do("SENTINEL", "FLUSHCONFIG")
-	c.expect("-ERR rewrite /etc/sentinel.conf: permission denied\r\n")
+	c.expect("-ERR Failed to save config file. Check server logs.\r\n")
+	// A change is committed first; the failed rewrite after it gets
+	// Sentinel's error (sentinelFlushConfigAndReply).
+	c.do("SENTINEL", "SET", "mymaster", "quorum", "1")
+	c.expect("-ERR Failed to save config file. Check server logs.\r\n")
+	b.mu.Lock()
+	n := len(b.proposed)
+	last := b.proposed[n-1]
+	b.mu.Unlock()
+	if last.Op != quorum.OpSet || last.Master != "mymaster" {
+		t.Fatalf("the SET was not committed before the rewrite: %+v", last)
+	}
 	c.do("SENTINEL", "CKQUORUM", "mymaster")
 	c.expect("-NOQUORUM Redis Sentinel 10.0.0.7:26379 abc also monitors this master\r\n")
 }
