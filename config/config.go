@@ -85,9 +85,11 @@ type Config struct {
 	// that node is a master. Default 3s; must exceed raft.election-timeout.
 	FenceAfter time.Duration `mapstructure:"fence-after"`
 	// StaleAfter ("stale-after"): cut off from the Raft majority for longer
-	// than this, the monitor answers master discovery with an error (so
-	// clients ask another monitor) instead of a possibly outdated address.
-	// Default 3s; must exceed raft.election-timeout.
+	// than this, the monitor answers GET-MASTER-ADDR-BY-NAME with an error
+	// (so clients ask another monitor) instead of a possibly outdated
+	// address, and flags its introspection replies stale_view. Default 3s;
+	// must exceed raft.election-timeout. 0: answer like Sentinel (the
+	// flag then comes after 3s).
 	StaleAfter time.Duration `mapstructure:"stale-after"`
 	// AdminToken ("admin-token") guards the admin HTTP API (POST
 	// /v1/masters/...): requests need "Authorization: Bearer <token>".

@@ -46,7 +46,7 @@ var flagHelp = map[string]string{
 	"local-redis":               "host:port of the Redis node this monitor runs beside (enables fencing)",
 	"fence-after":               "how long cut off from the monitor majority before pausing the local master's writes",
 	"admin-token":               "bearer token of the admin HTTP API (empty: admin endpoints disabled)",
-	"stale-after":               "how long cut off from the monitor majority before refusing master discovery",
+	"stale-after":               "how long cut off from the monitor majority before refusing master discovery (0: never, as Sentinel)",
 	"tls-port":                  "port of the Sentinel-protocol server over TLS (0: off), on the host of listen",
 	"tls-cert-file":             "PEM certificate of this monitor (tls-port, tls-cluster, client certificate for tls-replication)",
 	"tls-key-file":              "PEM private key of tls-cert-file",

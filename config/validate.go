@@ -100,7 +100,9 @@ func (c *Config) Validate() error {
 	if c.ClientWriteTimeout < 0 {
 		p.addf("client-write-timeout (%v) must not be negative", c.ClientWriteTimeout)
 	}
-	if c.StaleAfter <= c.Raft.ElectionTimeout {
+	if c.StaleAfter < 0 {
+		p.addf("stale-after: must not be negative (0: answer master discovery like Sentinel even when cut off), got %v", c.StaleAfter)
+	} else if c.StaleAfter != 0 && c.StaleAfter <= c.Raft.ElectionTimeout {
 		p.addf("stale-after (%v) must be longer than raft.election-timeout (%v)", c.StaleAfter, c.Raft.ElectionTimeout)
 	}
 	seenUsers := map[string]bool{}

@@ -1,10 +1,13 @@
 package sentinel
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/raftsentinel/raftsentinel/quorum"
 )
@@ -96,21 +99,49 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
+// TestStaleMonitorRefusesDiscovery: a monitor in a minority refuses only
+// master discovery (GET-MASTER-ADDR-BY-NAME); introspection answers its last
+// committed view with the stale_view flag last; stale-after 0
+// (AnswerStale) answers discovery too, as Sentinel does.
 func TestStaleMonitorRefusesDiscovery(t *testing.T) {
 	b := newFakeBackend()
 	b.cutoff = 5 * time.Second
 	_, addr := startSentinel(t, b, HandlerOptions{})
 	c := dialRaw(t, addr)
-	for _, args := range [][]string{
-		{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"},
-		{"SENTINEL", "MASTER", "mymaster"},
-		{"SENTINEL", "MASTERS"},
-	} {
-		c.do(args...)
-		c.expect("-NOQUORUM this monitor has been cut off from the monitor majority for 5.0s; its view may be outdated: ask another monitor\r\n")
-	}
+	c.do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
+	c.expect("-NOQUORUM this monitor has been cut off from the monitor majority for 5.0s; its view may be outdated: ask another monitor\r\n")
 	c.do("SENTINEL", "MYID")
 	c.expect("$40\r\n" + selfRunID + "\r\n")
+	ctx := context.Background()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+	defer sc.Close()
+	m, err := sc.Master(ctx, "mymaster").Result()
+	if err != nil || !strings.HasSuffix(m["flags"], ","+FlagStaleView) || m["ip"] != "127.0.0.1" {
+		t.Fatalf("SENTINEL MASTER in a minority: %v %v", m, err)
+	}
+	ms, err := sc.Masters(ctx).Result()
+	if err != nil || len(ms) != 2 || !strings.Contains(fmt.Sprint(ms[1]), "flags:s_down,o_down,master,"+FlagStaleView) {
+		t.Fatalf("SENTINEL MASTERS in a minority: %v %v", ms, err)
+	}
+	reps, err := sc.Replicas(ctx, "mymaster").Result()
+	if err != nil || len(reps) == 0 || !strings.HasSuffix(reps[0]["flags"], ","+FlagStaleView) {
+		t.Fatalf("SENTINEL REPLICAS in a minority: %v %v", reps, err)
+	}
+	b.mu.Lock()
+	b.cutoff = 0
+	b.mu.Unlock()
+	if m, err := sc.Master(ctx, "mymaster").Result(); err != nil || strings.Contains(m["flags"], FlagStaleView) {
+		t.Fatalf("SENTINEL MASTER in the majority: %v %v", m, err)
+	}
+
+	b2 := newFakeBackend()
+	b2.cutoff = 5 * time.Second
+	_, addr2 := startSentinel(t, b2, HandlerOptions{AnswerStale: true})
+	sc2 := redis.NewSentinelClient(&redis.Options{Addr: addr2})
+	defer sc2.Close()
+	if got, err := sc2.GetMasterAddrByName(ctx, "mymaster").Result(); err != nil || fmt.Sprint(got) != "[127.0.0.1 6379]" {
+		t.Fatalf("stale-after 0, cut off: GET-MASTER-ADDR-BY-NAME %v %v", got, err)
+	}
 }
 
 func TestAuthUsers(t *testing.T) {

@@ -59,6 +59,10 @@ type HandlerOptions struct {
 	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
 	// state lives in Raft and FLUSHCONFIG only answers OK.
 	FlushConfig func() error
+	// AnswerStale (stale-after 0): GET-MASTER-ADDR-BY-NAME answers from a
+	// possibly outdated view while this monitor is cut off, as Sentinel
+	// does, instead of -NOQUORUM.
+	AnswerStale bool
 	// Logger receives what clients are told to look for in the server
 	// logs (a failed config rewrite); nil: discarded.
 	Logger *slog.Logger
@@ -692,11 +696,12 @@ func (h *handler) refuseStale(c *resp.Conn) bool {
 		return true
 	}
 	d, stale := h.b.Cutoff()
-	if stale {
-		c.WriteError(fmt.Sprintf("NOQUORUM this monitor has been cut off from the monitor majority for %.1fs; "+
-			"its view may be outdated: ask another monitor", d.Seconds()))
+	if !stale || h.opt.AnswerStale {
+		return false
 	}
-	return stale
+	c.WriteError(fmt.Sprintf("NOQUORUM this monitor has been cut off from the monitor majority for %.1fs; "+
+		"its view may be outdated: ask another monitor", d.Seconds()))
+	return true
 }
 
 func (h *handler) clock() instClock { return instClock{now: h.opt.Now(), start: h.start} }
@@ -730,7 +735,8 @@ func (h *handler) masterFields(st *quorum.State, m *quorum.Master, k instClock) 
 	addr := m.Addr.String()
 	obs, observed := h.b.Observe(addr)
 	since, down := h.b.SDown(addr)
-	return masterMap(masterView{M: m, Obs: obs, Observed: observed, SDown: down, SDownSince: since,
+	_, stale := h.b.Cutoff()
+	return masterMap(masterView{M: m, Obs: obs, Observed: observed, SDown: down, SDownSince: since, StaleView: stale,
 		Replicas: len(listedReplicas(m)), Others: len(h.otherMonitors(st)), Shown: h.b.Announce(m.Addr)}, k)
 }
 
@@ -743,7 +749,7 @@ func writeInstance(c *resp.Conn, fs []instField) {
 }
 
 func (h *handler) sentinelMasters(c *resp.Conn, _ [][]byte) {
-	if h.refuseStale(c) {
+	if h.refuseLoading(c) {
 		return
 	}
 	st, k := h.b.State(), h.clock()
@@ -755,9 +761,6 @@ func (h *handler) sentinelMasters(c *resp.Conn, _ [][]byte) {
 }
 
 func (h *handler) sentinelMaster(c *resp.Conn, args [][]byte) {
-	if h.refuseStale(c) {
-		return
-	}
 	st := h.b.State()
 	if m := h.masterOrError(c, st, args[2]); m != nil {
 		writeInstance(c, h.masterFields(st, m, h.clock()))
@@ -773,6 +776,7 @@ func (h *handler) sentinelReplicas(c *resp.Conn, args [][]byte) {
 		return
 	}
 	k := h.clock()
+	_, stale := h.b.Cutoff()
 	var maps [][]instField
 	for _, a := range listedReplicas(m) {
 		obs, observed := h.b.Observe(a.String())
@@ -780,7 +784,7 @@ func (h *handler) sentinelReplicas(c *resp.Conn, args [][]byte) {
 			continue
 		}
 		since, down := h.b.SDown(a.String())
-		maps = append(maps, replicaMap(replicaView{Master: m, Addr: a, Obs: obs, Observed: observed,
+		maps = append(maps, replicaMap(replicaView{Master: m, Addr: a, Obs: obs, Observed: observed, StaleView: stale,
 			SDown: down, SDownSince: since, Shown: h.b.Announce(a)}, k))
 	}
 	c.WriteArrayHeader(len(maps))

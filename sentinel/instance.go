@@ -103,6 +103,10 @@ type masterView struct {
 	// Shown is M.Addr as replies announce it (see Backend.Announce); zero
 	// means M.Addr.
 	Shown quorum.Addr
+	// StaleView: this monitor is cut off from the Raft majority for longer
+	// than stale-after, so the committed view it answers from may be
+	// outdated (flag stale_view, which Sentinel clients ignore).
+	StaleView bool
 }
 
 // masterMap returns the SENTINEL MASTER fields of a master: 20 at rest,
@@ -123,6 +127,7 @@ func masterMap(v masterView, k instClock) []instField {
 		instFlag{"disconnected", v.Observed && linkDown(o, k.now)},
 		instFlag{"failover_in_progress", inProgress},
 		instFlag{"force_failover", inProgress && m.Failover.Reason == "manual"},
+		instFlag{FlagStaleView, v.StaleView},
 	)
 	runID, role := "", "master"
 	if v.Observed {
@@ -178,8 +183,15 @@ type replicaView struct {
 	SDown      bool
 	SDownSince time.Time
 	// Shown is Addr as replies announce it; zero means Addr.
-	Shown quorum.Addr
+	Shown     quorum.Addr
+	StaleView bool // as masterView's
 }
+
+// FlagStaleView marks, last in the flags of SENTINEL MASTER(S) and
+// REPLICAS, the replies of a monitor cut off from the Raft majority for
+// longer than stale-after: its last committed view, which may predate a
+// failover. Sentinel clients look only for the flags they know.
+const FlagStaleView = "stale_view"
 
 // shown returns a unless it is zero, then def.
 func shown(a, def quorum.Addr) quorum.Addr {
@@ -206,6 +218,7 @@ func replicaMap(v replicaView, k instClock) []instField {
 		instFlag{"slave", true},
 		instFlag{"disconnected", !v.Observed || linkDown(o, k.now)},
 		instFlag{"promoted", f.InProgress() && f.To == v.Addr},
+		instFlag{FlagStaleView, v.StaleView},
 	)
 	runID, role, masterHost, linkStatus := "", "slave", "?", "err"
 	priority, announced := 100, true

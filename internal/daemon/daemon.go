@@ -264,7 +264,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		pending = func() []sentinel.PendingScript { return pendingScripts(d.scripts) }
 	}
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending,
+		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending, AnswerStale: cfg.StaleAfter == 0,
 		Logger: log.With("component", "sentinel")})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp"), MaxClients: cfg.MaxClients,

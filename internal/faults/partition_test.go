@@ -3,12 +3,17 @@ package faults
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/sentinel"
 )
 
 // staleAfter of the partition scenarios: shorter than the default so the
@@ -153,6 +158,26 @@ func TestMinorityPartitioned(t *testing.T) {
 		return nil
 	})
 	t.Logf("cut → minority answers -NOQUORUM: %v (stale-after %v)", time.Since(cut).Round(time.Millisecond), partitionStale)
+
+	// Introspection keeps answering the last committed view, flagged
+	// stale_view (Sentinel clients ignore unknown flags); a change sent to
+	// the minority cannot be committed and says so.
+	minAddr := g.daemons[minority].RESPAddr()
+	sc := redis.NewSentinelClient(&redis.Options{Addr: minAddr})
+	defer sc.Close()
+	mm, err := sc.Master(ctx, testenv.MasterName).Result()
+	if err != nil || mm["flags"] != "master,"+sentinel.FlagStaleView || net.JoinHostPort(mm["ip"], mm["port"]) != master.Addr() {
+		t.Fatalf("minority SENTINEL MASTER: %v %v", mm, err)
+	}
+	if reps, err := sc.Replicas(ctx, testenv.MasterName).Result(); err != nil || len(reps) != 2 {
+		t.Fatalf("minority SENTINEL REPLICAS: %v %v", reps, err)
+	}
+	if info, err := redisproc.Command(ctx, minAddr, "INFO", "sentinel"); err != nil || !strings.Contains(info, "name="+testenv.MasterName+",status=ok,address="+master.Addr()) {
+		t.Fatalf("minority INFO sentinel: %q %v", info, err)
+	}
+	if _, err := redisproc.Command(ctx, minAddr, "SENTINEL", "SET", testenv.MasterName, "quorum", "2"); !isNoQuorum(err) {
+		t.Fatalf("SENTINEL SET on the minority: %v, want -NOQUORUM", err)
+	}
 
 	// The majority kept its leader (no election needed) and serves the
 	// committed master; what the minority last committed is now frozen.
