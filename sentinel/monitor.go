@@ -133,9 +133,10 @@ type Monitor struct {
 	watchedSince map[string]time.Time
 	sdownSince   map[string]time.Time
 	runIDs       map[string]string
-	roles        map[string]string    // addr -> last reported role (+role-change)
-	rebootSince  map[string]time.Time // master addr -> run id change seen, still loading
-	opinionSent  map[string]time.Time // master name -> last successful down assertion
+	roles        map[string]string     // addr -> last reported role (+role-change)
+	rebootSince  map[string]time.Time  // master addr -> run id change seen, still loading
+	masterSince  map[string]masterSeen // master name -> its address, and since when this monitor sees it there
+	opinionSent  map[string]time.Time  // master name -> last successful down assertion
 	lastBeat     time.Time
 	pending      map[string]quorum.Command // coalesced proposals by key
 	blocked      map[string]string         // master -> last logged blocking reason
@@ -194,6 +195,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	}
 	mon := &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
 		watchedSince: map[string]time.Time{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
+		masterSince: map[string]masterSeen{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
@@ -207,6 +209,13 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	})
 	mon.ann = newAnnouncer(store.State, opt.Resolver, opt.Logger)
 	return mon
+}
+
+// masterSeen is the address a monitor considers a group's master, and
+// since when (MasterRoleDown counts from then at the earliest).
+type masterSeen struct {
+	addr  quorum.Addr
+	since time.Time
 }
 
 type nopPublisher struct{}
@@ -374,6 +383,23 @@ func (m *Monitor) rebootedTooLong(key string, o probe.Observation, now time.Time
 	return period > 0 && now.Sub(since) > period
 }
 
+// masterReportsSlave applies MasterRoleDown to master ms (called with
+// m.mu held), counting from when this monitor first saw ms at its current
+// address. It is not applied while a failover of ms is in progress: then
+// the committed master changing role is the failover's own doing (a
+// switchover's FAILOVER TO makes it a replica just before the switch).
+func (m *Monitor) masterReportsSlave(ms *quorum.Master, o probe.Observation, now time.Time) bool {
+	seen, ok := m.masterSince[ms.Name]
+	if !ok || seen.addr != ms.Addr {
+		seen = masterSeen{addr: ms.Addr, since: now}
+		m.masterSince[ms.Name] = seen
+	}
+	if ms.Failover.InProgress() {
+		return false
+	}
+	return MasterRoleDown(o, now, seen.since, ms.DownAfter, m.timer(TimerInfoPeriod))
+}
+
 // Simulation points (SENTINEL SIMULATE-FAILURE): the first two are
 // Sentinel's; crash-after-switch (after the new address is committed,
 // before the replicas are repointed) is raftsentinel's own.
@@ -498,6 +524,9 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 			_, wasDown := m.sdownSince[key]
 			down := SDownAt(o, now, since, ms.DownAfter)
 			if i == 0 && m.rebootedTooLong(key, o, now, ms.RebootDownAfter) {
+				down = true
+			}
+			if i == 0 && m.masterReportsSlave(ms, o, now) {
 				down = true
 			}
 			if down && !wasDown {
