@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
 )
@@ -82,4 +85,41 @@ func TestDebugPingPeriodChangesPingRate(t *testing.T) {
 	if d := timeForPings(t, tp.Master.Addr(), 20, 10*time.Second); d > 2*time.Second {
 		t.Fatalf("20 PINGs took %v at a 20 ms period", d)
 	}
+}
+
+// TestDebugScriptLimitsReachRunner: in drop-in mode, SENTINEL DEBUG
+// SCRIPT-MAX-RUNTIME and SCRIPT-RETRY-DELAY change the script runner's
+// limits: a notification script that hangs is killed after 300 ms and
+// retried 100 ms later (then 200 ms, ...), so it starts several times
+// within seconds (with Sentinel's 60 s and 30 s, once).
+func TestDebugScriptLimitsReachRunner(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tp := testenv.StartTopology(t, dir, 1)
+	sd := filepath.Join(dir, "s1")
+	if err := os.MkdirAll(sd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	starts := filepath.Join(sd, "starts.log")
+	notify := filepath.Join(sd, "notify.sh")
+	if err := os.WriteFile(notify, []byte("#!/bin/sh\necho \"$*\" >> "+starts+"\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := writeSentinelConf(t, sd, freePort(t), tp.Master.Addr(), 1, "sentinel notification-script mymaster "+notify)
+	m := startDropIn(t, p, 200*time.Millisecond, func(c *config.Config) { c.DropIn.ExpectedMonitors = 1 })
+	addr := m.d.RESPAddr()
+	testenv.WaitReady(t, []string{addr}, tp.Master.Addr(), 1, 0)
+	if v, err := redisproc.Command(ctx, addr, "SENTINEL", "DEBUG", "script-max-runtime", "300", "SCRIPT-RETRY-DELAY", "100"); err != nil || v != "OK" {
+		t.Fatalf("SENTINEL DEBUG: %q %v", v, err)
+	}
+	if err := tp.Replicas[0].Kill(); err != nil { // +sdown slave: a WARNING event
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 15*time.Second, "the hung script killed and retried", func() error {
+		b, _ := os.ReadFile(starts)
+		if n := strings.Count(string(b), "+sdown"); n < 3 {
+			return fmt.Errorf("%d starts:\n%s", n, b)
+		}
+		return nil
+	})
 }
