@@ -106,8 +106,13 @@ type periodSetter interface {
 //
 //   - INFO-PERIOD, PING-PERIOD: the prober's INFO and PING periods (and
 //     the freshness limits of replica selection derived from them);
-//   - ASK-PERIOD: how often a "down" opinion is re-asserted;
-//   - PUBLISH-PERIOD: how often this monitor re-registers (its heartbeat);
+//   - ASK-PERIOD: how often a "down" opinion is re-asserted (the leader
+//     counts an opinion for Options.OpinionTTL, 3 s by default: an
+//     ASK-PERIOD above that lets this monitor's opinions lapse between
+//     assertions, so ODOWN may never hold);
+//   - PUBLISH-PERIOD: how often this monitor re-registers (its heartbeat;
+//     above 5 s the other monitors see it as not usable in CKQUORUM and
+//     SENTINELS between registrations);
 //   - DEFAULT-DOWN-AFTER, DEFAULT-FAILOVER-TIMEOUT: the settings of masters
 //     added later with SENTINEL MONITOR;
 //   - TILT-TRIGGER, TILT-PERIOD: the tilt check;
