@@ -140,6 +140,12 @@ func (d *DropIn) addScript(master, kind, path string) {
 //     and the caller fills it in (and persists it) before validating;
 //   - data-dir is <dir>/raftsentinel, dir being the file's `dir` (default:
 //     the working directory, as Sentinel);
+//   - a relative logfile, pidfile, notification-script or
+//     client-reconfig-script is resolved against that dir, wherever the
+//     dir line is in the file: Sentinel chdir()s to dir while loading and
+//     opens the log, writes the pid file and runs scripts afterwards, from
+//     the last dir. Monitors started from one working directory with
+//     different dirs therefore write different log files;
 //   - the advertised host is `sentinel announce-ip`, else a specific
 //     `bind` address, else localIP(first master's address) (the local
 //     address this host reaches the master from, as Sentinel learns its
@@ -196,6 +202,18 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 		}
 	}
 	c.DataDir = filepath.Join(dir, "raftsentinel")
+	inDir := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.DropIn.LogFile, c.DropIn.PidFile = inDir(c.DropIn.LogFile), inDir(c.DropIn.PidFile)
+	for _, scripts := range []map[string]string{c.DropIn.NotificationScripts, c.DropIn.ReconfigScripts} {
+		for m, p := range scripts {
+			scripts[m] = inDir(p)
+		}
+	}
 
 	lhost, lport, err := net.SplitHostPort(c.Listen)
 	if err != nil {

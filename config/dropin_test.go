@@ -161,3 +161,69 @@ func TestLoadSentinelConfTLSAndHostnames(t *testing.T) {
 		t.Fatalf("announce-hostnames maybe: %v", err)
 	}
 }
+
+// TestLoadSentinelConfResolvesAgainstDir: relative logfile, pidfile and
+// script paths are resolved against the file's dir, as Sentinel (it
+// chdir()s to dir while loading, and uses the paths after the whole file,
+// so from the last dir): also when logfile comes before the dir line;
+// several dir lines chain; absolute paths stay; without dir the working
+// directory is the base.
+func TestLoadSentinelConfResolvesAgainstDir(t *testing.T) {
+	base := t.TempDir()
+	p := writeConfFile(t, "logfile sentinel.log\n"+
+		"pidfile run/sentinel.pid\n"+
+		"dir "+base+"\n"+
+		"dir s1\n"+
+		"sentinel monitor mymaster 127.0.0.1 6379 2\n"+
+		"sentinel notification-script mymaster ./notify.sh\n"+
+		"sentinel client-reconfig-script mymaster /abs/reconf.sh\n")
+	cfg, _, err := LoadSentinelConf(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, want := cfg.DropIn, filepath.Join(base, "s1")
+	switch {
+	case cfg.DataDir != filepath.Join(want, "raftsentinel"):
+		t.Fatalf("data dir %q", cfg.DataDir)
+	case d.LogFile != filepath.Join(want, "sentinel.log"):
+		t.Fatalf("logfile %q", d.LogFile)
+	case d.PidFile != filepath.Join(want, "run", "sentinel.pid"):
+		t.Fatalf("pidfile %q", d.PidFile)
+	case d.NotificationScripts["mymaster"] != filepath.Join(want, "notify.sh"):
+		t.Fatalf("notification-script %q", d.NotificationScripts["mymaster"])
+	case d.ReconfigScripts["mymaster"] != "/abs/reconf.sh":
+		t.Fatalf("client-reconfig-script %q", d.ReconfigScripts["mymaster"])
+	}
+
+	// Without dir: the working directory, made absolute; an empty logfile
+	// (stdout) stays empty.
+	p = writeConfFile(t, "logfile \"\"\nsentinel monitor mymaster 127.0.0.1 6379 2\n"+
+		"sentinel notification-script mymaster notify.sh\n")
+	cfg, _, err = LoadSentinelConf(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if cfg.DropIn.LogFile != "" || cfg.DropIn.NotificationScripts["mymaster"] != filepath.Join(wd, "notify.sh") {
+		t.Fatalf("logfile %q script %q", cfg.DropIn.LogFile, cfg.DropIn.NotificationScripts["mymaster"])
+	}
+}
+
+// TestImportSentinelConfChainsDir: a relative dir is relative to the one
+// before it; an absolute one starts over.
+func TestImportSentinelConfChainsDir(t *testing.T) {
+	for text, want := range map[string]string{
+		"dir /a\ndir b\ndir c\n": "/a/b/c",
+		"dir /a\ndir /b\n":       "/b",
+		"dir a\ndir ../b\n":      "b",
+		"dir x\n":                "x",
+	} {
+		im, err := ImportSentinelConf(strings.NewReader(text + "sentinel monitor m 127.0.0.1 6379 1\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.Config.DataDir != want {
+			t.Errorf("%q: dir %q, want %q", text, im.Config.DataDir, want)
+		}
+	}
+}

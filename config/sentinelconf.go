@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,9 @@ type Imported struct {
 // master (with its down-after-milliseconds, failover-timeout,
 // parallel-syncs, auth-pass, auth-user and master-reboot-down-after-period),
 // `port`/`bind` the listen address, `sentinel announce-ip/-port` the
-// announce address, `dir` the data directory, `requirepass` the password,
+// announce address, `dir` the data directory (several dir lines chain,
+// as Sentinel's successive chdir()s: a relative one is relative to the
+// previous one), `requirepass` the password,
 // `user` lines the users with their command and channel rules (see
 // importUser).
 // Sentinel's state lines (myid, epochs, known-replica, known-sentinel) and
@@ -75,7 +78,13 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				note("only the first bind address is used")
 			}
 		case key == "dir" && len(args) == 2:
-			c.DataDir = args[1]
+			// Sentinel chdir()s at each dir line, so a relative one is
+			// relative to the dir before it.
+			if c.DataDir != "" && !filepath.IsAbs(args[1]) {
+				c.DataDir = filepath.Join(c.DataDir, args[1])
+			} else {
+				c.DataDir = args[1]
+			}
 		case key == "requirepass" && len(args) == 2:
 			c.RequirePass = args[1]
 		case key == "logfile" && len(args) == 2:

@@ -99,6 +99,13 @@ type Prober struct {
 	mu     sync.Mutex
 	nodes  map[string]*node
 	closed bool
+
+	// The current periods (SetPeriods); changed is closed and replaced
+	// when they change, waking the loops to reset their tickers.
+	pmu        sync.Mutex
+	pingPeriod time.Duration
+	infoPeriod time.Duration
+	changed    chan struct{}
 }
 
 // node is the probing state of one address.
@@ -121,10 +128,47 @@ type node struct {
 func New(opt Options) *Prober {
 	opt = opt.withDefaults()
 	return &Prober{
-		opt:   opt,
-		log:   opt.Logger.With("component", "probe"),
-		nodes: make(map[string]*node),
+		opt:        opt,
+		log:        opt.Logger.With("component", "probe"),
+		nodes:      make(map[string]*node),
+		pingPeriod: opt.PingPeriod,
+		infoPeriod: opt.InfoPeriod,
+		changed:    make(chan struct{}),
 	}
+}
+
+// SetPeriods changes the PING and INFO periods of every watched node (and
+// of nodes watched later) at run time (SENTINEL DEBUG PING-PERIOD and
+// INFO-PERIOD); a period <= 0 keeps that one. Each loop sends its next
+// probe at once and then probes at the new period. The watch connection is
+// redialed at most once per the new PING period.
+func (p *Prober) SetPeriods(ping, info time.Duration) {
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	if ping <= 0 {
+		ping = p.pingPeriod
+	}
+	if info <= 0 {
+		info = p.infoPeriod
+	}
+	if ping == p.pingPeriod && info == p.infoPeriod {
+		return
+	}
+	p.pingPeriod, p.infoPeriod = ping, info
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// Periods returns the current PING and INFO periods.
+func (p *Prober) Periods() (ping, info time.Duration) {
+	ping, info, _ = p.periods()
+	return ping, info
+}
+
+func (p *Prober) periods() (ping, info time.Duration, changed <-chan struct{}) {
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	return p.pingPeriod, p.infoPeriod, p.changed
 }
 
 // Watch starts probing addr (host:port) with the given credentials. It is
@@ -282,7 +326,8 @@ func (p *Prober) pingLoop(n *node) {
 	defer n.wg.Done()
 	l := p.newLink(n.addr)
 	defer l.reset()
-	t := time.NewTicker(p.opt.PingPeriod)
+	period, _, changed := p.periods()
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		p.pingOnce(n, l)
@@ -291,6 +336,9 @@ func (p *Prober) pingLoop(n *node) {
 			return
 		case <-t.C:
 		case <-n.ping:
+		case <-changed:
+			period, _, changed = p.periods()
+			t.Reset(period)
 		}
 	}
 }
@@ -304,7 +352,8 @@ func (p *Prober) pingLoop(n *node) {
 func (p *Prober) watchLoop(n *node) {
 	defer n.wg.Done()
 	d := p.dialer()
-	t := time.NewTicker(p.opt.PingPeriod)
+	period, _, changed := p.periods()
+	t := time.NewTicker(period)
 	defer t.Stop()
 	buf := make([]byte, 512)
 	for {
@@ -336,6 +385,9 @@ func (p *Prober) watchLoop(n *node) {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+		case <-changed:
+			period, _, changed = p.periods()
+			t.Reset(period)
 		}
 	}
 }
@@ -446,7 +498,8 @@ func (p *Prober) infoLoop(n *node) {
 	defer n.wg.Done()
 	l := p.newLink(n.addr)
 	defer l.reset()
-	t := time.NewTicker(p.opt.InfoPeriod)
+	_, period, changed := p.periods()
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		p.infoOnce(n, l)
@@ -455,6 +508,9 @@ func (p *Prober) infoLoop(n *node) {
 			return
 		case <-t.C:
 		case <-n.kick:
+		case <-changed:
+			_, period, changed = p.periods()
+			t.Reset(period)
 		}
 	}
 }

@@ -701,3 +701,38 @@ func waitWatched(t *testing.T, addr string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSetPeriodsChangesPingRate: after SetPeriods the PING loop of an
+// already watched node probes at the new period (counted on the server).
+func TestSetPeriodsChangesPingRate(t *testing.T) {
+	opt := testOptions()
+	opt.PingPeriod = time.Second
+	f := newFakeRedis(t, "+PONG")
+	p := newProber(t, opt)
+	p.Watch(f.addr(), Auth{})
+	waitObs(t, p, f.addr(), 5*time.Second, "PONG", func(o Observation) bool { return o.Connected })
+	p.SetPeriods(10*time.Millisecond, 0)
+	if ping, info := p.Periods(); ping != 10*time.Millisecond || info != opt.InfoPeriod {
+		t.Fatalf("Periods() = %v, %v", ping, info)
+	}
+	mark := time.Now()
+	deadline := mark.Add(5 * time.Second)
+	for {
+		n := 0
+		for _, at := range f.pingTimes() {
+			if at.After(mark) {
+				n++
+			}
+		}
+		if n >= 20 {
+			break // 20 PINGs where a 1 s period allows at most 6
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d PINGs in 5 s after SetPeriods(10ms)", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if el := time.Since(mark); el > 2*time.Second {
+		t.Fatalf("20 PINGs took %v at a 10 ms period", el)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -94,6 +95,15 @@ func (h *handler) sentinelMonitor(c *resp.Conn, args [][]byte) {
 		return
 	}
 	spec := h.opt.MasterDefaults
+	// SENTINEL DEBUG DEFAULT-DOWN-AFTER / DEFAULT-FAILOVER-TIMEOUT apply to
+	// masters added from now on, as in Sentinel.
+	ts := h.b.Timers()
+	if d := timerValue(ts, TimerDefaultDownAfter); d > 0 {
+		spec.DownAfter = d
+	}
+	if d := timerValue(ts, TimerDefaultFailoverTimeout); d > 0 {
+		spec.FailoverTimeout = d
+	}
 	spec.Name, spec.Addr, spec.Quorum = name, quorum.Addr{Host: host, Port: int(port)}, int(quorumN)
 	h.propose(c, quorum.Command{Op: quorum.OpMonitor, Spec: &spec}, h.writeSaved(c))
 }
@@ -304,11 +314,14 @@ func (h *handler) sentinelInfoCache(c *resp.Conn, args [][]byte) {
 }
 
 // sentinelDebug: without arguments, the timers as a map (Redis' names and
-// order). Arguments are validated as Redis does, but setting a timer is
-// refused: raftsentinel's timers come from its configuration file.
+// order). With <timer> <ms> pairs it sets this monitor's timers, as Redis
+// Sentinel 7.0 does: names are case-insensitive, each value must be a
+// positive integer (Redis' strict syntax: no sign, no leading zero), the
+// pairs apply in order, and the first bad pair stops with an error, the
+// pairs before it staying applied. +OK when all applied.
 func (h *handler) sentinelDebug(c *resp.Conn, args [][]byte) {
-	ts := h.b.Timers()
 	if len(args) == 2 {
+		ts := h.b.Timers()
 		c.WriteMapHeader(len(ts))
 		for _, t := range ts {
 			c.WriteBulkString(t.Name)
@@ -317,20 +330,54 @@ func (h *handler) sentinelDebug(c *resp.Conn, args [][]byte) {
 		return
 	}
 	for i := 2; i < len(args); i += 2 {
-		known := false
-		for _, t := range ts {
-			known = known || strings.EqualFold(t.Name, string(args[i]))
-		}
-		if !known || i+1 >= len(args) {
+		if !isTimer(h.b.Timers(), string(args[i])) || i+1 >= len(args) {
 			c.WriteError(fmt.Sprintf("ERR Unknown option or number of arguments for SENTINEL DEBUG '%s'", args[i]))
 			return
 		}
-		if v, err := strconv.ParseInt(string(args[i+1]), 10, 64); err != nil || v <= 0 {
+		v, ok := redisInt(args[i+1])
+		if !ok || v <= 0 || !h.b.SetTimer(string(args[i]), v) {
 			c.WriteError(fmt.Sprintf("ERR Invalid argument '%s' for SENTINEL DEBUG '%s'", args[i+1], args[i]))
 			return
 		}
 	}
-	c.WriteError(fmt.Sprintf("ERR raftsentinel's timers come from its configuration file; SENTINEL DEBUG cannot change '%s'", args[2]))
+	c.WriteStatus("OK")
+}
+
+func isTimer(ts []Timer, name string) bool {
+	for _, t := range ts {
+		if strings.EqualFold(t.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// timerValue is the named timer of ts as a duration, 0 if absent.
+func timerValue(ts []Timer, name string) time.Duration {
+	for _, t := range ts {
+		if t.Name == name && t.Ms > 0 && t.Ms <= math.MaxInt64/int64(time.Millisecond) {
+			return time.Duration(t.Ms) * time.Millisecond
+		}
+	}
+	return 0
+}
+
+// redisInt parses b as Redis' string2ll does: an optional '-', then digits
+// without a leading zero (only "0" itself), no sign '+', no spaces, and
+// within int64.
+func redisInt(b []byte) (int64, bool) {
+	s := string(b)
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || (digits[0] == '0' && s != "0") {
+		return 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
 }
 
 // sentinelSimulateFailure arms crash points, as Sentinel: the monitor stops

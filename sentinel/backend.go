@@ -61,6 +61,10 @@ type Backend interface {
 	// Timers returns the timing settings reported by SENTINEL DEBUG, in
 	// milliseconds, in Redis' order.
 	Timers() []Timer
+	// SetTimer sets the timer of that name (case-insensitive) to ms
+	// milliseconds for this monitor (SENTINEL DEBUG <timer> <ms>); false,
+	// changing nothing, when name is not one of Timers or ms <= 0.
+	SetTimer(name string, ms int64) bool
 }
 
 // Timer is one named timing setting (SENTINEL DEBUG).

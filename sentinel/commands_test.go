@@ -45,6 +45,7 @@ type fakeBackend struct {
 	sdown     map[string]time.Time
 	seen      map[string]time.Time
 	loading   bool
+	timers    []Timer // nil: INFO-PERIOD 1000, PING-PERIOD 100
 }
 
 func (f *fakeBackend) State() *quorum.State {
@@ -128,7 +129,27 @@ func (f *fakeBackend) Cutoff() (time.Duration, bool) {
 func (f *fakeBackend) Loading() bool { return f.loading }
 
 func (f *fakeBackend) Timers() []Timer {
-	return []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.timers == nil {
+		return []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}
+	}
+	return append([]Timer(nil), f.timers...)
+}
+
+func (f *fakeBackend) SetTimer(name string, ms int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.timers == nil {
+		f.timers = []Timer{{"INFO-PERIOD", 1000}, {"PING-PERIOD", 100}}
+	}
+	for i := range f.timers {
+		if strings.EqualFold(f.timers[i].Name, name) && ms > 0 {
+			f.timers[i].Ms = ms
+			return true
+		}
+	}
+	return false
 }
 
 // setMasterAddr changes the committed address of a master.

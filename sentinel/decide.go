@@ -24,6 +24,26 @@ func SDownAt(o probe.Observation, now, watchedSince time.Time, downAfter time.Du
 	return !o.Connected && now.Sub(last) > downAfter
 }
 
+// MasterRoleDown is Sentinel's second SDOWN rule (sentinel.c
+// sentinelCheckSubjectivelyDown): the node currently considered the master
+// of a group is subjectively down when it has reported role slave (INFO
+// replication) for longer than downAfter + 2×infoPeriod, although it
+// answers PINGs. The time counts from the later of the role change seen in
+// INFO (o.RoleChangedAt) and masterSince, when this monitor began to
+// consider the address the master (after a failover the promoted replica's
+// earlier reports as a slave do not count, as Sentinel starts a new
+// instance for it). Apply it only to the current master, never to replicas.
+func MasterRoleDown(o probe.Observation, now, masterSince time.Time, downAfter, infoPeriod time.Duration) bool {
+	if o.Role != "slave" {
+		return false
+	}
+	since := o.RoleChangedAt
+	if since.Before(masterSince) {
+		since = masterSince
+	}
+	return !since.IsZero() && now.Sub(since) > downAfter+2*infoPeriod
+}
+
 // ODownVotes counts the fresh "down" opinions about master m at now: an
 // opinion counts when it says down and was asserted within ttl. Only
 // opinions of current members count.

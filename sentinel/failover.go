@@ -281,8 +281,8 @@ func (m *Monitor) selectReplica(ms *quorum.Master, downSince, now time.Time) (Ca
 		}
 	}
 	lim := SelectionLimits{
-		MaxReplyAge: max(5*m.opt.PingPeriod, time.Second),
-		MaxInfoAge:  5 * m.opt.InfoPeriod,
+		MaxReplyAge: max(5*m.timer(TimerPingPeriod), time.Second),
+		MaxInfoAge:  5 * m.timer(TimerInfoPeriod),
 		DownAfter:   ms.DownAfter,
 	}
 	return SelectReplica(cands, now, downSince, lim)
@@ -510,7 +510,8 @@ func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, maste
 		return true
 	}
 	m.opt.Publisher.Publish(EvSlaveReconfSent, inst)
-	deadline := m.now().Add(m.opt.ReconfTimeout)
+	reconf := m.timer(TimerSlaveReconfTimeout)
+	deadline := m.now().Add(reconf)
 	inprog := false
 	for m.now().Before(deadline) {
 		rctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -529,7 +530,7 @@ func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, maste
 			return false
 		}
 	}
-	m.log.Warn("replica did not report the new master in time", "replica", a.String(), "timeout", m.opt.ReconfTimeout)
+	m.log.Warn("replica did not report the new master in time", "replica", a.String(), "timeout", reconf)
 	return false
 }
 

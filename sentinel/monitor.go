@@ -62,7 +62,9 @@ type Options struct {
 	// Heartbeat is how often this monitor re-registers (evidence that it is
 	// alive, read by SENTINEL CKQUORUM and SENTINELS); default 2s.
 	Heartbeat time.Duration
-	// PingPeriod and InfoPeriod are the prober's, used for freshness limits.
+	// PingPeriod and InfoPeriod are the prober's initial periods, used for
+	// freshness limits; SENTINEL DEBUG may change them at run time (see
+	// SetTimer), which also changes the prober's when it has SetPeriods.
 	PingPeriod time.Duration // default 100ms
 	InfoPeriod time.Duration // default 1s
 	// ReconfTimeout bounds the wait for one repointed replica; default 10s.
@@ -97,6 +99,14 @@ type Options struct {
 	// opinion (its timers are suspect). Unlike Sentinel, a leader in TILT
 	// still acts on the others' fresh opinions. Defaults 2s and 30s.
 	TiltTrigger, TiltPeriod time.Duration
+	// ScriptMaxRuntime and ScriptRetryDelay are the script runner's limits,
+	// reported by SENTINEL DEBUG; defaults DefaultScriptMaxRuntime and
+	// DefaultScriptRetryDelay.
+	ScriptMaxRuntime, ScriptRetryDelay time.Duration
+	// OnTimer, if set, is called after SENTINEL DEBUG changed a timer (its
+	// canonical name, e.g. SCRIPT-MAX-RUNTIME, and new value), to apply it
+	// outside the monitor. It must not block.
+	OnTimer func(name string, d time.Duration)
 	// Refuse, if set, returns why this monitor must not fail master over
 	// ("" if it may), e.g. Redis Sentinels share the master (drop-in
 	// mode's coexistence check). It must not block.
@@ -124,9 +134,10 @@ type Monitor struct {
 	watchAuth    map[string]probe.Auth // addr -> credentials last given to the prober
 	sdownSince   map[string]time.Time
 	runIDs       map[string]string
-	roles        map[string]string    // addr -> last reported role (+role-change)
-	rebootSince  map[string]time.Time // master addr -> run id change seen, still loading
-	opinionSent  map[string]time.Time // master name -> last successful down assertion
+	roles        map[string]string     // addr -> last reported role (+role-change)
+	rebootSince  map[string]time.Time  // master addr -> run id change seen, still loading
+	masterSince  map[string]masterSeen // master name -> its address, and since when this monitor sees it there
+	opinionSent  map[string]time.Time  // master name -> last successful down assertion
 	lastBeat     time.Time
 	pending      map[string]quorum.Command // coalesced proposals by key
 	blocked      map[string]string         // master -> last logged blocking reason
@@ -143,6 +154,8 @@ type Monitor struct {
 	leaderCancel context.CancelFunc
 	leaderCtx    context.Context
 	driving      map[string]bool
+
+	timers *timerSet // SENTINEL DEBUG's; the brain reads its periods here
 
 	ann       *announcer
 	wake      chan struct{}
@@ -167,6 +180,8 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	def(&opt.TiltTrigger, 2*time.Second)
 	def(&opt.StaleAfter, 3*time.Second)
 	def(&opt.TiltPeriod, 30*time.Second)
+	def(&opt.ScriptMaxRuntime, DefaultScriptMaxRuntime)
+	def(&opt.ScriptRetryDelay, DefaultScriptRetryDelay)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -181,11 +196,27 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	}
 	mon := &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
 		watchedSince: map[string]time.Time{}, watchAuth: map[string]probe.Auth{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
+		masterSince: map[string]masterSeen{},
 		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
+	mon.timers = newTimerSet(map[string]time.Duration{
+		TimerInfoPeriod: opt.InfoPeriod, TimerPingPeriod: opt.PingPeriod,
+		TimerAskPeriod: opt.OpinionRefresh, TimerPublishPeriod: opt.Heartbeat,
+		TimerDefaultDownAfter: opt.Defaults.DownAfter, TimerDefaultFailoverTimeout: opt.Defaults.FailoverTimeout,
+		TimerTiltTrigger: opt.TiltTrigger, TimerTiltPeriod: opt.TiltPeriod,
+		TimerSlaveReconfTimeout: opt.ReconfTimeout, TimerElectionTimeout: opt.ElectionTimeout,
+		TimerScriptMaxRuntime: opt.ScriptMaxRuntime, TimerScriptRetryDelay: opt.ScriptRetryDelay,
+	})
 	mon.ann = newAnnouncer(store.State, opt.Resolver, opt.Logger)
 	return mon
+}
+
+// masterSeen is the address a monitor considers a group's master, and
+// since when (MasterRoleDown counts from then at the earliest).
+type masterSeen struct {
+	addr  quorum.Addr
+	since time.Time
 }
 
 type nopPublisher struct{}
@@ -294,27 +325,6 @@ func (m *Monitor) Candidate(name string) (quorum.Addr, bool) {
 	return best.Addr, ok
 }
 
-// Timers implements Backend with raftsentinel's equivalents of Sentinel's
-// timers; those with no equivalent (TILT, scripts, link reconnection) are 0.
-func (m *Monitor) Timers() []Timer {
-	ms := func(d time.Duration) int64 { return d.Milliseconds() }
-	return []Timer{
-		{"INFO-PERIOD", ms(m.opt.InfoPeriod)},
-		{"PING-PERIOD", ms(m.opt.PingPeriod)},
-		{"ASK-PERIOD", ms(m.opt.OpinionRefresh)},
-		{"PUBLISH-PERIOD", ms(m.opt.Heartbeat)},
-		{"DEFAULT-DOWN-AFTER", ms(m.opt.Defaults.DownAfter)},
-		{"DEFAULT-FAILOVER-TIMEOUT", ms(m.opt.Defaults.FailoverTimeout)},
-		{"TILT-TRIGGER", 0},
-		{"TILT-PERIOD", 0},
-		{"SLAVE-RECONF-TIMEOUT", ms(m.opt.ReconfTimeout)},
-		{"MIN-LINK-RECONNECT-PERIOD", 0},
-		{"ELECTION-TIMEOUT", ms(m.opt.ElectionTimeout)},
-		{"SCRIPT-MAX-RUNTIME", 0},
-		{"SCRIPT-RETRY-DELAY", 0},
-	}
-}
-
 // ---- the local loop ----
 
 func (m *Monitor) step(ctx context.Context) {
@@ -335,15 +345,15 @@ func (m *Monitor) checkTilt(now time.Time) bool {
 	last := m.lastStep
 	m.lastStep = now
 	if !last.IsZero() {
-		if d := now.Sub(last); d < 0 || d > m.opt.TiltTrigger {
+		if d := now.Sub(last); d < 0 || d > m.timer(TimerTiltTrigger) {
 			if m.tiltSince.IsZero() {
 				m.tiltSince = now
 				m.mu.Unlock()
-				m.log.Warn("+tilt: the monitor stalled; its judgements are suspended", "gap", d, "for", m.opt.TiltPeriod)
+				m.log.Warn("+tilt: the monitor stalled; its judgements are suspended", "gap", d, "for", m.timer(TimerTiltPeriod))
 				m.opt.Publisher.Publish(EvTilt, "#tilt mode entered")
 				m.mu.Lock()
 			}
-			m.tiltUntil = now.Add(m.opt.TiltPeriod)
+			m.tiltUntil = now.Add(m.timer(TimerTiltPeriod))
 		}
 	}
 	on := !m.tiltSince.IsZero()
@@ -372,6 +382,23 @@ func (m *Monitor) rebootedTooLong(key string, o probe.Observation, now time.Time
 		return false
 	}
 	return period > 0 && now.Sub(since) > period
+}
+
+// masterReportsSlave applies MasterRoleDown to master ms (called with
+// m.mu held), counting from when this monitor first saw ms at its current
+// address. It is not applied while a failover of ms is in progress: then
+// the committed master changing role is the failover's own doing (a
+// switchover's FAILOVER TO makes it a replica just before the switch).
+func (m *Monitor) masterReportsSlave(ms *quorum.Master, o probe.Observation, now time.Time) bool {
+	seen, ok := m.masterSince[ms.Name]
+	if !ok || seen.addr != ms.Addr {
+		seen = masterSeen{addr: ms.Addr, since: now}
+		m.masterSince[ms.Name] = seen
+	}
+	if ms.Failover.InProgress() {
+		return false
+	}
+	return MasterRoleDown(o, now, seen.since, ms.DownAfter, m.timer(TimerInfoPeriod))
 }
 
 // Simulation points (SENTINEL SIMULATE-FAILURE): the first two are
@@ -456,7 +483,7 @@ func (m *Monitor) register(st *quorum.State, now time.Time) {
 	self := m.opt.Self
 	cur, ok := st.Monitors[self.ID]
 	m.mu.Lock()
-	due := now.Sub(m.lastBeat) >= m.opt.Heartbeat
+	due := now.Sub(m.lastBeat) >= m.timer(TimerPublishPeriod)
 	m.mu.Unlock()
 	if !ok || cur.RunID != self.RunID || cur.Announce != self.Announce || cur.HTTPAddr != self.HTTPAddr || due {
 		s := self
@@ -532,6 +559,9 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 			if i == 0 && m.rebootedTooLong(key, o, now, ms.RebootDownAfter) {
 				down = true
 			}
+			if i == 0 && m.masterReportsSlave(ms, o, now) {
+				down = true
+			}
 			if down && !wasDown {
 				m.sdownSince[key] = now
 			} else if !down && wasDown {
@@ -592,7 +622,7 @@ func (m *Monitor) syncOpinion(ms *quorum.Master, down bool, now time.Time) {
 	switch {
 	case down && (!has || !committed.Down):
 		need = true
-	case down && now.Sub(last) >= m.opt.OpinionRefresh:
+	case down && now.Sub(last) >= m.timer(TimerAskPeriod):
 		need = true
 	case !down && has && committed.Down:
 		need = true

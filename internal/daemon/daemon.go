@@ -254,6 +254,19 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
 		Publisher: brainPub, Logger: log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
+		OnTimer: func(name string, v time.Duration) {
+			// SENTINEL DEBUG SCRIPT-*: the runner's limits (PING/INFO
+			// periods reach the prober through the monitor).
+			if d.scripts == nil {
+				return
+			}
+			switch name {
+			case sentinel.TimerScriptMaxRuntime:
+				d.scripts.SetLimits(v, 0)
+			case sentinel.TimerScriptRetryDelay:
+				d.scripts.SetLimits(0, v)
+			}
+		},
 	})
 	var flush func() error
 	if d.confw != nil {

@@ -73,3 +73,71 @@ func TestDropInBinaries(t *testing.T) {
 		t.Fatalf("%d monitors bootstrapped a group, want 1", formed)
 	}
 }
+
+// TestDropInBinaryRelativePaths: two binaries started from one working
+// directory, each on a sentinel.conf whose relative `logfile` and
+// `pidfile` come before its `dir` line, write their logs and pid files in
+// their own dirs (Sentinel resolves them against the last dir), not into
+// one shared file in the working directory.
+func TestDropInBinaryRelativePaths(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ws, err := benchutil.NewWorkspace(ctx, io.Discard, "dropin-rel-", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	wd, _ := os.Getwd()
+	for _, f := range []string{"rel-sentinel.log", "rel-sentinel.pid"} {
+		if _, err := os.Stat(filepath.Join(wd, f)); err == nil {
+			t.Fatalf("%s exists in the working directory before the test", f)
+		}
+		t.Cleanup(func() { os.Remove(filepath.Join(wd, f)) }) // a regression must not litter the tree
+	}
+	tp := testenv.StartTopology(t, dir, 0)
+	var sds []string
+	var pids []int
+	for i := range 2 {
+		sd := filepath.Join(dir, fmt.Sprintf("s%d", i+1))
+		port := freePort(t)
+		conf := writeSentinelConf(t, sd, port, tp.Master.Addr(), 2)
+		b, err := os.ReadFile(conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// logfile and pidfile before dir, relative.
+		text := "logfile rel-sentinel.log\npidfile rel-sentinel.pid\n" + string(b)
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{conf, "--sentinel",
+			"--raft-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--http-addr", "127.0.0.1:" + strconv.Itoa(freePort(t))}
+		p, err := benchutil.StartProc(ctx, ws.Bin, args, filepath.Join(sd, "out.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Kill() })
+		if err := p.WaitPing(ctx, "127.0.0.1:"+strconv.Itoa(port), 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		sds, pids = append(sds, sd), append(pids, p.Pid())
+	}
+	for i, sd := range sds {
+		testenv.Eventually(t, 10*time.Second, "log and pid file in "+sd, func() error {
+			log, err := os.ReadFile(filepath.Join(sd, "rel-sentinel.log"))
+			if err != nil || len(log) == 0 {
+				return fmt.Errorf("log: %d bytes, %v", len(log), err)
+			}
+			pid, err := os.ReadFile(filepath.Join(sd, "rel-sentinel.pid"))
+			if err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(pids[i]) {
+				return fmt.Errorf("pid file %q (%v), want %d", pid, err, pids[i])
+			}
+			return nil
+		})
+	}
+	for _, f := range []string{"rel-sentinel.log", "rel-sentinel.pid"} {
+		if _, err := os.Stat(filepath.Join(wd, f)); err == nil {
+			t.Fatalf("%s written in the working directory", f)
+		}
+	}
+}

@@ -177,9 +177,21 @@ func mutatingCases(m string, proto int) []diffCase {
 		}, accepted: "raftsentinel follows Redis 7.2 here: multi-parameter SENTINEL CONFIG GET/SET and the " +
 			"loglevel parameter; the oracle is Sentinel 7.0.15"},
 		{name: "DEBUG set " + m, protos: protos, steps: []step{
+			// Values equal to both systems' defaults, so later cases are
+			// not disturbed; names in any case; pairs apply in order.
 			ok("SENTINEL", "DEBUG", "publish-period", "2000"),
-		}, accepted: "raftsentinel's timers come from its configuration file: SENTINEL DEBUG reports them " +
-			"but refuses to change them rather than pretend to"},
+			ok("SENTINEL", "DEBUG", "Tilt-Period", "30000", "TILT-TRIGGER", "2000"),
+			ok("SENTINEL", "DEBUG", "script-max-runtime", "60000", "Script-Retry-Delay", "30000"),
+			fails("ERR Invalid argument '0' for SENTINEL DEBUG 'publish-period'", "SENTINEL", "DEBUG", "publish-period", "0"),
+			fails("ERR Invalid argument '-1' for SENTINEL DEBUG 'TILT-period'", "SENTINEL", "DEBUG", "TILT-period", "-1"),
+			fails("ERR Invalid argument '+5' for SENTINEL DEBUG 'tilt-trigger'", "SENTINEL", "DEBUG", "tilt-trigger", "+5"),
+			fails("ERR Invalid argument '02000' for SENTINEL DEBUG 'tilt-trigger'", "SENTINEL", "DEBUG", "tilt-trigger", "02000"),
+			fails("ERR Invalid argument '1.5' for SENTINEL DEBUG 'ping-period'", "SENTINEL", "DEBUG", "ping-period", "1.5"),
+			fails("ERR Unknown option or number of arguments for SENTINEL DEBUG 'NoSuch'",
+				"SENTINEL", "DEBUG", "publish-period", "2000", "NoSuch", "1"),
+			fails("ERR Unknown option or number of arguments for SENTINEL DEBUG 'tilt-period'",
+				"SENTINEL", "DEBUG", "publish-period", "2000", "tilt-period"),
+		}},
 		{name: "DEBUG " + m, protos: protos, steps: []step{
 			cmd("SENTINEL", "DEBUG").with(classifyAll),
 			fails("ERR Unknown option or number of arguments for SENTINEL DEBUG 'nosuch'", "SENTINEL", "DEBUG", "nosuch", "1"),

@@ -126,6 +126,27 @@ func New(opt Options) *Runner {
 	return &Runner{opt: opt, log: opt.Logger.With("component", "scripts"), wake: make(chan struct{}, 1)}
 }
 
+// SetLimits changes MaxRuntime and RetryDelay at run time (SENTINEL DEBUG
+// SCRIPT-MAX-RUNTIME and SCRIPT-RETRY-DELAY); a value <= 0 keeps that one.
+// Runs started later, and retries scheduled later, use the new values.
+func (r *Runner) SetLimits(maxRuntime, retryDelay time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if maxRuntime > 0 {
+		r.opt.MaxRuntime = maxRuntime
+	}
+	if retryDelay > 0 {
+		r.opt.RetryDelay = retryDelay
+	}
+}
+
+// Limits returns the current MaxRuntime and RetryDelay.
+func (r *Runner) Limits() (maxRuntime, retryDelay time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opt.MaxRuntime, r.opt.RetryDelay
+}
+
 // Schedule queues path with args. It reports false when the job was
 // dropped because the queue is full of running jobs.
 func (r *Runner) Schedule(path string, args ...string) bool {
@@ -209,7 +230,8 @@ func (r *Runner) startDue(ctx context.Context) {
 // exec runs one job and reschedules or removes it.
 func (r *Runner) exec(ctx context.Context, j *job) {
 	defer r.wg.Done()
-	rctx, cancel := context.WithTimeout(ctx, r.opt.MaxRuntime)
+	maxRuntime, _ := r.Limits()
+	rctx, cancel := context.WithTimeout(ctx, maxRuntime)
 	cmd := exec.CommandContext(rctx, j.path, j.args...)
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

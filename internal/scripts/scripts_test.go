@@ -226,3 +226,22 @@ func TestQueueLimitAndConcurrency(t *testing.T) {
 		t.Fatalf("ran %q, want a then c (b dropped, one at a time)", got)
 	}
 }
+
+// TestSetLimits: limits changed at run time (SENTINEL DEBUG SCRIPT-*) apply
+// to the next run and the next retry delay.
+func TestSetLimits(t *testing.T) {
+	dir := t.TempDir()
+	r, res := start(t, Options{MaxRuntime: time.Hour, RetryDelay: time.Hour})
+	r.SetLimits(200*time.Millisecond, 0)
+	if rt, rd := r.Limits(); rt != 200*time.Millisecond || rd != time.Hour {
+		t.Fatalf("Limits() = %v, %v", rt, rd)
+	}
+	r.SetLimits(0, 100*time.Millisecond)
+	began := time.Now()
+	r.Schedule(script(t, dir, "slow.sh", "exec sleep 30"))
+	first := res.next(t) // killed at 200 ms, retried after 100 ms
+	second := res.next(t)
+	if !first.Retry || !second.Retry || time.Since(began) > 10*time.Second {
+		t.Fatalf("runs %+v %+v after %v", first, second, time.Since(began))
+	}
+}
