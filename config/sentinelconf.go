@@ -253,8 +253,8 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				c.DropIn.DenyScriptsReconfig = strings.EqualFold(args[2], "yes")
 				c.DropIn.denySeen = true
 				if !c.DropIn.DenyScriptsReconfig {
-					note("script paths are never changed at run time (as with yes): SENTINEL SET would commit a " +
-						"command line that every monitor of the group then runs; change them in this file and restart")
+					note("script paths may be set at run time with SENTINEL SET: each for this monitor alone, " +
+						"never replicated to the other monitors (each host runs only the paths it was given)")
 				}
 			case "resolve-hostnames", "announce-hostnames":
 				if len(args) != 3 || (!strings.EqualFold(args[2], "yes") && !strings.EqualFold(args[2], "no")) {

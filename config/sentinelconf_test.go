@@ -60,9 +60,9 @@ func TestImportSentinelConf(t *testing.T) {
 	}
 }
 
-// TestImportDenyScriptsReconfigNo: "deny-scripts-reconfig no" is read
-// (kept for a return to Sentinel) but script paths stay fixed at run time,
-// and the log says so; "yes" says nothing.
+// TestImportDenyScriptsReconfigNo: "deny-scripts-reconfig no" is read, and
+// the log says that run-time script paths are per monitor; "yes" says
+// nothing.
 func TestImportDenyScriptsReconfigNo(t *testing.T) {
 	for _, c := range []struct {
 		val      string
@@ -73,7 +73,7 @@ func TestImportDenyScriptsReconfigNo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		noted := strings.Contains(strings.Join(im.Notes, "\n"), "line 2: sentinel deny-scripts-reconfig "+c.val+": script paths are never changed")
+		noted := strings.Contains(strings.Join(im.Notes, "\n"), "line 2: sentinel deny-scripts-reconfig "+c.val+": script paths may be set at run time with SENTINEL SET: each for this monitor alone")
 		if im.Config.DropIn.DenyScriptsReconfig != c.deny || noted != c.wantNote {
 			t.Errorf("%s: DenyScriptsReconfig %v, noted %v; notes %q", c.val, im.Config.DropIn.DenyScriptsReconfig, noted, im.Notes)
 		}

@@ -129,10 +129,27 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 		rest = append(rest, string(a))
 	}
 	opts, err := quorum.ParseSetArgs(rest)
+	// Script paths are this monitor's own (HandlerOptions.SetScript): they
+	// are checked here, never committed, and set once the rest is.
+	var shared, own []quorum.SetOption
+	for _, o := range opts {
+		if isScriptOption(o.Name) && h.opt.SetScript != nil {
+			own = append(own, o)
+		} else {
+			shared = append(shared, o)
+		}
+	}
 	if err == nil {
 		trial := *m
-		for _, o := range opts {
+		for _, o := range shared {
 			if err = quorum.ApplySetOption(&trial, o); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil && h.opt.CheckScript != nil {
+		for _, o := range own {
+			if err = h.opt.CheckScript(o.Name, o.Values[0]); err != nil {
 				break
 			}
 		}
@@ -141,8 +158,38 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 		c.WriteError("ERR " + err.Error())
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpSet, Master: m.Name, Options: opts}, h.writeSaved(c))
+	setOwn := func() {
+		for _, o := range own {
+			if err := h.opt.SetScript(m.Name, o.Name, o.Values[0]); err != nil {
+				var se *ScriptError
+				if errors.As(err, &se) {
+					c.WriteError("ERR " + se.Msg)
+				} else {
+					h.opt.Logger.Warn("SENTINEL SET: could not keep a script path", "master", m.Name, "option", o.Name, "err", err)
+					c.WriteError(errSaveConfig)
+				}
+				return
+			}
+		}
+		h.writeSaved(c)()
+	}
+	if len(shared) == 0 {
+		setOwn()
+		return
+	}
+	h.propose(c, quorum.Command{Op: quorum.OpSet, Master: m.Name, Options: shared}, setOwn)
 }
+
+// isScriptOption reports whether a SENTINEL SET option is a script path.
+func isScriptOption(name string) bool {
+	return name == "notification-script" || name == "client-reconfig-script"
+}
+
+// ScriptError is a refused script path (HandlerOptions.SetScript); Msg is
+// the client's error text without "ERR ".
+type ScriptError struct{ Msg string }
+
+func (e *ScriptError) Error() string { return e.Msg }
 
 // sentinelReset: SENTINEL RESET <pattern> replies the number of masters
 // reset.

@@ -59,6 +59,18 @@ type HandlerOptions struct {
 	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
 	// state lives in Raft and FLUSHCONFIG only answers OK.
 	FlushConfig func() error
+	// Scripts, if set, returns this monitor's notification and
+	// client-reconfig scripts of a master ("" for none), shown by SENTINEL
+	// MASTER(S) as Sentinel shows them.
+	Scripts func(master string) (notify, reconf string)
+	// SetScript, if set (deny-scripts-reconfig no), sets one of this
+	// monitor's script paths for a master ("" clears it): SENTINEL SET
+	// notification-script|client-reconfig-script. Nil: such SETs get
+	// Sentinel's refusal. A *ScriptError is the client's error text.
+	SetScript func(master, option, path string) error
+	// CheckScript, if set, tells before anything of a SET is committed
+	// whether SetScript would take path; its error text is the client's.
+	CheckScript func(option, path string) error
 	// AnswerStale (stale-after 0): GET-MASTER-ADDR-BY-NAME answers from a
 	// possibly outdated view while this monitor is cut off, as Sentinel
 	// does, instead of -NOQUORUM.
@@ -736,8 +748,18 @@ func (h *handler) masterFields(st *quorum.State, m *quorum.Master, k instClock) 
 	obs, observed := h.b.Observe(addr)
 	since, down := h.b.SDown(addr)
 	_, stale := h.b.Cutoff()
-	return masterMap(masterView{M: m, Obs: obs, Observed: observed, SDown: down, SDownSince: since, StaleView: stale,
+	f := masterMap(masterView{M: m, Obs: obs, Observed: observed, SDown: down, SDownSince: since, StaleView: stale,
 		Replicas: len(listedReplicas(m)), Others: len(h.otherMonitors(st)), Shown: h.b.Announce(m.Addr)}, k)
+	if h.opt.Scripts != nil {
+		notify, reconf := h.opt.Scripts(m.Name)
+		if notify != "" {
+			f = append(f, instField{"notification-script", notify})
+		}
+		if reconf != "" {
+			f = append(f, instField{"client-reconfig-script", reconf})
+		}
+	}
+	return f
 }
 
 func writeInstance(c *resp.Conn, fs []instField) {

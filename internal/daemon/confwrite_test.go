@@ -28,7 +28,7 @@ func TestRenderSentinelConf(t *testing.T) {
 		"a": {ID: "a", RunID: "aaaa", Announce: quorum.Addr{Host: "10.0.0.11", Port: 26379}},
 		"b": {ID: "b", RunID: "bbbb", Announce: quorum.Addr{Host: "10.0.0.12", Port: 26379}, AnnounceIP: "192.0.2.1"},
 	}}
-	got := string(renderSentinelConf([]byte(orig), st, "a", "aaaa", 4))
+	got := string(renderSentinelConf([]byte(orig), st, "a", "aaaa", 4, nil))
 	for _, want := range []string{
 		"# my sentinel\nport 26379\nsentinel monitor mymaster 10.0.0.2 6379 2\nsentinel down-after-milliseconds mymaster 5000\nsentinel auth-pass mymaster \"s p\"\n",
 		"sentinel monitor added 10.0.0.5 6380 1\nsentinel down-after-milliseconds added 1000\n",
@@ -45,7 +45,7 @@ func TestRenderSentinelConf(t *testing.T) {
 			t.Errorf("rendering keeps %q:\n%s", bad, got)
 		}
 	}
-	if again := string(renderSentinelConf([]byte(got), st, "a", "aaaa", 4)); again != got {
+	if again := string(renderSentinelConf([]byte(got), st, "a", "aaaa", 4, nil)); again != got {
 		t.Errorf("not idempotent:\n%s\n---\n%s", got, again)
 	}
 }

@@ -230,6 +230,9 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	pub := &hubPublisher{}
 	var refuse func(string) string
 	var brainPub sentinel.Publisher = pub
+	var scriptsOf func(string) (string, string)
+	var setScript func(master, option, path string) error
+	var checkScript func(option, path string) error
 	if cfg.DropIn.Enabled {
 		// brainPub is read when an event is published, after New returns.
 		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg, func(ch, msg string) { brainPub.Publish(ch, msg) })
@@ -238,11 +241,29 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		if err != nil {
 			return nil, err
 		}
-		d.confw = &confWriter{path: cfg.DropIn.ConfPath, selfID: cfg.NodeID, myID: runID, base: base, store: d.store, log: log}
-		if len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
+		paths, err := loadScriptPaths(filepath.Join(cfg.DataDir, "scripts.json"), filepath.Dir(cfg.DataDir),
+			cfg.DropIn.NotificationScripts, cfg.DropIn.ReconfigScripts)
+		if err != nil {
+			return nil, err
+		}
+		d.confw = &confWriter{path: cfg.DropIn.ConfPath, selfID: cfg.NodeID, myID: runID, base: base, store: d.store, log: log, scripts: paths}
+		if !cfg.DropIn.DenyScriptsReconfig || len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
 			d.scripts = scripts.New(scripts.Options{Logger: log})
-			brainPub = &scriptPublisher{next: pub, runner: d.scripts, notify: cfg.DropIn.NotificationScripts,
-				reconf: cfg.DropIn.ReconfigScripts, selfID: cfg.NodeID, store: d.store}
+			brainPub = &scriptPublisher{next: pub, runner: d.scripts, paths: paths, selfID: cfg.NodeID, store: d.store}
+		}
+		scriptsOf = paths.get
+		if !cfg.DropIn.DenyScriptsReconfig {
+			setScript = func(master, option, path string) error {
+				abs, err := paths.check(option, path)
+				if err != nil {
+					return &sentinel.ScriptError{Msg: err.Error()}
+				}
+				return paths.set(master, option, abs)
+			}
+			checkScript = func(option, path string) error {
+				_, err := paths.check(option, path)
+				return err
+			}
 		}
 	}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
@@ -278,7 +299,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	}
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
 		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending, AnswerStale: cfg.StaleAfter == 0,
-		Logger: log.With("component", "sentinel")})
+		Logger: log.With("component", "sentinel"), Scripts: scriptsOf, SetScript: setScript, CheckScript: checkScript})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp"), MaxClients: cfg.MaxClients,
 			IdleTimeout: cfg.ClientIdleTimeout, WriteTimeout: cfg.ClientWriteTimeout})

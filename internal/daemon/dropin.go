@@ -148,8 +148,7 @@ func eventMaster(channel, msg string) string {
 type scriptPublisher struct {
 	next   interface{ Publish(string, string) int }
 	runner *scripts.Runner
-	notify map[string]string
-	reconf map[string]string
+	paths  *scriptPaths
 	selfID string
 	store  *quorum.Store
 }
@@ -160,10 +159,11 @@ func (p *scriptPublisher) Publish(channel, msg string) int {
 	if master == "" {
 		return n
 	}
-	if path := p.notify[master]; path != "" && !noticeEvents[channel] {
+	notify, reconf := p.paths.get(master)
+	if path := notify; path != "" && !noticeEvents[channel] {
 		p.runner.Schedule(path, channel, msg)
 	}
-	if path := p.reconf[master]; path != "" && channel == "+switch-master" {
+	if path := reconf; path != "" && channel == "+switch-master" {
 		f := strings.Fields(msg)
 		role := "observer"
 		p.store.View(func(st *quorum.State) {
