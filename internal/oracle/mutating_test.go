@@ -64,7 +64,8 @@ func mutatingCases(m string, proto int) []diffCase {
 	return []diffCase{
 		{name: "MONITOR " + m, protos: protos, steps: []step{
 			ok("SENTINEL", "MONITOR", m, "{extraip}", "{extraport}", "2"),
-			fails("ERR Duplicate master name.", "SENTINEL", "MONITOR", m, "{extraip}", "{extraport}", "2"),
+			fails("ERR Duplicate master name.", "SENTINEL", "MONITOR", m, "{extraip}", "{extraport}", "3"),
+			fails("ERR Duplicate master name.", "SENTINEL", "MONITOR", m, "{extraip}", "1", "2"),
 			fails("ERR Duplicate master name.", "SENTINEL", "MONITOR", "mymaster", "{extraip}", "{extraport}", "2"),
 			fails("ERR Invalid IP address or hostname specified", "SENTINEL", "MONITOR", m+"x", "not-an-ip", "{extraport}", "2"),
 			fails("ERR Invalid IP address or hostname specified", "SENTINEL", "MONITOR", m+"x", "256.1.1.1", "{extraport}", "2"),
@@ -82,6 +83,11 @@ func mutatingCases(m string, proto int) []diffCase {
 			cmd("SENTINEL", "GET-MASTER-ADDR-BY-NAME", m).with(classifyAll),
 			cmd("SENTINEL", "REPLICAS", m).with(instanceList),
 		}},
+		{name: "MONITOR again " + m, protos: protos, steps: []step{
+			fails("ERR Duplicate master name.", "SENTINEL", "MONITOR", m, "{extraip}", "{extraport}", "2"),
+		}, accepted: "the state is shared: a MONITOR identical to the committed master (name, address, " +
+			"quorum) is the definition a tool sends to every sentinel, and answers +OK on each monitor; another " +
+			"address or quorum answers Duplicate master name. as in Sentinel"},
 		{name: "MONITOR defaults " + m, protos: protos, steps: []step{
 			cmd("SENTINEL", "MASTER", m).with(newMasterNorm).waitUntil(15*time.Second, masterKnown),
 		}, accepted: "a master added with SENTINEL MONITOR gets raftsentinel's default down-after, 5 s " +
