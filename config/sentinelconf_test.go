@@ -122,3 +122,19 @@ func TestSentinelConfMonitoringNothing(t *testing.T) {
 		t.Fatalf("YAML with no masters: %v", err)
 	}
 }
+
+// TestStaleAfterZero: stale-after 0 is valid (answer master discovery like
+// Sentinel when cut off); a negative one names the key.
+func TestStaleAfterZero(t *testing.T) {
+	c := Default()
+	c.NodeID, c.RaftAddr, c.HTTPAddr, c.DataDir = "m1", "10.0.0.1:7000", "10.0.0.1:7001", t.TempDir()
+	c.Peers = []Peer{{ID: "m1", RaftAddr: "10.0.0.1:7000"}}
+	c.StaleAfter = 0
+	if err := c.Validate(); err != nil {
+		t.Fatalf("stale-after 0: %v", err)
+	}
+	c.StaleAfter = -time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "stale-after: must not be negative") {
+		t.Fatalf("stale-after -1s: %v", err)
+	}
+}
