@@ -123,3 +123,54 @@ func TestDebugScriptLimitsReachRunner(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDebugDefaultDownAfterChangesDetection: SENTINEL DEBUG
+// DEFAULT-DOWN-AFTER is the down-after of masters added later with SENTINEL
+// MONITOR, and so how long a killed one takes to be seen down: 1 s after a
+// DEBUG of 1000, at least 4 s after one of 4000.
+func TestDebugDefaultDownAfterChangesDetection(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tp := testenv.StartTopology(t, dir, 0)
+	g := testenv.StartGroup(t, dir, 1, nil, tp.Master.Addr(), 5*time.Second)
+	addr := g.Addrs()[0]
+	testenv.WaitReady(t, []string{addr}, tp.Master.Addr(), 0, 0)
+	detect := func(name string, ms int) time.Duration {
+		t.Helper()
+		if r, err := redisproc.Command(ctx, addr, "SENTINEL", "DEBUG", "default-down-after", strconv.Itoa(ms)); err != nil || r != "OK" {
+			t.Fatalf("SENTINEL DEBUG default-down-after %d: %q %v", ms, r, err)
+		}
+		node := testenv.StartRedis(t, redisproc.Options{Dir: filepath.Join(dir, name)})
+		host, port := "127.0.0.1", strconv.Itoa(node.Port())
+		if r, err := redisproc.Command(ctx, addr, "SENTINEL", "MONITOR", name, host, port, "1"); err != nil || r != "OK" {
+			t.Fatalf("SENTINEL MONITOR %s: %q %v", name, r, err)
+		}
+		sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
+		defer sc.Close()
+		testenv.Eventually(t, 10*time.Second, name+" probed", func() error {
+			m, err := sc.Master(ctx, name).Result()
+			if err != nil || m["runid"] == "" || m["down-after-milliseconds"] != strconv.Itoa(ms) {
+				return fmt.Errorf("%v %v", m, err)
+			}
+			return nil
+		})
+		if err := node.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		killed := time.Now()
+		testenv.Eventually(t, 20*time.Second, name+" s_down", func() error {
+			m, err := sc.Master(ctx, name).Result()
+			if err != nil || !strings.Contains(m["flags"], "s_down") {
+				return fmt.Errorf("flags %q %v", m["flags"], err)
+			}
+			return nil
+		})
+		return time.Since(killed)
+	}
+	fast := detect("fast", 1000)
+	slow := detect("slow", 4000)
+	t.Logf("detection: %v with DEFAULT-DOWN-AFTER 1000, %v with 4000", fast, slow)
+	if fast > 3*time.Second || slow < 4*time.Second {
+		t.Fatalf("detection %v (1000 ms) and %v (4000 ms) do not follow DEFAULT-DOWN-AFTER", fast, slow)
+	}
+}
