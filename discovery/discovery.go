@@ -67,6 +67,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -368,7 +369,7 @@ func (d *Discoverer) targets() (map[string][]quorum.Addr, map[string]Master) {
 				list = append(list, old[0]) // the configured one too (a new monitor may only know it)
 			}
 			out[name] = list
-			info[name] = Master{Name: name, Addr: ms.Addr, Auth: probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}, Replicas: ms.Replicas}
+			info[name] = Master{Name: name, Addr: ms.Addr, Auth: probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}, Replicas: ms.Replicas}
 		}
 	}
 	return out, info

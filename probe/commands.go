@@ -56,7 +56,7 @@ func (p *Prober) Role(ctx context.Context, addr string, auth Auth) (Role, error)
 	var reply any
 	err := l.do(ctx, func(c *redis.Client) error {
 		var err error
-		reply, err = c.Do(ctx, "ROLE").Result()
+		reply, err = c.Do(ctx, auth.Cmd("ROLE")).Result()
 		return err
 	})
 	if err != nil {
@@ -83,12 +83,13 @@ func (p *Prober) commandLink(addr string, auth Auth) *link {
 }
 
 // redisMajor returns the node's Redis major version: from the last INFO if
-// the node is watched, else from INFO server on the given client.
-func (p *Prober) redisMajor(ctx context.Context, addr string, c *redis.Client) (int, error) {
+// the node is watched, else from INFO server (renamed as auth says) on the
+// given connection.
+func (p *Prober) redisMajor(ctx context.Context, addr string, auth Auth, c *redis.Conn) (int, error) {
 	if o, ok := p.Observe(addr); ok && o.RedisVersion != "" {
 		return majorVersion(o.RedisVersion), nil
 	}
-	text, err := c.Info(ctx, "server").Result()
+	text, err := c.Do(ctx, auth.Cmd("INFO"), "server").Text()
 	if err != nil {
 		return 0, err
 	}
@@ -105,48 +106,70 @@ func (p *Prober) reconfigure(ctx context.Context, addr string, auth Auth, target
 	defer cancel()
 	l := p.commandLink(addr, auth)
 	defer l.reset()
-	c, err := l.client(ctx)
+	cl, err := l.client(ctx)
 	if err != nil {
 		return fmt.Errorf("probe: reconfigure %s: connect: %w", addr, err)
 	}
-	major, err := p.redisMajor(ctx, addr, c)
+	// One connection for the whole sequence: MULTI and what it queues must
+	// share it.
+	c := cl.Conn()
+	defer c.Close()
+	major, err := p.redisMajor(ctx, addr, auth, c)
 	if err != nil {
 		return fmt.Errorf("probe: reconfigure %s: INFO server: %w", addr, err)
 	}
-	verb := "REPLICAOF"
-	if major > 0 && major < 5 {
-		verb = "SLAVEOF"
-	}
+	verb := auth.replicaOfVerb(major)
 	args := []any{verb}
 	for _, t := range target {
 		args = append(args, t)
 	}
 	what := verb + " " + strings.Join(target, " ")
 
-	var replCmd, kill1, kill2 *redis.Cmd
-	var rewrite *redis.StatusCmd
-	_, execErr := c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+	// MULTI first, on its own: were it refused (renamed on the node but not
+	// here), the commands below would run one by one outside a transaction.
+	if err := c.Do(ctx, auth.Cmd("MULTI")).Err(); err != nil {
+		return fmt.Errorf("%w: %s on %s: %s: %w", ErrReplicaOf, what, addr, auth.Cmd("MULTI"), err)
+	}
+	var replCmd, rewrite, kill1, kill2, exec *redis.Cmd
+	// The pipeline's own error is that of its first failed command; each
+	// reply is looked at below.
+	_, _ = c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		replCmd = pipe.Do(ctx, args...)
-		rewrite = pipe.ConfigRewrite(ctx)
-		kill1 = pipe.Do(ctx, "CLIENT", "KILL", "TYPE", "normal")
-		kill2 = pipe.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub")
+		rewrite = pipe.Do(ctx, auth.Cmd("CONFIG"), "REWRITE")
+		kill1 = pipe.Do(ctx, auth.Cmd("CLIENT"), "KILL", "TYPE", "normal")
+		kill2 = pipe.Do(ctx, auth.Cmd("CLIENT"), "KILL", "TYPE", "pubsub")
+		exec = pipe.Do(ctx, auth.Cmd("EXEC"))
 		return nil
 	})
-	if s, _ := replCmd.Val().(string); replCmd.Err() != nil || s != "OK" {
-		cause := replCmd.Err()
-		if cause == nil {
-			cause = execErr
-		}
-		if cause == nil {
-			cause = fmt.Errorf("reply %v", replCmd.Val())
+	// replies are EXEC's, in order: REPLICAOF, CONFIG REWRITE, the kills.
+	replies, execErr := exec.Slice()
+	if execErr == nil && len(replies) != 4 {
+		execErr = fmt.Errorf("%s replied %d results, want 4", auth.Cmd("EXEC"), len(replies))
+	}
+	if execErr != nil {
+		// A command refused when queued (unknown, e.g. renamed on the node
+		// only) makes EXEC fail with EXECABORT: name that command.
+		cause := execErr
+		for _, q := range []*redis.Cmd{replCmd, rewrite, kill1, kill2} {
+			if q.Err() != nil {
+				cause = fmt.Errorf("%v: %w", q.Args()[0], q.Err())
+				break
+			}
 		}
 		return fmt.Errorf("%w: %s on %s: %w", ErrReplicaOf, what, addr, cause)
 	}
-	if err := rewrite.Err(); err != nil {
+	if s, _ := replies[0].(string); s != "OK" {
+		cause, ok := replies[0].(error)
+		if !ok {
+			cause = fmt.Errorf("reply %v", replies[0])
+		}
+		return fmt.Errorf("%w: %s on %s: %w", ErrReplicaOf, what, addr, cause)
+	}
+	if err, ok := replies[1].(error); ok {
 		p.log.Debug("CONFIG REWRITE failed (ignored)", "addr", addr, "err", err)
 	}
-	for _, k := range []*redis.Cmd{kill1, kill2} {
-		if err := k.Err(); err != nil {
+	for _, r := range replies[2:] {
+		if err, ok := r.(error); ok {
 			return fmt.Errorf("%w: %s on %s: %w", ErrClientKill, what, addr, err)
 		}
 	}
@@ -184,7 +207,9 @@ func (p *Prober) UnpauseWrites(ctx context.Context, addr string, auth Auth) erro
 	return p.simple(ctx, addr, auth, "CLIENT", "UNPAUSE")
 }
 
-// simple sends one command expecting +OK over a short-lived connection.
+// simple sends one command expecting +OK over a short-lived connection;
+// its name (args[0]) is renamed as auth says, error texts keep the
+// original.
 func (p *Prober) simple(ctx context.Context, addr string, auth Auth, args ...string) error {
 	ctx, cancel := p.commandContext(ctx)
 	defer cancel()
@@ -194,6 +219,7 @@ func (p *Prober) simple(ctx context.Context, addr string, auth Auth, args ...str
 	for i, s := range args {
 		a[i] = s
 	}
+	a[0] = auth.Cmd(args[0])
 	err := l.do(ctx, func(c *redis.Client) error {
 		v, err := c.Do(ctx, a...).Result()
 		if err != nil {

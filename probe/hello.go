@@ -61,8 +61,11 @@ func NewHelloBus(timeout time.Duration, log *slog.Logger) *HelloBus {
 // Messages returns the channel of received hellos; it is closed by Close.
 func (b *HelloBus) Messages() <-chan HelloMessage { return b.out }
 
-// Watch subscribes to addr's HelloChannel with the given credentials. It
-// is idempotent; calling it again with different credentials replaces the
+// Watch subscribes to addr's HelloChannel with the given link settings.
+// PUBLISH, AUTH and CLIENT SETNAME are sent renamed as auth.Renames says;
+// SUBSCRIBE is always sent as SUBSCRIBE (go-redis' Pub/Sub has no way to
+// rename it), so a node that renames SUBSCRIBE delivers no hellos. It
+// is idempotent; calling it again with different settings replaces the
 // node's client: the subscription is dropped and made again, and it and
 // later PUBLISHes use the new credentials (a go-redis client keeps the
 // credentials it was built with: a subscription refused with the old ones
@@ -84,13 +87,13 @@ func (b *HelloBus) watch(addr string, auth Auth) (replaced *redis.Client) {
 		return nil
 	}
 	if old := b.nodes[addr]; old != nil {
-		if old.auth == auth {
+		if old.auth.Equal(auth) {
 			return nil
 		}
 		old.cancel()
 		replaced = old.rdb
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr, Username: auth.User, Password: auth.Pass,
+	opt := &redis.Options{Addr: addr, Username: auth.User, Password: auth.Pass,
 		// A failed dial is returned as a failing connection, not an error,
 		// so go-redis starts no background redial goroutine (as link.go).
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -104,9 +107,14 @@ func (b *HelloBus) watch(addr string, auth Auth) (replaced *redis.Client) {
 		Protocol: 2, DisableIdentity: true, ClientName: "raftsentinel-hello",
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		DialTimeout:              b.timeout, ReadTimeout: b.timeout, WriteTimeout: b.timeout, PoolTimeout: b.timeout,
-		PoolSize: 2, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
+		PoolSize: 2, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond}
+	applyRenames(opt, auth)
+	rdb := redis.NewClient(opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.nodes[addr] = &helloNode{rdb: rdb, auth: auth, cancel: cancel}
+	if auth.renamed("SUBSCRIBE") {
+		b.log.Warn("hello: SUBSCRIBE is renamed: the renamed name is not supported for the subscription; sending SUBSCRIBE", "addr", addr)
+	}
 	b.wg.Add(1)
 	go b.listen(ctx, addr, rdb)
 	return replaced
@@ -178,7 +186,7 @@ func (b *HelloBus) Publish(ctx context.Context, addr, payload string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	if err := n.rdb.Publish(ctx, HelloChannel, payload).Err(); err != nil {
+	if err := n.rdb.Do(ctx, n.auth.Cmd("PUBLISH"), HelloChannel, payload).Err(); err != nil {
 		return fmt.Errorf("probe: hello to %s: %w", addr, err)
 	}
 	return nil

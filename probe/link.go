@@ -116,7 +116,7 @@ func (l *link) client(ctx context.Context) (*redis.Client, error) {
 	}
 	pre := &preDialed{conn: conn}
 	l.pre = pre
-	l.cl = redis.NewClient(&redis.Options{
+	opt := &redis.Options{
 		Addr: l.addr,
 		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if c := pre.take(); c != nil {
@@ -143,8 +143,51 @@ func (l *link) client(ctx context.Context) (*redis.Client, error) {
 		WriteTimeout:             l.timeout,
 		PoolTimeout:              l.timeout,
 		ContextTimeoutEnabled:    true,
-	})
+	}
+	applyRenames(opt, l.auth)
+	l.cl = redis.NewClient(opt)
 	return l.cl, nil
+}
+
+// applyRenames makes the connection setup of opt send the renamed AUTH
+// and CLIENT of a (go-redis sends those names as they are): when AUTH is
+// renamed, go-redis gets no credentials and the renamed AUTH is sent
+// first on each new connection (its refusal fails the connection, as
+// go-redis' own AUTH does); in both cases CLIENT SETNAME is sent here,
+// with the renamed CLIENT, after any AUTH, and an error reply to it is
+// ignored, as Sentinel ignores it. HELLO is not renamed (Sentinel never sends it):
+// without credentials it may be refused, and go-redis then goes on in
+// RESP2, which is what the links speak.
+func applyRenames(opt *redis.Options, a Auth) {
+	renamedAuth := a.renamed("AUTH") && a.Pass != ""
+	renamedClient := a.renamed("CLIENT") && opt.ClientName != ""
+	if !renamedAuth && !renamedClient {
+		return
+	}
+	// go-redis' CLIENT SETNAME would precede the AUTH: the name is always
+	// set here.
+	name := opt.ClientName
+	opt.ClientName = ""
+	if renamedAuth {
+		opt.Username, opt.Password = "", ""
+	}
+	opt.OnConnect = func(ctx context.Context, cn *redis.Conn) error {
+		if renamedAuth {
+			args := []any{a.Cmd("AUTH"), a.Pass}
+			if a.User != "" {
+				args = []any{a.Cmd("AUTH"), a.User, a.Pass}
+			}
+			if err := cn.Do(ctx, args...).Err(); err != nil {
+				return err
+			}
+		}
+		if name != "" {
+			if err := cn.Do(ctx, a.Cmd("CLIENT"), "SETNAME", name).Err(); err != nil && !isReply(err) {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // do runs fn with the client (dialing if needed) and drops the link after

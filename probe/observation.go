@@ -2,12 +2,6 @@ package probe
 
 import "time"
 
-// Auth holds the credentials used toward one master and all its replicas.
-type Auth struct {
-	User string
-	Pass string
-}
-
 // Observation is the monitor-local (not replicated) view of one Redis node,
 // built from PING, INFO and connection state. The zero time means "never".
 type Observation struct {

@@ -171,11 +171,12 @@ func (p *Prober) periods() (ping, info time.Duration, changed <-chan struct{}) {
 	return p.pingPeriod, p.infoPeriod, p.changed
 }
 
-// Watch starts probing addr (host:port) with the given credentials. It is
-// idempotent; calling it again with different credentials makes both probe
-// loops drop their connections and reconnect (and AUTH) with the new ones
-// at once, without waiting for the next period (the Observation is kept).
-// After Close it is a no-op.
+// Watch starts probing addr (host:port) with the given link settings
+// (credentials and command renames). It is idempotent; calling it again
+// with different settings (Auth.Equal) makes both probe loops drop their
+// connections and reconnect (and AUTH) with the new ones at once, without
+// waiting for the next period (the Observation is kept); every later
+// command uses the new renames. After Close it is a no-op.
 func (p *Prober) Watch(addr string, auth Auth) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -184,14 +185,14 @@ func (p *Prober) Watch(addr string, auth Auth) {
 	}
 	if n, ok := p.nodes[addr]; ok {
 		n.mu.Lock()
-		changed := n.auth != auth
+		changed := !n.auth.Equal(auth)
 		if changed {
 			n.auth = auth
 			n.authGen++
 		}
 		n.mu.Unlock()
 		if changed {
-			p.log.Info("credentials changed: reconnecting", "addr", addr, "user", auth.User)
+			p.log.Info("credentials or renamed commands changed: reconnecting", "addr", addr, "user", auth.User)
 			for _, ch := range []chan struct{}{n.ping, n.kick} {
 				select {
 				case ch <- struct{}{}:
@@ -357,6 +358,7 @@ func (p *Prober) watchLoop(n *node) {
 	defer t.Stop()
 	buf := make([]byte, 512)
 	for {
+		auth, _ := n.credentials()
 		ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
 		conn, err := d.DialContext(ctx, "tcp", n.addr)
 		cancel()
@@ -366,7 +368,8 @@ func (p *Prober) watchLoop(n *node) {
 				// Named like the other links (its reply is read and ignored
 				// below; without AUTH it is -NOAUTH, which is fine too).
 				name := p.opt.ClientName + "-watch"
-				_, err = fmt.Fprintf(conn, "*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$%d\r\n%s\r\n", len(name), name)
+				client := auth.Cmd("CLIENT")
+				_, err = fmt.Fprintf(conn, "*3\r\n$%d\r\n%s\r\n$7\r\nSETNAME\r\n$%d\r\n%s\r\n", len(client), client, len(name), name)
 			}
 			for err == nil {
 				_, err = conn.Read(buf)
@@ -435,7 +438,7 @@ func (p *Prober) pingOnce(n *node, l *link) {
 
 	ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
 	start := time.Now()
-	err := l.do(ctx, func(c *redis.Client) error { return c.Ping(ctx).Err() })
+	err := l.do(ctx, func(c *redis.Client) error { return c.Do(ctx, auth.Cmd("PING")).Err() })
 	rtt := time.Since(start)
 	cancel()
 	if n.ctx.Err() != nil {
@@ -523,7 +526,7 @@ func (p *Prober) infoOnce(n *node, l *link) {
 	var text string
 	err := l.do(ctx, func(c *redis.Client) error {
 		var err error
-		text, err = c.Info(ctx).Result()
+		text, err = c.Do(ctx, auth.Cmd("INFO")).Text()
 		return err
 	})
 	cancel()

@@ -326,7 +326,7 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 			return nil
 		}
 		f := ms.Failover
-		auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
+		auth := linkAuth(ms)
 		switch f.Stage {
 		case quorum.StageStarted:
 			promote := m.promote
@@ -546,7 +546,7 @@ func (m *Monitor) reconcile(ctx context.Context, ms *quorum.Master, now time.Tim
 	if _, down := m.SDown(ms.Addr.String()); down {
 		return
 	}
-	auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
+	auth := linkAuth(ms)
 	for _, a := range ms.Replicas {
 		key := a.String()
 		o, ok := m.prober.Observe(key)

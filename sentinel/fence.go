@@ -77,11 +77,11 @@ func (m *Monitor) fenceLoop(ctx context.Context) {
 func (m *Monitor) localAuth(st *quorum.State) (probe.Auth, bool) {
 	for _, ms := range st.Masters {
 		if ms.Addr.String() == m.opt.LocalRedis {
-			return probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}, true
+			return linkAuth(ms), true
 		}
 		for _, r := range ms.Replicas {
 			if r.String() == m.opt.LocalRedis {
-				return probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}, false
+				return linkAuth(ms), false
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -131,7 +132,7 @@ type Monitor struct {
 
 	mu           sync.Mutex
 	watchedSince map[string]time.Time
-	watchAuth    map[string]probe.Auth // addr -> credentials last given to the prober
+	watchAuth    map[string]probe.Auth // addr -> link settings last given to the prober
 	sdownSince   map[string]time.Time
 	runIDs       map[string]string
 	roles        map[string]string     // addr -> last reported role (+role-change)
@@ -497,10 +498,18 @@ func (m *Monitor) register(st *quorum.State, now time.Time) {
 	}
 }
 
+// linkAuth returns the link settings toward ms and its replicas: the
+// committed auth-user, auth-pass and rename-command table (a copy, owned
+// by the caller).
+func linkAuth(ms *quorum.Master) probe.Auth {
+	return probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}
+}
+
 // syncWatches probes exactly the committed masters and their replicas,
-// with the committed credentials of their master (auth-user, auth-pass):
-// when those change (SENTINEL SET), the prober is given the new ones and
-// reconnects with them at once.
+// with the committed link settings of their master (auth-user, auth-pass,
+// rename-command): when those change (SENTINEL SET), the prober is given
+// the new ones and reconnects with them at once, and every later command
+// uses the new renames.
 func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 	// In name order, the first master naming a node gives its credentials:
 	// a node listed under two masters (a misconfiguration) must not flip
@@ -508,7 +517,7 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 	want := map[string]probe.Auth{}
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
-		auth := probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass}
+		auth := linkAuth(ms)
 		for _, a := range append([]quorum.Addr{ms.Addr}, ms.Replicas...) {
 			if _, ok := want[a.String()]; !ok {
 				want[a.String()] = auth
@@ -520,7 +529,7 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 	for a, auth := range want {
 		if _, ok := m.watchedSince[a]; !ok {
 			m.watchedSince[a] = now
-		} else if m.watchAuth[a] == auth {
+		} else if m.watchAuth[a].Equal(auth) {
 			continue
 		}
 		m.watchAuth[a] = auth

@@ -17,6 +17,11 @@ func sortedWatches(w []watchCall) []watchCall {
 	return w
 }
 
+// watchesEqual compares recorded Watch calls (probe.Auth by Equal).
+func watchesEqual(a, b []watchCall) bool {
+	return slices.EqualFunc(a, b, func(x, y watchCall) bool { return x.addr == y.addr && x.auth.Equal(y.auth) })
+}
+
 func watchesOf(auth probe.Auth, addrs ...quorum.Addr) []watchCall {
 	var out []watchCall
 	for _, a := range addrs {
@@ -35,7 +40,7 @@ func TestSetAuthReachesProber(t *testing.T) {
 	m := newTestMonitor(st, pr, clk)
 
 	m.step(ctx)
-	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{}, addrA, addrB, addrC); !slices.Equal(got, want) {
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("first step watched %v, want %v", got, want)
 	}
 	m.step(ctx)
@@ -46,19 +51,67 @@ func TestSetAuthReachesProber(t *testing.T) {
 	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
 		Options: []quorum.SetOption{{Name: "auth-pass", Values: []string{"new"}}}}))
 	m.step(ctx)
-	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "new"}, addrA, addrB, addrC); !slices.Equal(got, want) {
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "new"}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("after SET auth-pass: %v, want %v", got, want)
 	}
 
 	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
 		Options: []quorum.SetOption{{Name: "auth-user", Values: []string{"sentinel"}}}}))
 	m.step(ctx)
-	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{User: "sentinel", Pass: "new"}, addrA, addrB, addrC); !slices.Equal(got, want) {
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{User: "sentinel", Pass: "new"}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("after SET auth-user: %v, want %v", got, want)
 	}
 	m.step(ctx)
 	if got := pr.takeWatches(); len(got) != 0 {
 		t.Fatalf("unchanged credentials re-watched %v", got)
+	}
+}
+
+// TestSetRenameCommandReachesProber: SENTINEL SET rename-command, once
+// committed, re-watches the master and every replica with the new renames
+// (as a credentials change does); renaming a command back to its own name
+// removes the rename and re-watches again; an unchanged state gives the
+// prober nothing.
+func TestSetRenameCommandReachesProber(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	m := newTestMonitor(st, pr, clk)
+	m.step(ctx)
+	pr.takeWatches()
+
+	set := func(from, to string) {
+		t.Helper()
+		must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
+			Options: []quorum.SetOption{{Name: "rename-command", Values: []string{from, to}}}}))
+		m.step(ctx)
+	}
+	set("PING", "xping")
+	want := watchesOf(probe.Auth{Renames: map[string]string{"ping": "xping"}}, addrA, addrB, addrC)
+	if got := sortedWatches(pr.takeWatches()); !watchesEqual(got, want) {
+		t.Fatalf("after SET rename-command ping: %v, want %v", got, want)
+	}
+	m.step(ctx)
+	if got := pr.takeWatches(); len(got) != 0 {
+		t.Fatalf("unchanged renames re-watched %v", got)
+	}
+	set("replicaof", "xrepl")
+	want = watchesOf(probe.Auth{Renames: map[string]string{"ping": "xping", "replicaof": "xrepl"}}, addrA, addrB, addrC)
+	if got := sortedWatches(pr.takeWatches()); !watchesEqual(got, want) {
+		t.Fatalf("after SET rename-command replicaof: %v, want %v", got, want)
+	}
+	set("ping", "PING")
+	want = watchesOf(probe.Auth{Renames: map[string]string{"replicaof": "xrepl"}}, addrA, addrB, addrC)
+	got := sortedWatches(pr.takeWatches())
+	if !watchesEqual(got, want) {
+		t.Fatalf("after renaming ping back: %v, want %v", got, want)
+	}
+	// The prober's copy is its own: a later change of the state does not
+	// reach a value it was given.
+	given := got[0].auth
+	set("info", "xinfo")
+	if _, ok := given.Renames["info"]; ok {
+		t.Fatalf("the prober's Auth shares the committed map: %v", given.Renames)
 	}
 }
 
@@ -74,7 +127,7 @@ func TestRestartedMonitorUsesCommittedAuth(t *testing.T) {
 	configured := quorum.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, AuthPass: "configured"}
 	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Masters: []quorum.Master{configured}})
 	m.step(ctx)
-	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "committed"}, addrA, addrB, addrC); !slices.Equal(got, want) {
+	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "committed"}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("restarted monitor watched %v, want %v", got, want)
 	}
 }

@@ -15,11 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,6 +145,11 @@ type Options struct {
 	NeverPromote bool      // replica-priority 0 (overrides Priority)
 	Extra        []string  // extra config lines, e.g. "requirepass secret"
 	Stdout       io.Writer // optional sink for the server's log (stdout and stderr)
+	// RenameCommands adds one rename-command line per entry: command ->
+	// its new name, "" to disable it. Start and Restart wait for the
+	// renamed PING and check the process with the renamed INFO; a server
+	// whose PING or INFO is disabled counts as ready once it answers.
+	RenameCommands map[string]string
 
 	// NoConfigFile passes the configuration as command-line arguments
 	// instead of a file, so CONFIG REWRITE fails on this server (as on a
@@ -160,6 +167,8 @@ type Server struct {
 	port     int
 	sentinel bool
 	stdout   io.Writer
+	ping     string // the name PING is known by ("" = disabled)
+	info     string // the name INFO is known by ("" = disabled)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd     // the current process; nil before the first start
@@ -207,13 +216,28 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		if opt.ReplicaOf != "" {
 			lines = append(lines, []string{"replicaof", replHost, replPort})
 		}
+		for _, from := range slices.Sorted(maps.Keys(opt.RenameCommands)) {
+			to := opt.RenameCommands[from]
+			if to == "" {
+				to = `""`
+			}
+			lines = append(lines, []string{"rename-command", from, to})
+		}
 		switch {
 		case opt.NeverPromote:
 			lines = append(lines, []string{"replica-priority", "0"})
 		case opt.Priority > 0:
 			lines = append(lines, []string{"replica-priority", strconv.Itoa(opt.Priority)})
 		}
-		s := &Server{bin: bin, dir: dir, port: port, stdout: opt.Stdout}
+		s := &Server{bin: bin, dir: dir, port: port, stdout: opt.Stdout, ping: "PING", info: "INFO"}
+		for from, to := range opt.RenameCommands {
+			switch strings.ToUpper(from) {
+			case "PING":
+				s.ping = to
+			case "INFO":
+				s.info = to
+			}
+		}
 		if opt.NoConfigFile {
 			for _, l := range lines {
 				s.args = append(s.args, "--"+l[0])
@@ -455,7 +479,7 @@ func (s *Server) waitReady(ctx context.Context, pid int, done <-chan struct{}, o
 			return fmt.Errorf("redisproc: %s on port %d: %w; output:\n%s", filepath.Base(s.bin), s.port, ErrExited, tail)
 		default:
 		}
-		if ready(ctx, addr, pid, done) {
+		if ready(ctx, addr, pid, done, s.ping, s.info) {
 			return nil
 		}
 		t := time.NewTimer(pollInterval)
@@ -470,16 +494,23 @@ func (s *Server) waitReady(ctx context.Context, pid int, done <-chan struct{}, o
 	}
 }
 
-// ready reports whether addr answers PING and is served by pid (so a
-// foreign process that grabbed the port does not count).
-func ready(ctx context.Context, addr string, pid int, done <-chan struct{}) bool {
+// ready reports whether addr answers ping (PING's name there) and is
+// served by pid, as info (INFO's name there) tells (so a foreign process
+// that grabbed the port does not count). When either is disabled (""),
+// any reply to PING counts: the process answers.
+func ready(ctx context.Context, addr string, pid int, done <-chan struct{}, ping, info string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	reply, err := Command(cctx, addr, "PING")
+	disabled := ping == "" || info == ""
+	if ping == "" {
+		ping = "PING"
+	}
+	reply, err := Command(cctx, addr, ping)
 	if err != nil {
 		var re ReplyError
-		if errors.As(err, &re) && strings.HasPrefix(string(re), "NOAUTH") {
-			// requirepass set: the process answers; make sure it is ours.
+		if errors.As(err, &re) && (strings.HasPrefix(string(re), "NOAUTH") || disabled) {
+			// requirepass set, or PING or INFO disabled: the process
+			// answers; make sure it is ours.
 			select {
 			case <-done:
 				return false
@@ -492,11 +523,19 @@ func ready(ctx context.Context, addr string, pid int, done <-chan struct{}) bool
 	if reply != "PONG" {
 		return false
 	}
-	info, err := Command(cctx, addr, "INFO", "server")
+	if disabled {
+		select {
+		case <-done:
+			return false
+		default:
+			return true
+		}
+	}
+	text, err := Command(cctx, addr, info, "server")
 	if err != nil {
 		return false
 	}
-	return InfoField(info, "process_id") == strconv.Itoa(pid)
+	return InfoField(text, "process_id") == strconv.Itoa(pid)
 }
 
 // Addr returns "127.0.0.1:port".
