@@ -69,6 +69,9 @@ type DropIn struct {
 	// RebootDownAfter are the masters' master-reboot-down-after-period
 	// values (seeded with the master, as its other settings).
 	RebootDownAfter map[string]time.Duration
+	// RenameCommands are the masters' `sentinel rename-command` lines:
+	// master -> lower-case command -> the name its nodes know it by.
+	RenameCommands map[string]map[string]string
 	// DenyScriptsReconfig refuses SENTINEL SET of script paths (default
 	// yes, as Sentinel).
 	DenyScriptsReconfig bool

@@ -223,6 +223,22 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 				} else {
 					m.AuthUser = args[3]
 				}
+			case "rename-command":
+				// sentinel rename-command <master> <command> <renamed>:
+				// the name the master's nodes know that command by.
+				if _, err := get(); err != nil {
+					return Imported{}, err
+				}
+				if len(args) != 5 || args[3] == "" || args[4] == "" {
+					return Imported{}, bad("want: sentinel rename-command <master> <command> <renamed>")
+				}
+				if c.DropIn.RenameCommands == nil {
+					c.DropIn.RenameCommands = map[string]map[string]string{}
+				}
+				if c.DropIn.RenameCommands[args[2]] == nil {
+					c.DropIn.RenameCommands[args[2]] = map[string]string{}
+				}
+				c.DropIn.RenameCommands[args[2]][strings.ToLower(args[3])] = args[4]
 			case "announce-ip":
 				if len(args) == 3 {
 					announceIP = args[2]

@@ -138,3 +138,23 @@ func TestStaleAfterZero(t *testing.T) {
 		t.Fatalf("stale-after -1s: %v", err)
 	}
 }
+
+// TestImportRenameCommand: `sentinel rename-command <master> <cmd> <new>`
+// lines are read (the command lower-cased, as Sentinel maps it); a line
+// for an unknown master or without a new name is an error naming it.
+func TestImportRenameCommand(t *testing.T) {
+	im, err := ImportSentinelConf(strings.NewReader("sentinel monitor m 10.0.0.1 6379 1\n" +
+		"sentinel rename-command m CONFIG my-config\nsentinel rename-command m replicaof my-replicaof\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := im.Config.DropIn.RenameCommands["m"]; got["config"] != "my-config" || got["replicaof"] != "my-replicaof" || len(got) != 2 {
+		t.Fatalf("RenameCommands %v", im.Config.DropIn.RenameCommands)
+	}
+	for _, in := range []string{"sentinel monitor m 10.0.0.1 6379 1\nsentinel rename-command nosuch CONFIG x\n",
+		"sentinel monitor m 10.0.0.1 6379 1\nsentinel rename-command m CONFIG\n"} {
+		if _, err := ImportSentinelConf(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%q: %v, want an error naming line 2", in, err)
+		}
+	}
+}

@@ -144,6 +144,12 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 			FailoverTimeout: sp.FailoverTimeout, ParallelSyncs: sp.ParallelSyncs,
 			AuthUser: sp.AuthUser, AuthPass: sp.AuthPass, RebootDownAfter: sp.RebootDownAfter,
 			Opinions: map[string]Opinion{}}
+		for k, v := range sp.RenameCommands {
+			if m.RenameCommands == nil {
+				m.RenameCommands = map[string]string{}
+			}
+			m.RenameCommands[k] = v
+		}
 		s.Masters[sp.Name] = m
 		emit(Effect{Kind: EffMasterAdded, Master: m.Name, Addr: m.Addr, Quorum: m.Quorum})
 		return eff, nil

@@ -209,7 +209,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		}
 		masters = append(masters, quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
 			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass,
-			RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name]})
+			RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name], RenameCommands: cfg.DropIn.RenameCommands[m.Name]})
 	}
 	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
 		HTTPAddr: httpAddr, Announce: announce}
