@@ -266,6 +266,21 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 			}
 		}
 	}
+	if !d.store.HasGroup() {
+		// No group yet: the file's masters are held at once (quorum's
+		// held.go), so they are answered from the first request on, not
+		// only after the brain's first step.
+		st := d.store.State()
+		for i := range masters {
+			if _, ok := st.Masters[masters[i].Name]; ok || st.Seeded[masters[i].Name] {
+				continue
+			}
+			spec := masters[i]
+			if err := d.store.Propose(context.Background(), quorum.Command{Op: quorum.OpAddMaster, Spec: &spec}); err != nil {
+				log.Warn("could not hold a master of the configuration before the group forms", "master", spec.Name, "err", err)
+			}
+		}
+	}
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
 		Refuse: refuse,
 		Self:   self, Masters: masters, Tick: opt.Tick,

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Script options of SENTINEL SET: per monitor, never replicated.
@@ -87,9 +89,9 @@ func (p *scriptPaths) get(master string) (notify, reconf string) {
 	return p.notify[master], p.reconf[master]
 }
 
-// check resolves path (relative to dir) and checks it as Sentinel does:
-// it must exist and be executable; "" clears the script. The error text is
-// Sentinel's.
+// check resolves path (relative to dir) and checks it as Sentinel does,
+// with access(2) X_OK: it must exist and this process must be allowed to
+// execute it; "" clears the script. The error text is Sentinel's.
 func (p *scriptPaths) check(option, path string) (string, error) {
 	if path == "" {
 		return "", nil
@@ -97,8 +99,7 @@ func (p *scriptPaths) check(option, path string) (string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(p.dir, path)
 	}
-	st, err := os.Stat(path)
-	if err != nil || st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+	if err := unix.Access(path, unix.X_OK); err != nil {
 		if option == optReconfigScript {
 			return "", errors.New("Client reconfiguration script seems non existing or non executable")
 		}
