@@ -596,9 +596,13 @@ func (s *Store) Close() error {
 	return err
 }
 
+// timeout is the bound of a raft call made for ctx: ctx's remaining time,
+// or ApplyTimeout when ctx has no deadline. It is never 0 or negative:
+// hashicorp/raft reads a timeout of 0 as "wait for ever", so an expired
+// context must become the shortest bound, not none.
 func (s *Store) timeout(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
-		return time.Until(d)
+		return max(time.Until(d), time.Nanosecond)
 	}
 	return s.opt.ApplyTimeout
 }

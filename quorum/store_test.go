@@ -357,3 +357,17 @@ func TestLeaderLeavesItself(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutNeverUnbounded: a context whose deadline has passed bounds a
+// raft call by the shortest timeout; raft would read 0 (or less) as none.
+func TestTimeoutNeverUnbounded(t *testing.T) {
+	s := &Store{opt: Options{ApplyTimeout: 2 * time.Second}}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if d := s.timeout(ctx); d <= 0 {
+		t.Fatalf("expired context: timeout %v, raft would wait unbounded", d)
+	}
+	if d := s.timeout(context.Background()); d != 2*time.Second {
+		t.Fatalf("no deadline: %v, want ApplyTimeout", d)
+	}
+}
