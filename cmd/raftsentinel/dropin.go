@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/raftsentinel/raftsentinel/config"
@@ -86,6 +87,7 @@ func runDropIn(ctx context.Context, path string, cmd *cobra.Command, tune dropIn
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel())
 	log := newLogger(out, cfg, level)
+	redis.SetLogger(redisLogger{log})
 	for _, n := range notes {
 		log.Info("sentinel.conf: "+n, "file", path)
 	}

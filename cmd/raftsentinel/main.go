@@ -25,9 +25,6 @@ import (
 var version = "dev"
 
 func main() {
-	// go-redis logs dial failures through a process-wide logger; during a
-	// failover those are expected, so the demo's timeline is kept readable.
-	redis.SetLogger(quietRedisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx)
 	stop()
@@ -76,6 +73,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			level := new(slog.LevelVar)
 			level.Set(cfg.LogLevel())
 			log := newLogger(stderr, cfg, level)
+			redis.SetLogger(redisLogger{log})
 			d, err := daemon.New(cfg, daemon.Options{Logger: log, Level: level})
 			if err != nil {
 				return err
@@ -128,6 +126,11 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 			opt.Out = stdout
 			if opt.Verbose {
 				opt.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+				redis.SetLogger(redisLogger{opt.Logger})
+			} else {
+				// The drill kills a master: go-redis's dial failures are
+				// expected, and the timeline stays readable.
+				redis.SetLogger(redisLogger{slog.New(slog.DiscardHandler)})
 			}
 			return demo.Run(cmd.Context(), opt)
 		},
@@ -167,6 +170,10 @@ func newLogger(w io.Writer, cfg config.Config, level slog.Leveler) *slog.Logger 
 	return slog.New(slog.NewTextHandler(w, hopt))
 }
 
-type quietRedisLogger struct{}
+// redisLogger passes go-redis's process-wide log lines (connection pool
+// and dial errors) to the monitor's log, at WARN with component=go-redis.
+type redisLogger struct{ log *slog.Logger }
 
-func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+func (l redisLogger) Printf(ctx context.Context, format string, args ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, args...), "component", "go-redis")
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -93,5 +94,16 @@ func TestImportSentinelConfLoads(t *testing.T) {
 	}
 	if !strings.Contains(out, "note: line 5") {
 		t.Fatalf("no note for the state line:\n%s", out)
+	}
+}
+
+// TestRedisLoggerReachesTheLog: go-redis's process-wide log lines (pool and
+// dial errors) reach the monitor's log at WARN, not a silent sink.
+func TestRedisLoggerReachesTheLog(t *testing.T) {
+	var b strings.Builder
+	l := redisLogger{slog.New(slog.NewTextHandler(&b, nil))}
+	l.Printf(context.Background(), "redis: connection pool: %s", "dial tcp 127.0.0.1:1: connect: connection refused")
+	if out := b.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "connection refused") || !strings.Contains(out, "component=go-redis") {
+		t.Fatalf("go-redis log line: %q", out)
 	}
 }
