@@ -524,8 +524,13 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 			}
 		}
 	}
+	// The prober is called after m.mu is released: Unwatch waits for the
+	// node's goroutines (network I/O), and m.mu is also taken by the RESP
+	// event loop (Backend.SDown), which must never wait on the network.
+	// Only this loop changes the watches, so the order is kept.
+	var watch []string
+	var unwatch []string
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for a, auth := range want {
 		if _, ok := m.watchedSince[a]; !ok {
 			m.watchedSince[a] = now
@@ -533,11 +538,11 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 			continue
 		}
 		m.watchAuth[a] = auth
-		m.prober.Watch(a, auth)
+		watch = append(watch, a)
 	}
 	for a := range m.watchedSince {
 		if _, ok := want[a]; !ok {
-			m.prober.Unwatch(a)
+			unwatch = append(unwatch, a)
 			delete(m.watchedSince, a)
 			delete(m.watchAuth, a)
 			delete(m.sdownSince, a)
@@ -545,6 +550,13 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 			delete(m.roles, a)
 			delete(m.rebootSince, a)
 		}
+	}
+	m.mu.Unlock()
+	for _, a := range watch {
+		m.prober.Watch(a, want[a])
+	}
+	for _, a := range unwatch {
+		m.prober.Unwatch(a)
 	}
 }
 

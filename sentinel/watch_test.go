@@ -156,3 +156,51 @@ func TestAuthRefusedShowsDisconnected(t *testing.T) {
 		t.Errorf("replica flags %q, want slave,disconnected", got)
 	}
 }
+
+// blockingUnwatch is a prober whose Unwatch waits for release, as the real
+// one waits for a node's goroutines.
+type blockingUnwatch struct {
+	*fakeProber
+	entered chan string
+	release chan struct{}
+}
+
+func (p *blockingUnwatch) Unwatch(a string) {
+	p.entered <- a
+	<-p.release
+}
+
+// TestUnwatchDoesNotBlockReplies: while the brain unwatches a node (the
+// prober waits on its goroutines), SDown — which the RESP event loop calls
+// for every SENTINEL MASTER/REPLICAS reply — still answers at once.
+func TestUnwatchDoesNotBlockReplies(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	bp := &blockingUnwatch{fakeProber: pr, entered: make(chan string, 1), release: make(chan struct{})}
+	m := newTestMonitor(st, bp, clk)
+	m.step(ctx)
+	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpRemove, Master: "mymaster"}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.syncWatches(st.State(), clk.now())
+	}()
+	<-bp.entered // the brain is inside Unwatch
+	answered := make(chan struct{})
+	go func() {
+		m.SDown(addrA.String())
+		close(answered)
+	}()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		close(bp.release)
+		t.Fatal("SDown waited for Unwatch: the RESP event loop would block on network I/O")
+	}
+	close(bp.release)
+	for range 2 { // the other two nodes of the removed master
+		<-bp.entered
+	}
+	<-done
+}
