@@ -203,13 +203,11 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	}
 	masters := make([]quorum.Master, 0, len(cfg.Masters))
 	for _, m := range cfg.Masters {
-		a, err := quorum.ParseAddr(m.Addr)
+		spec, err := masterSpec(cfg, m)
 		if err != nil {
-			return nil, fmt.Errorf("masters: %s: addr %q: %w", m.Name, m.Addr, err)
+			return nil, err
 		}
-		masters = append(masters, quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
-			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass,
-			RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name], RenameCommands: cfg.DropIn.RenameCommands[m.Name]})
+		masters = append(masters, spec)
 	}
 	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
 		HTTPAddr: httpAddr, Announce: announce}
@@ -324,6 +322,19 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
+}
+
+// masterSpec is the replicated definition of a master of the
+// configuration (at start and when SIGHUP adds one): the one conversion
+// from config to state.
+func masterSpec(cfg config.Config, m config.Master) (quorum.Master, error) {
+	a, err := quorum.ParseAddr(m.Addr)
+	if err != nil {
+		return quorum.Master{}, fmt.Errorf("masters: %s: addr %q: %w", m.Name, m.Addr, err)
+	}
+	return quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
+		FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass,
+		RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name], RenameCommands: cfg.DropIn.RenameCommands[m.Name]}, nil
 }
 
 // RESPAddr is the address the Sentinel-protocol server listens on: the

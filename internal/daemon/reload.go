@@ -96,16 +96,16 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 		if _, ok := d.store.State().Masters[m.Name]; ok {
 			continue
 		}
-		a, err := quorum.ParseAddr(m.Addr)
+		spec, err := masterSpec(cfg, m)
 		if err != nil {
-			return fmt.Errorf("%w: masters: %s: %w", ErrReload, m.Name, err)
+			return fmt.Errorf("%w: %w", ErrReload, err)
 		}
-		spec := &quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
-			FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass}
+		// OpAddMaster, as at start: the master is seeded, so one removed
+		// later with SENTINEL REMOVE stays removed across restarts.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = d.mon.Propose(pctx, quorum.Command{Op: quorum.OpMonitor, Spec: spec})
+		err = d.mon.Propose(pctx, quorum.Command{Op: quorum.OpAddMaster, Spec: &spec})
 		cancel()
-		if err != nil && !errors.Is(err, quorum.ErrDuplicateMaster) {
+		if err != nil {
 			return fmt.Errorf("%w: adding master %s: %w", ErrReload, m.Name, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
+	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
 )
 
@@ -88,5 +89,18 @@ func TestReload(t *testing.T) {
 	})
 	if _, body := httpDo(t, "GET", base+"/metrics", ""); !strings.Contains(body, "raftsentinel_config_last_reload_successful 1") {
 		t.Fatal("a successful reload is not visible in the metrics")
+	}
+
+	// A master the file added is seeded as at start: removed with SENTINEL
+	// REMOVE, it stays removed when the same file is reloaded again (or
+	// read at the next start).
+	if r, err := redisproc.Command(ctx, addrs[1], "SENTINEL", "REMOVE", "second"); err != nil || r != "OK" {
+		t.Fatalf("SENTINEL REMOVE second: %q %v", r, err)
+	}
+	if err := ds[0].Reload(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if st := ds[0].Store().State(); st.Masters["second"] != nil || !st.Seeded["second"] {
+		t.Fatalf("after REMOVE and another reload: second %+v, seeded %v", st.Masters["second"], st.Seeded["second"])
 	}
 }
