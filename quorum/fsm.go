@@ -292,8 +292,7 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		if f := m.Failover; f.InProgress() && !now.After(f.Deadline) {
 			return nil, ErrFailoverInProg
 		}
-		if f := m.Failover; f != nil && !cmd.Force && f.Stage != StageAborted &&
-			now.Sub(f.StartedAt) < m.FailoverTimeout {
+		if !cmd.Force && m.FailoverTooSoon(now) {
 			return nil, ErrTooSoon
 		}
 		if f := m.Failover; f.InProgress() {

@@ -243,3 +243,25 @@ func TestFSMAdminOps(t *testing.T) {
 		t.Fatalf("+set of auth-pass must hide the value: %+v", got)
 	}
 }
+
+// TestFailoverTooSoon: the one anti-flap rule the FSM and the brain share.
+func TestFailoverTooSoon(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	m := &Master{FailoverTimeout: time.Minute}
+	for _, c := range []struct {
+		f    *Failover
+		at   time.Time
+		want bool
+	}{
+		{nil, t0, false},
+		{&Failover{StartedAt: t0, Stage: StageCompleted}, t0.Add(59 * time.Second), true},
+		{&Failover{StartedAt: t0, Stage: StageCompleted}, t0.Add(time.Minute), false},
+		{&Failover{StartedAt: t0, Stage: StageStarted}, t0.Add(time.Second), true},
+		{&Failover{StartedAt: t0, Stage: StageAborted}, t0.Add(time.Second), false},
+	} {
+		m.Failover = c.f
+		if got := m.FailoverTooSoon(c.at); got != c.want {
+			t.Errorf("failover %+v at +%v: %v, want %v", c.f, c.at.Sub(t0), got, c.want)
+		}
+	}
+}

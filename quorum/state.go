@@ -72,6 +72,14 @@ func (f *Failover) InProgress() bool {
 	return f != nil && (f.Stage == StageStarted || f.Stage == StagePromoted)
 }
 
+// FailoverTooSoon is Sentinel's anti-flap rule: a failover of m started
+// less than failover-timeout before now, and not aborted, makes another
+// automatic one wait (a manual failover forces its way: Command.Force).
+func (m *Master) FailoverTooSoon(now time.Time) bool {
+	f := m.Failover
+	return f != nil && f.Stage != StageAborted && now.Sub(f.StartedAt) < m.FailoverTimeout
+}
+
 // Opinion is one monitor's committed view that an instance is (or is not)
 // subjectively down. At is the append time of the entry that last asserted
 // it, so freshness can be judged against any clock that stamps log entries.

@@ -259,23 +259,20 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 		c.WriteError("ERR syntax error")
 		return
 	}
-	st := h.b.State()
-	m := h.masterOrError(c, st, args[2])
-	if m == nil {
+	if h.masterOrError(c, h.b.State(), args[2]) == nil {
 		return
 	}
-	if m.Failover.InProgress() {
+	cmd, err := ManualFailover(h.b, string(args[2]), coordinated)
+	switch {
+	case errors.Is(err, quorum.ErrFailoverInProg):
 		c.WriteError("INPROG Failover already in progress")
-		return
-	}
-	to, ok := h.b.Candidate(m.Name)
-	if !ok {
+	case errors.Is(err, ErrNoGoodReplica):
 		c.WriteError("NOGOODSLAVE No suitable replica to promote")
-		return
+	case err != nil:
+		c.WriteError("ERR No such master with that name")
+	default:
+		h.propose(c, cmd, writeOK(c))
 	}
-	cmd := quorum.Command{Op: quorum.OpFailoverStart, Master: m.Name, Addr: m.Addr, To: to,
-		FailoverID: newID(), MonitorID: h.b.Self().ID, Force: true, Coordinated: coordinated}
-	h.propose(c, cmd, writeOK(c))
 }
 
 // sentinelFlushConfig: the state lives in Raft, which persists every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -182,7 +183,7 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 		m.blockedBecause(ms, BlockMaintenance, "automatic failover is paused (SENTINEL SET "+ms.Name+" maintenance no resumes it)")
 		return
 	}
-	if f := ms.Failover; f != nil && f.Stage != quorum.StageAborted && now.Sub(f.StartedAt) < ms.FailoverTimeout {
+	if f := ms.Failover; ms.FailoverTooSoon(now) {
 		// Stable text (no elapsed time): logged once per blocked episode.
 		m.blockedBecause(ms, BlockTooSoon, fmt.Sprintf("last failover started at %s, failover-timeout is %s: next one possible at %s",
 			f.StartedAt.UTC().Format(time.RFC3339Nano), ms.FailoverTimeout, f.StartedAt.Add(ms.FailoverTimeout).UTC().Format(time.RFC3339Nano)))
@@ -600,6 +601,38 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ErrNoGoodReplica: no replica qualifies for promotion (Sentinel's
+// NOGOODSLAVE).
+var ErrNoGoodReplica = errors.New("no suitable replica to promote")
+
+// manualFailoverer is what ManualFailover reads (a Backend, the Monitor).
+type manualFailoverer interface {
+	State() *quorum.State
+	Candidate(name string) (quorum.Addr, bool)
+	Self() quorum.Monitor
+}
+
+// ManualFailover returns the command that starts a manual failover of
+// master name (SENTINEL FAILOVER, the admin API's failover and switchover):
+// forced past the anti-flap rule, toward the replica this monitor would
+// promote now. It fails with quorum.ErrNoSuchMaster, quorum.ErrFailoverInProg
+// or ErrNoGoodReplica. The FSM checks the same again when it commits.
+func ManualFailover(b manualFailoverer, name string, coordinated bool) (quorum.Command, error) {
+	m, ok := b.State().Masters[name]
+	if !ok {
+		return quorum.Command{}, quorum.ErrNoSuchMaster
+	}
+	if m.Failover.InProgress() {
+		return quorum.Command{}, quorum.ErrFailoverInProg
+	}
+	to, ok := b.Candidate(name)
+	if !ok {
+		return quorum.Command{}, ErrNoGoodReplica
+	}
+	return quorum.Command{Op: quorum.OpFailoverStart, Master: name, Addr: m.Addr, To: to,
+		FailoverID: newID(), MonitorID: b.Self().ID, Force: true, Coordinated: coordinated}, nil
 }
 
 func newID() string {

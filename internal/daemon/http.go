@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -62,20 +61,8 @@ func maintenanceCmd(name, v string) quorum.Command {
 	return quorum.Command{Op: quorum.OpSet, Master: name, Options: []quorum.SetOption{{Name: "maintenance", Values: []string{v}}}}
 }
 
-// errNoCandidate is returned when no replica qualifies for promotion.
-var errNoCandidate = errors.New("no suitable replica to promote")
-
 func (d *Daemon) failoverCmd(name string, coordinated bool) (quorum.Command, error) {
-	ms, ok := d.store.State().Masters[name]
-	if !ok {
-		return quorum.Command{}, quorum.ErrNoSuchMaster
-	}
-	to, ok := d.mon.Candidate(name)
-	if !ok {
-		return quorum.Command{}, errNoCandidate
-	}
-	return quorum.Command{Op: quorum.OpFailoverStart, Master: name, Addr: ms.Addr, To: to, FailoverID: newFailoverID(),
-		MonitorID: d.nodeID, Force: true, Coordinated: coordinated}, nil
+	return sentinel.ManualFailover(d.mon, name, coordinated)
 }
 
 // admin wraps an admin action: bearer-token check, then the command
@@ -104,7 +91,7 @@ func (d *Daemon) admin(build func(name string) (quorum.Command, error)) http.Han
 			writeJSON(w, http.StatusOK, map[string]string{"result": "ok", "master": name})
 		case errors.Is(err, quorum.ErrNoSuchMaster):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such master: " + name})
-		case errors.Is(err, quorum.ErrFailoverInProg), errors.Is(err, errNoCandidate):
+		case errors.Is(err, quorum.ErrFailoverInProg), errors.Is(err, sentinel.ErrNoGoodReplica):
 			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		default:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
@@ -260,10 +247,4 @@ func (c respCollector) Collect(ch chan<- prometheus.Metric) {
 	sentinel.CommandCounts(c.h, func(name string, n int64) {
 		ch <- prometheus.MustNewConstMetric(descByName, prometheus.CounterValue, float64(n), name)
 	})
-}
-
-func newFailoverID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // documented never to fail
-	return fmt.Sprintf("%x", b)
 }
