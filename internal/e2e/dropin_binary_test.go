@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
 )
@@ -24,11 +22,7 @@ import (
 func TestDropInBinaries(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ws, err := benchutil.NewWorkspace(ctx, io.Discard, "dropin-bin-", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	bin := testenv.Binary(t, "dropin-bin-")
 	tp := testenv.StartTopology(t, dir, 1)
 	var addrs []string
 	for i := range 3 {
@@ -37,15 +31,8 @@ func TestDropInBinaries(t *testing.T) {
 		conf := writeSentinelConf(t, sd, port, tp.Master.Addr(), 2)
 		args := []string{conf, "--sentinel",
 			"--raft-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--http-addr", "127.0.0.1:" + strconv.Itoa(freePort(t))}
-		p, err := benchutil.StartProc(ctx, ws.Bin, args, filepath.Join(sd, "out.log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Kill() })
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		if err := p.WaitPing(ctx, addr, 20*time.Second); err != nil {
-			t.Fatal(err)
-		}
+		testenv.StartBinary(t, bin, args, filepath.Join(sd, "out.log"), addr)
 		addrs = append(addrs, addr)
 	}
 	took := testenv.Eventually(t, 60*time.Second, "one group answering the master", func() error {
@@ -80,13 +67,8 @@ func TestDropInBinaries(t *testing.T) {
 // their own dirs (Sentinel resolves them against the last dir), not into
 // one shared file in the working directory.
 func TestDropInBinaryRelativePaths(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
-	ws, err := benchutil.NewWorkspace(ctx, io.Discard, "dropin-rel-", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	bin := testenv.Binary(t, "dropin-rel-")
 	wd, _ := os.Getwd()
 	for _, f := range []string{"rel-sentinel.log", "rel-sentinel.pid"} {
 		if _, err := os.Stat(filepath.Join(wd, f)); err == nil {
@@ -112,14 +94,7 @@ func TestDropInBinaryRelativePaths(t *testing.T) {
 		}
 		args := []string{conf, "--sentinel",
 			"--raft-addr", "127.0.0.1:" + strconv.Itoa(freePort(t)), "--http-addr", "127.0.0.1:" + strconv.Itoa(freePort(t))}
-		p, err := benchutil.StartProc(ctx, ws.Bin, args, filepath.Join(sd, "out.log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Kill() })
-		if err := p.WaitPing(ctx, "127.0.0.1:"+strconv.Itoa(port), 20*time.Second); err != nil {
-			t.Fatal(err)
-		}
+		p := testenv.StartBinary(t, bin, args, filepath.Join(sd, "out.log"), "127.0.0.1:"+strconv.Itoa(port))
 		sds, pids = append(sds, sd), append(pids, p.Pid())
 	}
 	for i, sd := range sds {

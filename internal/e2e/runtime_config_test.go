@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,11 +28,7 @@ import (
 func TestRuntimeConfiguredLikeSentinel(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ws, err := benchutil.NewWorkspace(ctx, io.Discard, "runtime-conf-", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	bin := testenv.Binary(t, "runtime-conf-")
 	type mon struct {
 		dir, addr string
 		args      []string
@@ -41,15 +36,7 @@ func TestRuntimeConfiguredLikeSentinel(t *testing.T) {
 	}
 	start := func(m *mon, log string) {
 		t.Helper()
-		p, err := benchutil.StartProc(ctx, ws.Bin, m.args, filepath.Join(m.dir, log))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.proc = p
-		t.Cleanup(func() { p.Kill() })
-		if err := p.WaitPing(ctx, m.addr, 20*time.Second); err != nil {
-			t.Fatal(err)
-		}
+		m.proc = testenv.StartBinary(t, bin, m.args, filepath.Join(m.dir, log), m.addr)
 	}
 	var mons []*mon
 	var addrs []string
@@ -134,6 +121,11 @@ func TestRuntimeConfiguredLikeSentinel(t *testing.T) {
 		t.Fatal(err)
 	}
 	start(m, "out2.log")
+	failf := func(format string, args ...any) {
+		t.Helper()
+		b, _ := os.ReadFile(filepath.Join(m.dir, "out2.log"))
+		t.Fatalf(format+"\nthe restarted monitor's log:\n%s", append(args, b)...)
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for n := 0; time.Now().Before(deadline); n++ {
 		r, err := redisproc.Do(ctx, m.addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", testenv.MasterName)
@@ -141,16 +133,16 @@ func TestRuntimeConfiguredLikeSentinel(t *testing.T) {
 		switch {
 		case errors.As(err, &re) && strings.HasPrefix(string(re), "LOADING "):
 		case err != nil:
-			t.Fatalf("restarted monitor, answer %d: %v", n, err)
+			failf("restarted monitor, answer %d: %v", n, err)
 		case r == nil:
-			t.Fatalf("restarted monitor, answer %d: nil", n)
+			failf("restarted monitor, answer %d: nil", n)
 		default:
 			if got := fmt.Sprint(r); got != fmt.Sprint([]any{host, port}) {
-				t.Fatalf("restarted monitor, answer %d: %v", n, got)
+				failf("restarted monitor, answer %d: %v", n, got)
 			}
 		}
 		if _, err := redisproc.Do(ctx, m.addr, "SENTINEL", "MASTER", testenv.MasterName); err != nil && !(errors.As(err, &re) && strings.HasPrefix(string(re), "LOADING ")) {
-			t.Fatalf("restarted monitor: SENTINEL MASTER: %v", err)
+			failf("restarted monitor: SENTINEL MASTER: %v", err)
 		}
 	}
 

@@ -3,7 +3,6 @@ package oracle
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"
 )
@@ -24,11 +22,7 @@ import (
 func TestDifferentialScriptPaths(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	ws, err := benchutil.NewWorkspace(ctx, io.Discard, "oracle-scripts-", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	bin := testenv.Binary(t, "oracle-scripts-")
 	exe := filepath.Join(dir, "ok.sh")
 	noexec := filepath.Join(dir, "noexec.sh")
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
@@ -67,17 +61,10 @@ func TestDifferentialScriptPaths(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := benchutil.StartProc(ctx, ws.Bin, []string{conf, "--expected-monitors", "1",
-		"--raft-addr", "127.0.0.1:" + strconv.Itoa(freePort()), "--http-addr", "127.0.0.1:" + strconv.Itoa(freePort())},
-		filepath.Join(rsDir, "out.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Kill() })
 	rsAddr := "127.0.0.1:" + strconv.Itoa(port)
-	if err := p.WaitPing(ctx, rsAddr, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	testenv.StartBinary(t, bin, []string{conf, "--expected-monitors", "1",
+		"--raft-addr", "127.0.0.1:" + strconv.Itoa(freePort()), "--http-addr", "127.0.0.1:" + strconv.Itoa(freePort())},
+		filepath.Join(rsDir, "out.log"), rsAddr)
 
 	do := func(addr string, args ...string) string {
 		c, err := Dial(addr)

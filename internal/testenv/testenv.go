@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/raftsentinel/raftsentinel/config"
+	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
@@ -260,4 +262,33 @@ func RunMonitor(t testing.TB, cfg config.Config, ln daemon.Listeners) *daemon.Da
 		}
 	})
 	return d
+}
+
+// Binary builds the raftsentinel binary once for the test and returns its
+// path; the build is removed by t.Cleanup.
+func Binary(t testing.TB, prefix string) string {
+	t.Helper()
+	ws, err := benchutil.NewWorkspace(context.Background(), io.Discard, prefix, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws.Bin
+}
+
+// StartBinary runs bin with args, its output in logPath, and waits until
+// addr (its Sentinel-protocol port) answers PING; the process is killed by
+// t.Cleanup. A process that exits first fails the test with its output.
+func StartBinary(t testing.TB, bin string, args []string, logPath, addr string) *benchutil.Proc {
+	t.Helper()
+	ctx := context.Background()
+	p, err := benchutil.StartProc(ctx, bin, args, logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	if err := p.WaitPing(ctx, addr, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
