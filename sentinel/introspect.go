@@ -265,8 +265,10 @@ func clientType(c *resp.Conn) string {
 }
 
 // clientKill answers CLIENT KILL <addr> (old form: +OK or an error) and
-// CLIENT KILL <filter> <value> ... (ID, ADDR, LADDR, TYPE, SKIPME: the
-// number killed).
+// CLIENT KILL <filter> <value> ... (ID, ADDR, LADDR, TYPE, USER, SKIPME:
+// the number killed; filters combine with AND, and SKIPME yes, the
+// default, spares the calling connection). A connection that never
+// authenticated is the "default" user's.
 func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 	conns := c.Server().Conns()
 	if len(args) == 3 {
@@ -285,7 +287,7 @@ func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 		return
 	}
 	var id int64
-	var addr, laddr, typ string
+	var addr, laddr, typ, user string
 	skipMe := true
 	for i := 2; i < len(args); i += 2 {
 		val := string(args[i+1])
@@ -301,6 +303,12 @@ func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 			addr = val
 		case "laddr":
 			laddr = val
+		case "user":
+			if h.user(h.b.State(), val) == nil {
+				c.WriteError(fmt.Sprintf("ERR No such user '%s'", val))
+				return
+			}
+			user = val
 		case "type":
 			typ = strings.ToLower(val)
 			if typ != "normal" && typ != "pubsub" && typ != "master" && typ != "replica" && typ != "slave" {
@@ -329,6 +337,7 @@ func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 			addr != "" && x.RemoteAddr() != addr,
 			laddr != "" && x.LocalAddr() != laddr,
 			typ != "" && typ != clientType(x),
+			user != "" && h.connUserName(x) != user,
 			skipMe && x == c:
 			continue
 		}
