@@ -140,8 +140,15 @@ func Commands() []string {
 }
 
 // Categories returns the ACL categories (without "@") of a command or
-// "cmd|sub", nil if unknown.
-func Categories(name string) []string { return slices.Clone(commands[strings.ToLower(name)]) }
+// "cmd|sub" (a command with subcommands has its own, e.g. "sentinel"),
+// nil if unknown.
+func Categories(name string) []string {
+	name = strings.ToLower(name)
+	if c, ok := commands[name]; ok {
+		return slices.Clone(c)
+	}
+	return slices.Clone(parents[name])
+}
 
 // Rules is a compiled rule list, made by [Parse]. A nil *Rules allows
 // every command (a user without rules). A *Rules is immutable and safe for
