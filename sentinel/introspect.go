@@ -353,7 +353,7 @@ func (h *handler) command(c *resp.Conn, args [][]byte) {
 			if e, ok := findEntry(string(a)); ok {
 				writeCommandInfo(c, e)
 			} else {
-				c.WriteNullArray()
+				c.WriteNull()
 			}
 		}
 	case "docs":

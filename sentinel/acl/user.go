@@ -34,6 +34,9 @@ type User struct {
 	// Commands are the command rules (see the package comment), lower
 	// case, each once, starting with +@all or -@all.
 	Commands []string `json:"commands,omitempty"`
+	// Payload is "sanitize-payload", "skip-sanitize-payload" or "" (never
+	// set): a flag with no effect here (no RESTORE), shown as Redis does.
+	Payload string `json:"payload,omitempty"`
 }
 
 // ModifierError is the error of [User.Apply] for one rejected modifier.
@@ -113,8 +116,8 @@ func HashPasswords(mods []string) []string {
 // resetpass, #<hash>, !<hash>, allkeys, resetkeys, ~<pattern>,
 // %<perm>~<pattern>, allchannels, resetchannels, &<pattern>, allcommands,
 // nocommands, +/-@<category>, +/-<cmd>, +/-<cmd>|<sub>, reset,
-// sanitize-payload, skip-sanitize-payload and clearselectors (the last
-// three change nothing: there are no payloads and no selectors here).
+// sanitize-payload and skip-sanitize-payload (flags only: there are no
+// payloads here) and clearselectors (there are no selectors).
 func (u *User) Apply(mods ...string) error {
 	t := u.Clone()
 	for _, m := range mods {
@@ -152,7 +155,10 @@ func (u *User) apply(m string) string {
 		u.Commands = []string{"-@all"}
 	case "reset":
 		*u = *NewUser(u.Name)
-	case "sanitize-payload", "skip-sanitize-payload", "clearselectors":
+		u.Payload = "sanitize-payload"
+	case "sanitize-payload", "skip-sanitize-payload":
+		u.Payload = lm
+	case "clearselectors":
 	default:
 		return u.applyPattern(m, lm)
 	}
@@ -292,7 +298,8 @@ func (u *User) ChannelText() string {
 	return strings.Join(parts, " ")
 }
 
-// Flags are ACL GETUSER's "flags": on or off, then nopass if set.
+// Flags are ACL GETUSER's "flags", in Redis' order: on or off, then
+// nopass and the payload flag if set.
 func (u *User) Flags() []string {
 	f := []string{"off"}
 	if u.On {
@@ -300,6 +307,9 @@ func (u *User) Flags() []string {
 	}
 	if u.NoPass {
 		f = append(f, "nopass")
+	}
+	if u.Payload != "" {
+		f = append(f, u.Payload)
 	}
 	return f
 }
@@ -350,6 +360,9 @@ func (u *User) Validate() error {
 	}
 	if u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n") {
 		return fmt.Errorf("%w: bad user name %q", ErrInvalid, u.Name)
+	}
+	if u.Payload != "" && u.Payload != "sanitize-payload" && u.Payload != "skip-sanitize-payload" {
+		return fmt.Errorf("%w: user %q: bad payload flag %q", ErrInvalid, u.Name, u.Payload)
 	}
 	for _, p := range u.Passwords {
 		if !validHash(p) {
