@@ -47,7 +47,7 @@ test: deps lint
 FUZZTIME ?=
 FUZZ_TARGETS := config:FuzzImportSentinelConf:30000x config:FuzzLoad:500x \
 	quorum:FuzzFSMApply:20000x quorum:FuzzFSMRestore:6000x \
-	sentinel:FuzzSentinelCommand:5000x sentinel/acl:FuzzParse:100000x \
+	sentinel:FuzzSentinelCommand:5000x sentinel:FuzzACLCommand:5000x sentinel/acl:FuzzParse:100000x \
 	sentinel/resp:FuzzReadCommand:50000x sentinel/resp:FuzzMatch:60000x sentinel/resp:FuzzParseCommand:50000x
 fuzz:
 	@listed="$(sort $(foreach t,$(FUZZ_TARGETS),$(word 2,$(subst :, ,$(t)))))"; \

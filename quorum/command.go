@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 // Op names a replicated command.
@@ -63,6 +65,21 @@ const (
 	// it left the Raft configuration).
 	OpRemoveMonitor Op = "remove-monitor"
 
+	// OpSetUser applies the ACL SETUSER modifiers Command.Rules, left to
+	// right and all or none, to run-time user Command.User (ACL SETUSER).
+	// A user without a run-time record starts from Command.Base (the
+	// proposing monitor's configuration-file user of that name, if any;
+	// ignored for a deleted name), else from a new Redis user (off, nothing allowed). Clear-text
+	// password modifiers (">", "<") are refused: the proposer hashes them
+	// (acl.HashPasswords), so no password reaches the log. A rejected
+	// modifier fails the whole command with an *acl.ModifierError.
+	OpSetUser Op = "acl-setuser"
+	// OpDelUser deletes the users Command.Names (ACL DELUSER): their
+	// run-time records go, and each name is remembered as deleted so that
+	// a configuration-file user of that name stays hidden too. "default"
+	// cannot be deleted.
+	OpDelUser Op = "acl-deluser"
+
 	// OpJoin and OpLeave are not FSM commands: the leader turns them into
 	// Raft membership changes (AddVoter for Command.Monitor, RemoveServer
 	// for Command.MonitorID, then OpRemoveMonitor). They are proposed like
@@ -93,6 +110,11 @@ type Command struct {
 	Options     []SetOption `json:"options,omitempty"`
 	Names       []string    `json:"names,omitempty"`
 	Config      [][2]string `json:"config,omitempty"`
+	// User, Rules and Base are OpSetUser's user name, modifiers and
+	// starting point.
+	User  string    `json:"user,omitempty"`
+	Rules []string  `json:"rules,omitempty"`
+	Base  *acl.User `json:"base,omitempty"`
 }
 
 // Encode returns the wire form of c.
@@ -127,6 +149,7 @@ var (
 	ErrDuplicateMaster  = errors.New("quorum: duplicate master name")
 	ErrMembership       = errors.New("quorum: membership change refused")
 	ErrMergeConflict    = errors.New("quorum: the group has another definition of this master")
+	ErrDefaultUser      = errors.New("quorum: the 'default' user cannot be removed")
 )
 
 // EffectKind names something an applied command changed that monitors

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 // FSM is the replicated state machine. Apply is deterministic: it reads no
@@ -174,6 +176,24 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 			return nil, err
 		}
 		return nil, applyConfigSet(s, cmd.MonitorID, valid)
+
+	case OpSetUser:
+		return nil, applySetUser(s, cmd)
+
+	case OpDelUser:
+		for _, name := range cmd.Names {
+			if name == "default" {
+				return nil, ErrDefaultUser
+			}
+		}
+		for _, name := range cmd.Names {
+			delete(s.Users, name)
+			if s.DeletedUsers == nil {
+				s.DeletedUsers = map[string]bool{}
+			}
+			s.DeletedUsers[name] = true
+		}
+		return nil, nil
 
 	case OpReset:
 		for _, name := range cmd.Names {
@@ -380,6 +400,41 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 	return nil, fmt.Errorf("%w: %q", ErrUnknownOp, cmd.Op)
 }
 
+// applySetUser applies OpSetUser (see its doc) to s.
+func applySetUser(s *State, cmd Command) error {
+	probe := acl.User{Name: cmd.User}
+	if err := probe.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	var u *acl.User
+	switch {
+	case s.Users[cmd.User] != nil:
+		u = s.Users[cmd.User].Clone()
+	case cmd.Base != nil && !s.DeletedUsers[cmd.User]:
+		if cmd.Base.Name != cmd.User {
+			return fmt.Errorf("%w: the base user is %q, not %q", ErrBadCommand, cmd.Base.Name, cmd.User)
+		}
+		if err := cmd.Base.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadCommand, err)
+		}
+		u = cmd.Base.Clone()
+	default:
+		u = acl.NewUser(cmd.User)
+	}
+	if err := u.Apply(cmd.Rules...); err != nil {
+		return err
+	}
+	if s.Users == nil {
+		s.Users = map[string]*acl.User{}
+	}
+	s.Users[cmd.User] = u
+	delete(s.DeletedUsers, cmd.User)
+	if len(s.DeletedUsers) == 0 {
+		s.DeletedUsers = nil
+	}
+	return nil
+}
+
 func abortCopy(f *Failover, now time.Time, reason string) *Failover {
 	c := *f
 	c.Stage, c.EndedAt, c.Reason = StageAborted, now, reason
@@ -462,6 +517,14 @@ func decodeState(r io.Reader) (*State, error) {
 		}
 		if m.Opinions == nil {
 			m.Opinions = map[string]Opinion{}
+		}
+	}
+	for name, u := range st.Users {
+		if u == nil || u.Name != name {
+			return nil, fmt.Errorf("quorum: decode snapshot: %w: user entry %q is null or names another user", ErrBadSnapshot, name)
+		}
+		if err := u.Validate(); err != nil {
+			return nil, fmt.Errorf("quorum: decode snapshot: %w: %w", ErrBadSnapshot, err)
 		}
 	}
 	for id, m := range st.Monitors {

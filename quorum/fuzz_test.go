@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 // fuzzSeedCommands are commands of every op, the seed corpus of
@@ -34,6 +37,11 @@ func fuzzSeedCommands() []Command {
 		{Op: OpReset, Names: []string{"*"}},
 		{Op: OpRemove, Master: "other"},
 		{Op: OpRemoveMonitor, MonitorID: "m2"},
+		{Op: OpSetUser, User: "app", Rules: []string{"on", "#" + strings.Repeat("ab", 32), "-@all", "+ping", "&chan*", "~*"}},
+		{Op: OpSetUser, User: "ops", Base: &acl.User{Name: "ops", On: true, Commands: []string{"+@all"}}, Rules: []string{"-sentinel|failover"}},
+		{Op: OpSetUser, User: "bad", Rules: []string{">plain"}},
+		{Op: OpDelUser, Names: []string{"app", "nosuch"}},
+		{Op: OpDelUser, Names: []string{"default"}},
 		{Op: OpJoin, Monitor: &Monitor{ID: "m3"}},
 		{Op: OpLeave, MonitorID: "m3"},
 	}
@@ -113,6 +121,17 @@ func checkStateInvariants(t *testing.T, s *State) {
 	for id, m := range s.Monitors {
 		if m == nil || m.ID != id {
 			t.Fatalf("monitor filed under %q is %+v", id, m)
+		}
+	}
+	for name, u := range s.Users {
+		if u == nil || u.Name != name {
+			t.Fatalf("user filed under %q is %+v", name, u)
+		}
+		if err := u.Validate(); err != nil {
+			t.Fatalf("user %q: %v", name, err)
+		}
+		if s.DeletedUsers[name] {
+			t.Fatalf("user %q is both present and deleted", name)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 // Addr is a Redis node or monitor address as announced to clients.
@@ -162,8 +164,27 @@ type State struct {
 	// (resolve-hostnames, announce-hostnames, sentinel-user, sentinel-pass,
 	// loglevel); absent keys have their defaults.
 	Config map[string]string `json:"config,omitempty"`
+	// Users are the run-time users of the Sentinel-protocol port (ACL
+	// SETUSER), by name; passwords only as SHA-256 digests. A run-time
+	// user replaces a configuration-file user of the same name on every
+	// monitor.
+	Users map[string]*acl.User `json:"users,omitempty"`
+	// DeletedUsers are the names ACL DELUSER removed and no ACL SETUSER
+	// has brought back: configuration-file users of these names are
+	// hidden.
+	DeletedUsers map[string]bool `json:"deleted_users,omitempty"`
 	// LastApplied is the append time of the last applied entry.
 	LastApplied time.Time `json:"last_applied"`
+}
+
+// User returns the run-time user name and whether the name is known at
+// run time: (u, true) for a run-time user, (nil, true) for a deleted one,
+// (nil, false) when the group has no say (a file user or none).
+func (s *State) User(name string) (*acl.User, bool) {
+	if u, ok := s.Users[name]; ok {
+		return u, true
+	}
+	return nil, s.DeletedUsers[name]
 }
 
 // NewState returns an empty state.
@@ -208,6 +229,18 @@ func (s *State) Clone() *State {
 		c.Config = make(map[string]string, len(s.Config))
 		for k, v := range s.Config {
 			c.Config[k] = v
+		}
+	}
+	if s.Users != nil {
+		c.Users = make(map[string]*acl.User, len(s.Users))
+		for k, u := range s.Users {
+			c.Users[k] = u.Clone()
+		}
+	}
+	if s.DeletedUsers != nil {
+		c.DeletedUsers = make(map[string]bool, len(s.DeletedUsers))
+		for k, v := range s.DeletedUsers {
+			c.DeletedUsers[k] = v
 		}
 	}
 	return c

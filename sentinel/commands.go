@@ -2,7 +2,6 @@ package sentinel
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -42,7 +42,10 @@ type HandlerOptions struct {
 	Now func() time.Time
 	// Users are further users (name → password) accepted by AUTH and
 	// HELLO ... AUTH. As in Redis, authentication is required only when the
-	// default user has a password (RequirePass).
+	// default user has a password (RequirePass). Users and RequirePass are
+	// this monitor's configuration-file users: run-time users of the
+	// replicated state (ACL SETUSER, ACL DELUSER) override them by name
+	// (see users.go for the merge rule).
 	Users map[string]string
 	// Permissions holds per-user command rules (see package acl), by user
 	// name. A user without an entry, or with a nil one, may run every
@@ -81,6 +84,9 @@ type HandlerOptions struct {
 	// PendingScripts, if set, lists the scripts queued or running
 	// (SENTINEL PENDING-SCRIPTS); nil: none.
 	PendingScripts func() []PendingScript
+	// Shutdown, if set, is what SHUTDOWN does: stop this monitor as a
+	// SIGTERM does. It must not block. Nil: SHUTDOWN answers an error.
+	Shutdown func()
 }
 
 // PendingScript is one entry of SENTINEL PENDING-SCRIPTS.
@@ -115,6 +121,8 @@ func NewHandler(b Backend, opt HandlerOptions) resp.Handler {
 	h := &handler{b: b, opt: opt, start: opt.Now(), pid: os.Getpid(), exe: exe,
 		calls: make([]atomic.Int64, len(commandNamesByID))}
 	h.hasRules = h.restricted()
+	h.files = fileUsers(opt)
+	h.rulesCache = map[string]*acl.Rules{}
 	return h
 }
 
@@ -126,8 +134,13 @@ type handler struct {
 	pid   int
 	exe   string
 
-	hasRules bool      // some user has command rules
-	users    connUsers // who each connection is, when hasRules
+	hasRules bool      // some file user has command rules
+	users    connUsers // who each connection authenticated as
+	// files are the configuration-file users, "default" included.
+	files      map[string]*acl.User
+	rulesMu    sync.Mutex
+	rulesCache map[string]*acl.Rules // compiled rules by their text
+	log        aclLog
 }
 
 // cmdFunc runs one validated command.
@@ -165,6 +178,22 @@ var commandTable = map[string]cmdSpec{
 	"unsubscribe":  {arity: -1, run: serverOwned},
 	"punsubscribe": {arity: -1, run: serverOwned},
 	"quit":         {arity: -1, noAuth: true, run: serverOwned},
+	"shutdown":     {arity: -1, run: (*handler).shutdown},
+	"acl": {arity: -2, subs: map[string]cmdSpec{
+		"cat":     {arity: -2, run: (*handler).aclCat},
+		"deluser": {arity: -3, blocks: true, run: (*handler).aclDelUser},
+		"dryrun":  {arity: -4, run: (*handler).aclDryRun},
+		"genpass": {arity: -2, run: (*handler).aclGenPass},
+		"getuser": {arity: 3, run: (*handler).aclGetUser},
+		"help":    {arity: 2, run: (*handler).aclHelp},
+		"list":    {arity: 2, run: (*handler).aclList},
+		"load":    {arity: 2, run: (*handler).aclNoFile},
+		"log":     {arity: -2, run: (*handler).aclLogCmd},
+		"save":    {arity: 2, run: (*handler).aclNoFile},
+		"setuser": {arity: -3, blocks: true, run: (*handler).aclSetUser},
+		"users":   {arity: 2, run: (*handler).aclUsers},
+		"whoami":  {arity: 2, run: (*handler).aclWhoami},
+	}},
 	"client": {arity: -2, subs: map[string]cmdSpec{
 		"id":       {arity: 2, run: (*handler).clientID},
 		"getname":  {arity: 2, run: (*handler).clientGetName},
@@ -254,9 +283,14 @@ func clipArg(b []byte, n int) string {
 	return string(b)
 }
 
-// authRequired reports whether c must still authenticate.
+// authRequired reports whether c must still authenticate: it has not,
+// and the default user is not "on nopass".
 func (h *handler) authRequired(c *resp.Conn) bool {
-	return h.opt.RequirePass != "" && !c.Authenticated()
+	if c.Authenticated() {
+		return false
+	}
+	d := h.user(h.b.State(), "default")
+	return d == nil || !d.On || !d.NoPass
 }
 
 // Admit implements resp.Guard.
@@ -320,18 +354,15 @@ func (h *handler) ping(c *resp.Conn, args [][]byte) {
 	}
 }
 
-// checkUser reports whether user/pass authenticate. There is one user,
-// "default": with RequirePass it needs that password, without one any
-// password is accepted (Redis' nopass default user).
-func (h *handler) checkUser(user, pass []byte) bool {
-	if string(user) != "default" {
-		want, ok := h.opt.Users[string(user)]
-		return ok && subtle.ConstantTimeCompare(pass, []byte(want)) == 1
-	}
-	if h.opt.RequirePass == "" {
+// checkUser reports whether user/pass authenticate, against the
+// effective users (the file's, overridden by the run-time ones), and logs
+// a failure in the ACL LOG.
+func (h *handler) checkUser(c *resp.Conn, user, pass []byte) bool {
+	if h.user(h.b.State(), string(user)).CheckPassword(pass) {
 		return true
 	}
-	return subtle.ConstantTimeCompare(pass, []byte(h.opt.RequirePass)) == 1
+	h.log.add(h.opt.Now(), "auth", "AUTH", string(user), clientInfoLine(h, c))
+	return false
 }
 
 const wrongPassText = "WRONGPASS invalid username-password pair or user is disabled."
@@ -340,7 +371,7 @@ func (h *handler) auth(c *resp.Conn, args [][]byte) {
 	var user, pass []byte
 	switch len(args) {
 	case 2:
-		if h.opt.RequirePass == "" {
+		if d := h.user(h.b.State(), "default"); d == nil || d.NoPass {
 			c.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
@@ -351,7 +382,7 @@ func (h *handler) auth(c *resp.Conn, args [][]byte) {
 		c.WriteError("ERR syntax error")
 		return
 	}
-	if !h.checkUser(user, pass) {
+	if !h.checkUser(c, user, pass) {
 		c.WriteError(wrongPassText)
 		return
 	}
@@ -406,7 +437,7 @@ func (h *handler) hello(c *resp.Conn, args [][]byte) {
 		}
 	}
 	if hasAuth {
-		if !h.checkUser(user, pass) {
+		if !h.checkUser(c, user, pass) {
 			c.WriteError(wrongPassText)
 			return
 		}

@@ -2,10 +2,12 @@ package sentinel
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
@@ -86,115 +88,342 @@ func commandNames() []string {
 	return names
 }
 
-// commandFlags are the COMMAND INFO flags we report per command.
-func commandFlags(name string) []string {
-	switch name {
-	case "auth", "hello":
-		return []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}
-	case "ping", "role", "publish":
-		return []string{"fast", "sentinel"}
-	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe":
-		return []string{"pubsub", "noscript", "loading", "stale", "sentinel"}
-	}
-	return []string{"sentinel"}
+// commandMeta is what COMMAND INFO and COMMAND DOCS say about a command
+// or "cmd|sub" beyond the table: Redis 7.0's flags and command tips (as
+// redis-sentinel 7.0.15 reports them), and a summary and group for DOCS.
+type commandMeta struct {
+	flags   []string
+	tips    []string
+	summary string
+	group   string
 }
 
-// writeCommandInfo writes Redis 7's 10-element command description.
-func writeCommandInfo(c *resp.Conn, name string, spec cmdSpec) {
+// Flag sets of Redis 7.0's sentinel command table.
+var (
+	flagsLS      = []string{"loading", "stale"}
+	flagsNLS     = []string{"noscript", "loading", "stale"}
+	flagsANLS    = []string{"admin", "noscript", "loading", "stale"}
+	flagsNoAuth  = []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}
+	flagsPubSub  = []string{"pubsub", "noscript", "loading", "stale"}
+	tipsOutOrder = []string{"nondeterministic_output_order"}
+	tipsOutput   = []string{"nondeterministic_output"}
+)
+
+var commandMetas = map[string]commandMeta{
+	"ping":     {flags: []string{"fast"}, tips: []string{"request_policy:all_shards", "response_policy:all_succeeded"}, summary: "Answer PONG, or echo the message", group: "connection"},
+	"auth":     {flags: flagsNoAuth, summary: "Authenticate the connection as a user", group: "connection"},
+	"hello":    {flags: flagsNoAuth, summary: "Choose the protocol version, optionally authenticating and naming the connection", group: "connection"},
+	"quit":     {flags: flagsNoAuth, summary: "Close the connection", group: "connection"},
+	"info":     {flags: flagsLS, tips: []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"}, summary: "Report information and statistics about this monitor", group: "server"},
+	"role":     {flags: []string{"noscript", "loading", "stale", "fast"}, summary: "Report the sentinel role and the monitored master names", group: "server"},
+	"publish":  {flags: []string{"pubsub", "loading", "stale", "fast"}, summary: "Post a message to a channel", group: "pubsub"},
+	"shutdown": {flags: []string{"admin", "noscript", "loading", "stale", "no_multi", "allow_busy"}, summary: "Stop this monitor", group: "server"},
+
+	"subscribe":    {flags: flagsPubSub, summary: "Listen to channels", group: "pubsub"},
+	"psubscribe":   {flags: flagsPubSub, summary: "Listen to channels matching patterns", group: "pubsub"},
+	"unsubscribe":  {flags: flagsPubSub, summary: "Stop listening to channels", group: "pubsub"},
+	"punsubscribe": {flags: flagsPubSub, summary: "Stop listening to channel patterns", group: "pubsub"},
+
+	"acl":         {summary: "Container of the access control list commands", group: "server"},
+	"acl|cat":     {flags: flagsNLS, summary: "List the ACL categories, or the commands of one", group: "server"},
+	"acl|deluser": {flags: flagsANLS, summary: "Delete users", group: "server"},
+	"acl|dryrun":  {flags: flagsANLS, summary: "Tell whether a user may run a command, without running it", group: "server"},
+	"acl|genpass": {flags: flagsNLS, summary: "Generate a random password", group: "server"},
+	"acl|getuser": {flags: flagsANLS, summary: "Describe one user", group: "server"},
+	"acl|help":    {flags: flagsLS, summary: "Describe the ACL subcommands", group: "server"},
+	"acl|list":    {flags: flagsANLS, summary: "Describe every user, one rule line each", group: "server"},
+	"acl|load":    {flags: flagsANLS, summary: "Reload the users from the ACL file (there is none)", group: "server"},
+	"acl|log":     {flags: flagsANLS, summary: "List the recent denied commands and failed authentications", group: "server"},
+	"acl|save":    {flags: flagsANLS, summary: "Save the users to the ACL file (there is none)", group: "server"},
+	"acl|setuser": {flags: flagsANLS, summary: "Create or change a user, for every monitor of the group", group: "server"},
+	"acl|users":   {flags: flagsANLS, summary: "List the user names", group: "server"},
+	"acl|whoami":  {flags: flagsNLS, summary: "Name the user of this connection", group: "server"},
+
+	"client":          {summary: "Container of the connection commands", group: "connection"},
+	"client|getname":  {flags: flagsNLS, summary: "Return the connection's name", group: "connection"},
+	"client|help":     {flags: flagsLS, summary: "Describe the CLIENT subcommands", group: "connection"},
+	"client|id":       {flags: flagsNLS, summary: "Return the connection's id", group: "connection"},
+	"client|info":     {flags: flagsNLS, tips: tipsOutput, summary: "Describe this connection", group: "connection"},
+	"client|kill":     {flags: flagsANLS, summary: "Close connections by address, id, user or type", group: "connection"},
+	"client|list":     {flags: flagsANLS, tips: tipsOutput, summary: "Describe the open connections", group: "connection"},
+	"client|setinfo":  {flags: flagsNLS, summary: "Accept client library information (not kept)", group: "connection"},
+	"client|setname":  {flags: flagsNLS, summary: "Name the connection", group: "connection"},
+	"client|tracking": {flags: flagsNLS, summary: "Accept tracking settings (there are no keys to track)", group: "connection"},
+
+	"command":                 {flags: flagsLS, tips: tipsOutOrder, summary: "Describe every command", group: "server"},
+	"command|count":           {flags: flagsLS, summary: "Count the commands", group: "server"},
+	"command|docs":            {flags: flagsLS, tips: tipsOutOrder, summary: "Document commands", group: "server"},
+	"command|getkeys":         {flags: flagsLS, summary: "Extract the keys of a command (none here)", group: "server"},
+	"command|getkeysandflags": {flags: flagsLS, summary: "Extract the keys of a command and their flags (none here)", group: "server"},
+	"command|help":            {flags: flagsLS, summary: "Describe the COMMAND subcommands", group: "server"},
+	"command|info":            {flags: flagsLS, tips: tipsOutOrder, summary: "Describe commands", group: "server"},
+	"command|list":            {flags: flagsLS, tips: tipsOutOrder, summary: "List the command names, optionally filtered", group: "server"},
+
+	"sentinel":      {flags: []string{"admin"}, summary: "Container of the Sentinel commands", group: "sentinel"},
+	"sentinel|help": {flags: flagsLS, summary: "Describe the SENTINEL subcommands", group: "sentinel"},
+}
+
+// commandSubs are COMMAND's subcommands with their Redis arity. COMMAND
+// parses them itself (its table entry has no subs) so that its subcommand
+// errors keep Redis' texts.
+var commandSubs = map[string]int{"count": 2, "docs": -2, "getkeys": -4, "getkeysandflags": -4, "help": 2, "info": -2, "list": -2}
+
+// metaOf returns a command's metadata; SENTINEL subcommands other than
+// HELP are all "admin" with no tips.
+func metaOf(full string) commandMeta {
+	if m, ok := commandMetas[full]; ok {
+		return m
+	}
+	if strings.HasPrefix(full, "sentinel|") {
+		return commandMeta{flags: []string{"admin"}, summary: "Sentinel subcommand " + strings.ToUpper(full[len("sentinel|"):]), group: "sentinel"}
+	}
+	return commandMeta{}
+}
+
+// categoriesOf returns the ACL categories of a command with their "@",
+// in Redis' category order.
+func categoriesOf(full string) []string {
+	cats := acl.Categories(full)
+	var out []string
+	for _, k := range acl.CategoryNames() {
+		if slices.Contains(cats, k) {
+			out = append(out, "@"+k)
+		}
+	}
+	return out
+}
+
+// cmdEntry is one command or subcommand as COMMAND reports it.
+type cmdEntry struct {
+	name  string // full name
+	arity int
+	subs  []cmdEntry
+}
+
+// commandEntries returns every top-level command with its subcommands,
+// sorted by name.
+func commandEntries() []cmdEntry {
+	var out []cmdEntry
+	for _, n := range commandNames() {
+		spec := commandTable[n]
+		e := cmdEntry{name: n, arity: spec.arity}
+		if n == "command" {
+			for _, s := range sortedKeys(commandSubs) {
+				e.subs = append(e.subs, cmdEntry{name: n + "|" + s, arity: commandSubs[s]})
+			}
+		}
+		for _, s := range sortedKeys(spec.subs) {
+			e.subs = append(e.subs, cmdEntry{name: n + "|" + s, arity: spec.subs[s].arity})
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// findEntry finds a command or "cmd|sub" by name (any case).
+func findEntry(name string) (cmdEntry, bool) {
+	name = strings.ToLower(name)
+	top, sub, hasSub := strings.Cut(name, "|")
+	for _, e := range commandEntries() {
+		if e.name != top {
+			continue
+		}
+		if !hasSub {
+			return e, true
+		}
+		for _, s := range e.subs {
+			if s.name == top+"|"+sub {
+				return s, true
+			}
+		}
+	}
+	return cmdEntry{}, false
+}
+
+// writeCommandInfo writes Redis 7.0's 10-element command description:
+// name, arity, flags, first/last key and step (no keys here), ACL
+// categories, tips, key specs (none) and subcommands. In RESP3 flags,
+// categories, tips, key specs and an empty subcommand list are sets.
+func writeCommandInfo(c *resp.Conn, e cmdEntry) {
+	m := metaOf(e.name)
 	c.WriteArrayHeader(10)
-	c.WriteBulkString(name)
-	c.WriteInt(int64(spec.arity))
-	flags := commandFlags(strings.SplitN(name, "|", 2)[0])
-	c.WriteArrayHeader(len(flags))
-	for _, f := range flags {
-		c.WriteStatus(f)
+	c.WriteBulkString(e.name)
+	c.WriteInt(int64(e.arity))
+	writeStatusSet(c, m.flags)
+	c.WriteInt(0)
+	c.WriteInt(0)
+	c.WriteInt(0)
+	writeStatusSet(c, categoriesOf(e.name))
+	c.WriteSetHeader(len(m.tips))
+	for _, t := range m.tips {
+		c.WriteBulkString(t)
 	}
-	c.WriteInt(0) // first key
-	c.WriteInt(0) // last key
-	c.WriteInt(0) // step
-	c.WriteArrayHeader(0)
-	c.WriteArrayHeader(0)
-	c.WriteArrayHeader(0)
-	subs := make([]string, 0, len(spec.subs))
-	for s := range spec.subs {
-		subs = append(subs, s)
+	c.WriteSetHeader(0)
+	if len(e.subs) == 0 {
+		c.WriteSetHeader(0)
+		return
 	}
-	sort.Strings(subs)
-	c.WriteArrayHeader(len(subs))
-	for _, s := range subs {
-		writeCommandInfo(c, name+"|"+s, spec.subs[s])
+	c.WriteArrayHeader(len(e.subs))
+	for _, s := range e.subs {
+		writeCommandInfo(c, s)
 	}
 }
 
-// command answers COMMAND, COMMAND COUNT, COMMAND LIST, COMMAND INFO
-// [name ...] and COMMAND DOCS [name ...] over the Sentinel command set.
+func writeStatusSet(c *resp.Conn, items []string) {
+	c.WriteSetHeader(len(items))
+	for _, s := range items {
+		c.WriteStatus(s)
+	}
+}
+
+// writeCommandDocs writes one command's COMMAND DOCS map: summary and
+// group, and the subcommands' docs for a container. The summaries are
+// this implementation's own; Redis' since, complexity, history and
+// arguments are not reported.
+func writeCommandDocs(c *resp.Conn, e cmdEntry) {
+	m := metaOf(e.name)
+	n := 2
+	if len(e.subs) > 0 {
+		n++
+	}
+	c.WriteMapHeader(n)
+	c.WriteBulkString("summary")
+	c.WriteBulkString(m.summary)
+	c.WriteBulkString("group")
+	c.WriteBulkString(m.group)
+	if len(e.subs) > 0 {
+		c.WriteBulkString("subcommands")
+		c.WriteMapHeader(len(e.subs))
+		for _, s := range e.subs {
+			c.WriteBulkString(s.name)
+			writeCommandDocs(c, s)
+		}
+	}
+}
+
+// command answers COMMAND, COMMAND COUNT, COMMAND LIST [FILTERBY ACLCAT
+// <cat> | PATTERN <glob> | MODULE <name>], COMMAND INFO [name ...],
+// COMMAND DOCS [name ...], COMMAND GETKEYS / GETKEYSANDFLAGS and COMMAND
+// HELP over the Sentinel command set, in Redis 7.0's shapes. COUNT counts
+// top-level commands; LIST names subcommands too ("acl|setuser"), as
+// Redis 7.0 does.
 func (h *handler) command(c *resp.Conn, args [][]byte) {
-	names := commandNames()
+	entries := commandEntries()
 	if len(args) == 1 {
-		c.WriteArrayHeader(len(names))
-		for _, n := range names {
-			writeCommandInfo(c, n, commandTable[n])
+		c.WriteArrayHeader(len(entries))
+		for _, e := range entries {
+			writeCommandInfo(c, e)
 		}
 		return
 	}
 	sub := strings.ToLower(string(args[1]))
+	arity, ok := commandSubs[sub]
+	if !ok {
+		c.WriteError(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", clipArg(args[1], 128)))
+		return
+	}
+	if n := len(args); (arity > 0 && n != arity) || n < -arity {
+		c.WriteError(arityErrorText("command|" + sub))
+		return
+	}
 	switch sub {
 	case "count":
-		if len(args) != 2 {
-			c.WriteError(arityErrorText("command|count"))
+		c.WriteInt(int64(len(entries)))
+	case "list":
+		h.commandList(c, args, entries)
+	case "info":
+		if len(args) == 2 {
+			c.WriteArrayHeader(len(entries))
+			for _, e := range entries {
+				writeCommandInfo(c, e)
+			}
 			return
 		}
-		c.WriteInt(int64(len(names)))
-	case "list":
-		c.WriteArrayHeader(len(names))
-		for _, n := range names {
-			c.WriteBulkString(n)
-		}
-	case "info":
-		want := names
-		if len(args) > 2 {
-			want = want[:0:0]
-			for _, a := range args[2:] {
-				want = append(want, strings.ToLower(string(a)))
-			}
-		}
-		c.WriteArrayHeader(len(want))
-		for _, n := range want {
-			if spec, ok := commandTable[n]; ok {
-				writeCommandInfo(c, n, spec)
+		c.WriteArrayHeader(len(args) - 2)
+		for _, a := range args[2:] {
+			if e, ok := findEntry(string(a)); ok {
+				writeCommandInfo(c, e)
 			} else {
-				c.WriteNullArray()
+				c.WriteNull()
 			}
 		}
 	case "docs":
-		want := names
+		want := entries
 		if len(args) > 2 {
-			want = want[:0:0]
+			want = nil
 			for _, a := range args[2:] {
-				if _, ok := commandTable[strings.ToLower(string(a))]; ok {
-					want = append(want, strings.ToLower(string(a)))
+				if e, ok := findEntry(string(a)); ok {
+					want = append(want, e)
 				}
 			}
 		}
 		c.WriteMapHeader(len(want))
-		for _, n := range want {
-			c.WriteBulkString(n)
-			c.WriteMapHeader(2)
-			c.WriteBulkString("summary")
-			c.WriteBulkString("Sentinel-protocol command " + strings.ToUpper(n))
-			c.WriteBulkString("group")
-			c.WriteBulkString("sentinel")
+		for _, e := range want {
+			c.WriteBulkString(e.name)
+			writeCommandDocs(c, e)
 		}
+	case "getkeys", "getkeysandflags":
+		if _, errText := lookupCommand(args[2:]); errText != "" {
+			c.WriteError("ERR Invalid command specified")
+			return
+		}
+		c.WriteError("ERR The command has no key arguments")
 	case "help":
 		writeHelp(c, "COMMAND", []string{
 			"(no subcommand)", "    Return details about all commands.",
 			"COUNT", "    Return the total number of commands.",
 			"DOCS [<command-name> ...]", "    Return documentary information about commands.",
+			"GETKEYS <full-command>", "    Return the keys of a command (there are none here).",
+			"GETKEYSANDFLAGS <full-command>", "    Return the keys of a command and their flags (none here).",
 			"INFO [<command-name> ...]", "    Return details about the named commands, or all.",
-			"LIST", "    Return the names of all commands.",
+			"LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+			"    Return the names of all commands, or of those matching the filter.",
 		})
+	}
+}
+
+// commandList answers COMMAND LIST [FILTERBY ...].
+func (h *handler) commandList(c *resp.Conn, args [][]byte, entries []cmdEntry) {
+	keep := func(string) bool { return true }
+	switch {
+	case len(args) == 2:
+	case len(args) == 5 && strings.EqualFold(string(args[2]), "filterby"):
+		val := string(args[4])
+		switch strings.ToLower(string(args[3])) {
+		case "aclcat":
+			keep = func(n string) bool { return slices.Contains(acl.Categories(n), strings.ToLower(val)) }
+		case "pattern":
+			keep = func(n string) bool { return resp.Match(strings.ToLower(val), n) }
+		case "module":
+			keep = func(string) bool { return false } // no modules
+		default:
+			c.WriteError("ERR syntax error")
+			return
+		}
 	default:
-		c.WriteError(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", clipArg(args[1], 128)))
+		c.WriteError("ERR syntax error")
+		return
+	}
+	var names []string
+	for _, e := range entries {
+		for _, x := range append([]cmdEntry{e}, e.subs...) {
+			if keep(x.name) {
+				names = append(names, x.name)
+			}
+		}
+	}
+	c.WriteArrayHeader(len(names))
+	for _, n := range names {
+		c.WriteBulkString(n)
 	}
 }
 
@@ -265,8 +494,10 @@ func clientType(c *resp.Conn) string {
 }
 
 // clientKill answers CLIENT KILL <addr> (old form: +OK or an error) and
-// CLIENT KILL <filter> <value> ... (ID, ADDR, LADDR, TYPE, SKIPME: the
-// number killed).
+// CLIENT KILL <filter> <value> ... (ID, ADDR, LADDR, TYPE, USER, SKIPME:
+// the number killed; filters combine with AND, and SKIPME yes, the
+// default, spares the calling connection). A connection that never
+// authenticated is the "default" user's.
 func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 	conns := c.Server().Conns()
 	if len(args) == 3 {
@@ -285,7 +516,7 @@ func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 		return
 	}
 	var id int64
-	var addr, laddr, typ string
+	var addr, laddr, typ, user string
 	skipMe := true
 	for i := 2; i < len(args); i += 2 {
 		val := string(args[i+1])
@@ -301,6 +532,12 @@ func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 			addr = val
 		case "laddr":
 			laddr = val
+		case "user":
+			if h.user(h.b.State(), val) == nil {
+				c.WriteError(fmt.Sprintf("ERR No such user '%s'", val))
+				return
+			}
+			user = val
 		case "type":
 			typ = strings.ToLower(val)
 			if typ != "normal" && typ != "pubsub" && typ != "master" && typ != "replica" && typ != "slave" {
@@ -329,6 +566,7 @@ func (h *handler) clientKill(c *resp.Conn, args [][]byte) {
 			addr != "" && x.RemoteAddr() != addr,
 			laddr != "" && x.LocalAddr() != laddr,
 			typ != "" && typ != clientType(x),
+			user != "" && h.connUserName(x) != user,
 			skipMe && x == c:
 			continue
 		}

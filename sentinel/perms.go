@@ -9,15 +9,13 @@ import (
 	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
-// connUsers remembers which user each connection authenticated as, for
-// the command rules of HandlerOptions.Permissions. resp.Conn carries only
-// an "authenticated" bit, so the handler keeps the user itself, keyed by
-// the connection's server and ID (IDs are unique per server and never
+// connUsers remembers which user each connection authenticated as (for
+// command rules, ACL WHOAMI, CLIENT KILL USER). resp.Conn carries only an
+// "authenticated" bit, so the handler keeps the user itself, keyed by the
+// connection's server and ID (IDs are unique per server and never
 // reused); a runtime cleanup drops the entry once the connection is
 // garbage, so closed connections leave nothing behind and no close hook is
-// needed.
-//
-// Connections are tracked only when some user has rules (restricted).
+// needed. A connection without an entry is the "default" user's.
 type connUsers struct {
 	mu sync.RWMutex
 	m  map[connKey]connUser
@@ -29,12 +27,11 @@ type connKey struct {
 }
 
 type connUser struct {
-	name  string
-	rules *acl.Rules // nil: every command allowed
+	name string
 }
 
-// set records that c authenticated as name with rules.
-func (u *connUsers) set(c *resp.Conn, name string, rules *acl.Rules) {
+// set records that c authenticated as name.
+func (u *connUsers) set(c *resp.Conn, name string) {
 	key := connKey{c.Server(), c.ID()}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -44,7 +41,7 @@ func (u *connUsers) set(c *resp.Conn, name string, rules *acl.Rules) {
 	if _, ok := u.m[key]; !ok {
 		runtime.AddCleanup(c, u.forget, key)
 	}
-	u.m[key] = connUser{name: name, rules: rules}
+	u.m[key] = connUser{name: name}
 }
 
 func (u *connUsers) forget(key connKey) {
@@ -54,7 +51,7 @@ func (u *connUsers) forget(key connKey) {
 }
 
 // get returns the user c authenticated as; ok is false for a connection
-// that never authenticated while rules were configured.
+// that never authenticated.
 func (u *connUsers) get(c *resp.Conn) (connUser, bool) {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
@@ -69,7 +66,7 @@ func (u *connUsers) len() int {
 	return len(u.m)
 }
 
-// restricted reports whether any user has command rules.
+// restricted reports whether any file user has command rules.
 func (h *handler) restricted() bool {
 	for _, r := range h.opt.Permissions {
 		if r != nil {
@@ -82,21 +79,47 @@ func (h *handler) restricted() bool {
 // authenticated records a successful AUTH or HELLO AUTH of c as user.
 func (h *handler) authenticated(c *resp.Conn, user string) {
 	c.SetAuthenticated(true)
-	if h.hasRules {
-		h.users.set(c, user, h.opt.Permissions[user])
-	}
+	h.users.set(c, user)
 }
 
 // permitted checks c's user's rules for the command spec with args, in
 // Redis' order (the command, then its channels), writing Redis 7.0's
-// NOPERM error if denied.
+// NOPERM error and an ACL LOG entry if denied. A connection whose user
+// was deleted (ACL DELUSER, on any monitor) is closed, as Redis
+// disconnects a deleted user's clients.
 func (h *handler) permitted(c *resp.Conn, spec cmdSpec, args [][]byte) bool {
-	if !h.hasRules || spec.noAuth {
+	if spec.noAuth {
 		return true
 	}
-	cu, ok := h.users.get(c)
-	if !ok || cu.rules == nil {
-		return true
+	st := h.b.State()
+	if !h.hasRules && len(st.Users) == 0 && len(st.DeletedUsers) == 0 {
+		return true // only file users, none with rules: the common case
+	}
+	name := h.connUserName(c)
+	u := h.user(st, name)
+	if u == nil {
+		_ = c.Close()
+		return false
+	}
+	switch reason, object := denial(h.rulesOf(u), spec, args); reason {
+	case "command":
+		h.log.add(h.opt.Now(), reason, object, name, clientInfoLine(h, c))
+		c.WriteError("NOPERM this user has no permissions to run the '" + object + "' command")
+		return false
+	case "channel":
+		h.log.add(h.opt.Now(), reason, object, name, clientInfoLine(h, c))
+		c.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments")
+		return false
+	}
+	return true
+}
+
+// denial applies rules to the command spec with args: "" if allowed, else
+// the reason ("command" or "channel") and what was denied (the command's
+// full name, or the channel).
+func denial(rules *acl.Rules, spec cmdSpec, args [][]byte) (reason, object string) {
+	if rules == nil || spec.noAuth {
+		return "", ""
 	}
 	name := commandNamesByID[spec.id]
 	if name == "command" && len(args) > 1 {
@@ -106,9 +129,8 @@ func (h *handler) permitted(c *resp.Conn, spec cmdSpec, args [][]byte) bool {
 			name = sub
 		}
 	}
-	if !cu.rules.Allows(name) {
-		c.WriteError("NOPERM this user has no permissions to run the '" + name + "' command")
-		return false
+	if !rules.Allows(name) {
+		return "command", name
 	}
 	var channels [][]byte
 	pattern := false
@@ -121,19 +143,18 @@ func (h *handler) permitted(c *resp.Conn, spec cmdSpec, args [][]byte) bool {
 		channels, pattern = args[1:], true
 	}
 	if len(channels) == 0 {
-		return true
+		return "", ""
 	}
-	all, patterns := cu.rules.Channels()
+	all, patterns := rules.Channels()
 	if all {
-		return true
+		return "", ""
 	}
 	for _, ch := range channels {
 		if !channelAllowed(patterns, string(ch), pattern) {
-			c.WriteError("NOPERM this user has no permissions to access one of the channels used as arguments")
-			return false
+			return "channel", string(ch)
 		}
 	}
-	return true
+	return "", ""
 }
 
 // channelAllowed applies Redis' rule: a PSUBSCRIBE pattern must equal an

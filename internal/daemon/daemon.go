@@ -77,23 +77,26 @@ type Daemon struct {
 	reloads   *reloadMetrics
 	crash     chan struct{}
 	crashOnce sync.Once
-	cfg       config.Config
-	log       *slog.Logger
-	store     *quorum.Store
-	prober    *probe.Prober
-	mon       *sentinel.Monitor
-	resp      *resp.Server
-	http      *http.Server
-	lnRESP    net.Listener // nil when the plain port is off
-	lnTLS     net.Listener // tls-port, TLS already layered; nil when off
-	lnHTTP    net.Listener // TLS already layered under tls-cluster
-	sec       netSecurity
-	httpTr    *http.Transport // forwarding and join
-	runID     string
-	disc      *discovery.Discoverer // drop-in mode only
-	helloBus  *probe.HelloBus       // drop-in mode only
-	scripts   *scripts.Runner       // drop-in mode with scripts only
-	confw     *confWriter           // drop-in mode only
+	// stopReq is closed by SHUTDOWN: Run returns nil, as on SIGTERM.
+	stopReq  chan struct{}
+	stopOnce sync.Once
+	cfg      config.Config
+	log      *slog.Logger
+	store    *quorum.Store
+	prober   *probe.Prober
+	mon      *sentinel.Monitor
+	resp     *resp.Server
+	http     *http.Server
+	lnRESP   net.Listener // nil when the plain port is off
+	lnTLS    net.Listener // tls-port, TLS already layered; nil when off
+	lnHTTP   net.Listener // TLS already layered under tls-cluster
+	sec      netSecurity
+	httpTr   *http.Transport // forwarding and join
+	runID    string
+	disc     *discovery.Discoverer // drop-in mode only
+	helloBus *probe.HelloBus       // drop-in mode only
+	scripts  *scripts.Runner       // drop-in mode with scripts only
+	confw    *confWriter           // drop-in mode only
 
 	closeOnce sync.Once
 }
@@ -113,7 +116,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &Daemon{cfg: cfg, nodeID: cfg.NodeID, joinAddrs: cfg.Join, log: log, runID: runID, crash: make(chan struct{}), level: opt.Level}
+	d = &Daemon{cfg: cfg, nodeID: cfg.NodeID, joinAddrs: cfg.Join, log: log, runID: runID, crash: make(chan struct{}), stopReq: make(chan struct{}), level: opt.Level}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -312,7 +315,8 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	}
 	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
 		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending, AnswerStale: cfg.StaleAfter == 0,
-		Logger: log.With("component", "sentinel"), Scripts: scriptsOf, SetScript: setScript, CheckScript: checkScript})
+		Shutdown: func() { d.stopOnce.Do(func() { close(d.stopReq) }) },
+		Logger:   log.With("component", "sentinel"), Scripts: scriptsOf, SetScript: setScript, CheckScript: checkScript})
 	d.resp = resp.NewServer(handler,
 		resp.Options{Logger: log.With("component", "resp"), MaxClients: cfg.MaxClients,
 			IdleTimeout: cfg.ClientIdleTimeout, WriteTimeout: cfg.ClientWriteTimeout})
@@ -374,8 +378,9 @@ func (d *Daemon) Store() *quorum.Store { return d.store }
 // RunID is this monitor's Sentinel id (SENTINEL MYID).
 func (d *Daemon) RunID() string { return d.runID }
 
-// Run serves until ctx is done, then stops everything it started: on the
-// way out a leader first hands leadership to another monitor.
+// Run serves until ctx is done or a client sends SHUTDOWN (then it
+// returns nil, as for a cancelled ctx), then stops everything it started:
+// on the way out a leader first hands leadership to another monitor.
 func (d *Daemon) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	for _, ln := range []net.Listener{d.lnRESP, d.lnTLS} {
@@ -440,6 +445,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case <-d.stopReq:
+		d.log.Info("stopping: SHUTDOWN asked by a client")
 	case <-d.crash:
 		err = ErrSimulatedCrash
 	}

@@ -78,6 +78,13 @@ var commands = map[string][]string{
 	"client|kill":     {"admin", "slow", "dangerous", "connection"},
 
 	"sentinel|help": {"slow"},
+
+	"shutdown": {"admin", "slow", "dangerous"},
+
+	"acl|whoami":  {"slow"},
+	"acl|cat":     {"slow"},
+	"acl|help":    {"slow"},
+	"acl|genpass": {"slow"},
 }
 
 // parents are the categories of the commands that have subcommands; a
@@ -87,6 +94,7 @@ var parents = map[string][]string{
 	"sentinel": {"admin", "slow", "dangerous"},
 	"client":   {"slow"},
 	"command":  {"slow", "connection"},
+	"acl":      {"slow"},
 }
 
 // sentinelAdminSubs are the SENTINEL subcommands, all @admin @slow
@@ -98,7 +106,14 @@ var sentinelAdminSubs = []string{
 	"pending-scripts", "info-cache", "debug", "simulate-failure",
 }
 
+// aclAdminSubs are the ACL subcommands that are @admin @slow @dangerous
+// in Redis 7.0 (the others are only @slow).
+var aclAdminSubs = []string{"save", "load", "setuser", "deluser", "getuser", "list", "users", "log", "dryrun"}
+
 func init() {
+	for _, s := range aclAdminSubs {
+		commands["acl|"+s] = []string{"admin", "slow", "dangerous"}
+	}
 	for _, s := range sentinelAdminSubs {
 		commands["sentinel|"+s] = []string{"admin", "slow", "dangerous"}
 	}
@@ -125,8 +140,15 @@ func Commands() []string {
 }
 
 // Categories returns the ACL categories (without "@") of a command or
-// "cmd|sub", nil if unknown.
-func Categories(name string) []string { return slices.Clone(commands[strings.ToLower(name)]) }
+// "cmd|sub" (a command with subcommands has its own, e.g. "sentinel"),
+// nil if unknown.
+func Categories(name string) []string {
+	name = strings.ToLower(name)
+	if c, ok := commands[name]; ok {
+		return slices.Clone(c)
+	}
+	return slices.Clone(parents[name])
+}
 
 // Rules is a compiled rule list, made by [Parse]. A nil *Rules allows
 // every command (a user without rules). A *Rules is immutable and safe for

@@ -177,6 +177,14 @@ func (c *Conn) WriteArrayHeader(n int) { c.buf = appendArrayHeader(c.buf, n) }
 // 2n elements); n keys and n values must follow, alternating.
 func (c *Conn) WriteMapHeader(n int) { c.buf = appendMapHeader(c.buf, c.Proto(), n) }
 
+// WriteSetHeader starts a set of n elements (RESP3 ~, RESP2 an array);
+// n elements must follow.
+func (c *Conn) WriteSetHeader(n int) { c.buf = appendSetHeader(c.buf, c.Proto(), n) }
+
+// WriteDouble writes a floating-point number (RESP3 double, RESP2 bulk
+// string).
+func (c *Conn) WriteDouble(f float64) { c.buf = appendDouble(c.buf, c.Proto(), f) }
+
 // SetCommandState lets a Guard hand what it learned about the current
 // command (e.g. its parsed form) to the Handler; it is cleared after the
 // command. Only for the serving goroutine.

@@ -98,3 +98,25 @@ func appendPushHeader(b []byte, proto, n int) []byte {
 	}
 	return appendHeader(b, '*', int64(n))
 }
+
+// appendSetHeader appends the header of a set of n elements: RESP3 ~n,
+// RESP2 an array *n.
+func appendSetHeader(b []byte, proto, n int) []byte {
+	if proto == 3 {
+		return appendHeader(b, '~', int64(n))
+	}
+	return appendHeader(b, '*', int64(n))
+}
+
+// appendDouble appends a floating-point number as Redis 7.0 does: RESP3
+// a double (shortest form), RESP2 a bulk string with 17 significant
+// digits.
+func appendDouble(b []byte, proto int, f float64) []byte {
+	if proto == 3 {
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, f, 'g', -1, 64)
+		return append(b, "\r\n"...)
+	}
+	var digits [32]byte
+	return appendBulk(b, strconv.AppendFloat(digits[:0], f, 'g', 17, 64))
+}
