@@ -64,6 +64,10 @@ const (
 	// OpRemoveMonitor drops member Command.MonitorID from the state (after
 	// it left the Raft configuration).
 	OpRemoveMonitor Op = "remove-monitor"
+	// OpSync changes nothing. A follower that proposes it and sees it
+	// applied (Propose waits for that) has applied everything the leader
+	// had committed before: a read barrier for followers.
+	OpSync Op = "sync"
 
 	// OpSetUser applies the ACL SETUSER modifiers Command.Rules, left to
 	// right and all or none, to run-time user Command.User (ACL SETUSER).

@@ -27,6 +27,9 @@ type FSM struct {
 	state  *State
 	frozen atomic.Pointer[State] // read-only copy of state, replaced after every change
 	sink   func([]Effect)
+	// configApplied, if set, is called (without locks, must not block)
+	// after a configuration change (MONITOR, SET, REMOVE, ...) applies.
+	configApplied func()
 	// applied is the index of the last entry Apply handled, set once its
 	// change is visible through State. (raft.AppliedIndex runs ahead: raft
 	// sets it when it hands entries to the FSM goroutine.)
@@ -79,6 +82,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	f.frozen.Store(f.state.Clone())
 	f.applied.Store(l.Index) // with the state it belongs to (frozenAt)
 	f.mu.Unlock()
+	if err == nil && holdable(cmd.Op) && f.configApplied != nil {
+		f.configApplied()
+	}
 	if len(effects) > 0 && f.sink != nil {
 		f.sink(effects)
 	}
@@ -155,6 +161,9 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		s.Masters[sp.Name] = m
 		emit(Effect{Kind: EffMasterAdded, Master: m.Name, Addr: m.Addr, Quorum: m.Quorum})
 		return eff, nil
+
+	case OpSync:
+		return nil, nil
 
 	case OpRemoveMonitor:
 		if _, ok := s.Monitors[cmd.MonitorID]; !ok {

@@ -287,6 +287,21 @@ func (s *Store) replayHeld() {
 		if len(pending) > 0 {
 			continue
 		}
+		// Before the held state gives way, this monitor's own state must
+		// hold everything the group had committed (a refused change
+		// proposed nothing that would have made it catch up), and a copy
+		// of it must be on disk: a crash right after must not restart
+		// with neither.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.Propose(ctx, Command{Op: OpSync})
+		cancel()
+		if errors.Is(err, ErrClosed) {
+			return
+		}
+		if err != nil {
+			continue // no leader now: the held state keeps being served
+		}
+		s.saveLastKnown(0)
 		if err := s.held.finish(); err != nil {
 			s.log.Warn("held changes committed, but their file stays", "err", err)
 		}

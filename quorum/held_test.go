@@ -266,3 +266,47 @@ func TestRestartServesLastKnownState(t *testing.T) {
 		t.Fatal("Loading while serving the last known state")
 	}
 }
+
+// TestHeldAllRefusedStillCatchesUp: when every held change is refused by
+// the group (a conflicting SENTINEL MONITOR only), the monitor still serves
+// the group's full state the moment it stops serving the held one.
+func TestHeldAllRefusedStillCatchesUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := openAlone(t, "a", t.TempDir(), true, nil, nil)
+	defer a.Close()
+	eventually(t, 10*time.Second, func() error {
+		if !a.IsLeader() {
+			return errors.New("a is not leader")
+		}
+		return nil
+	})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Propose(ctx, Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "a", HTTPAddr: "127.0.0.1:1"}}))
+	for i := range 50 { // a log long enough to take a while to reach b
+		must(a.Propose(ctx, Command{Op: OpMonitor, Spec: spec(fmt.Sprintf("m%02d", i), "127.0.0.1", 7000+i, 1)}))
+	}
+	toA := func(ctx context.Context, _ Monitor, cmd Command) (uint64, error) { return a.propose(ctx, cmd) }
+	b := openAlone(t, "b", t.TempDir(), false, toA, nil)
+	defer b.Close()
+	must(b.Propose(ctx, Command{Op: OpMonitor, Spec: spec("m49", "127.0.0.1", 9999, 1)}))
+	if _, err := a.join(ctx, &Monitor{ID: "b", RaftAddr: b.RaftAddr()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, func() error {
+		if b.Held() {
+			return errors.New("b still serves its held state")
+		}
+		// Checked in the same poll as the switch.
+		st := b.State()
+		if len(st.Masters) != 50 || st.Masters["m49"] == nil || st.Masters["m49"].Addr.Port != 7049 {
+			t.Fatalf("right after the held state gave way, b serves %d masters (m49 %+v)", len(st.Masters), st.Masters["m49"])
+		}
+		return nil
+	})
+}

@@ -18,9 +18,10 @@ import (
 // state older than the one it served before it stopped — a master defined
 // since the last snapshot would be unknown ("No such master with that
 // name"). So the store writes the FSM's state, with the index of the last
-// entry applied to it, to LastKnownFile (at most every LastKnownPeriod,
-// and when it closes), and on start serves that copy until the FSM has
-// applied up to its index. Only committed entries reach the FSM, and Raft
+// entry applied to it, to LastKnownFile — a configuration change (MONITOR,
+// SET, REMOVE, ...) as soon as it applies, other changes at most every
+// LastKnownPeriod, and when it closes — and on start serves that copy
+// until the FSM has applied up to its index. Only committed entries reach the FSM, and Raft
 // never undoes a committed entry, so the copy is never ahead of the group:
 // it is the group's state at some recent point.
 
@@ -67,6 +68,8 @@ func loadLastKnown(dir string) (*preview, error) {
 // saveLastKnown writes the FSM's state if it changed since written (the
 // index last written is returned).
 func (s *Store) saveLastKnown(written uint64) uint64 {
+	s.lastKnownMu.Lock() // keepLastKnown and the held replay both save
+	defer s.lastKnownMu.Unlock()
 	st, index := s.fsm.frozenAt()
 	if index == written || index == 0 {
 		return written
@@ -95,6 +98,8 @@ func (s *Store) keepLastKnown() {
 			s.saveLastKnown(written)
 			return
 		case <-t.C:
+			written = s.saveLastKnown(written)
+		case <-s.saveNow:
 			written = s.saveLastKnown(written)
 		}
 	}

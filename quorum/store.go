@@ -87,9 +87,11 @@ type Store struct {
 	refusedRaft atomic.Int64 // inbound raft connections that failed TLS or the secret
 	refusedHTTP atomic.Int64 // forwarded proposals without a valid secret proof
 
-	held     *held // changes taken before a group exists (held.go)
-	heldWake chan struct{}
-	preview  atomic.Pointer[preview] // last known state, until the FSM catches up (lastknown.go)
+	held        *held // changes taken before a group exists (held.go)
+	heldWake    chan struct{}
+	preview     atomic.Pointer[preview] // last known state, until the FSM catches up (lastknown.go)
+	lastKnownMu sync.Mutex              // one writer of the last known state at a time
+	saveNow     chan struct{}           // a configuration change applied: save it now
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -124,6 +126,13 @@ func Open(opt Options) (*Store, error) {
 	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
 		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1)}
 	s.fsm = NewFSM(s.enqueueEffects)
+	s.saveNow = make(chan struct{}, 1)
+	s.fsm.configApplied = func() {
+		select {
+		case s.saveNow <- struct{}{}:
+		default:
+		}
+	}
 
 	if err := checkDataDir(opt.DataDir); err != nil {
 		return nil, err

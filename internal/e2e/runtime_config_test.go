@@ -117,6 +117,19 @@ func TestRuntimeConfiguredLikeSentinel(t *testing.T) {
 
 	// One monitor restarts: from its first answer on it names the master.
 	m := mons[2]
+	lkPath := filepath.Join(m.dir, "raftsentinel", "raft", "last-known-state.json")
+	testenv.Eventually(t, 5*time.Second, "the last known state saved", func() error {
+		b, err := os.ReadFile(lkPath)
+		if err != nil || !strings.Contains(string(b), `"mymaster"`) {
+			entries, _ := os.ReadDir(filepath.Dir(lkPath))
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			return fmt.Errorf("%s: %v (dir: %v)", lkPath, err, names)
+		}
+		return nil
+	})
 	if err := m.proc.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +137,10 @@ func TestRuntimeConfiguredLikeSentinel(t *testing.T) {
 	failf := func(format string, args ...any) {
 		t.Helper()
 		b, _ := os.ReadFile(filepath.Join(m.dir, "out2.log"))
-		t.Fatalf(format+"\nthe restarted monitor's log:\n%s", append(args, b)...)
+		lk, _ := os.ReadFile(filepath.Join(m.dir, "raftsentinel", "raft", "last-known-state.json"))
+		_, herr := os.Stat(filepath.Join(m.dir, "raftsentinel", "raft", "held.json"))
+		info, _ := redisproc.Command(ctx, m.addr, "INFO", "sentinel")
+		t.Fatalf(format+"\nthe restarted monitor's log:\n%s\nlast known (%d bytes): %.400s\nheld.json: %v\nINFO: %s", append(args, b, len(lk), lk, herr, info)...)
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for n := 0; time.Now().Before(deadline); n++ {
