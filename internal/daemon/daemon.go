@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/discovery"
@@ -97,6 +98,9 @@ type Daemon struct {
 	helloBus *probe.HelloBus       // drop-in mode only
 	scripts  *scripts.Runner       // drop-in mode with scripts only
 	confw    *confWriter           // drop-in mode only
+
+	// extra are further components Run runs beside the others (tests).
+	extra []func(context.Context) error
 
 	closeOnce sync.Once
 }
@@ -398,48 +402,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("http server: %w", err)
 		}
 	}()
+	// The components run until mctx ends; the first that fails stops the
+	// monitor, and Run returns its error.
 	mctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		_ = d.mon.Run(mctx)
-		close(done)
-	}()
+	defer cancel()
+	g, gctx := errgroup.WithContext(mctx)
+	g.Go(func() error { return wrapRun("brain", d.mon.Run(gctx)) })
 	d.log.Info("monitor running", "sentinel", d.RESPAddr(), "sentinel_tls", d.TLSAddr(), "raft", d.RaftAddr(), "http", d.HTTPAddr(), "myid", d.runID)
-	discDone := make(chan struct{})
 	if d.disc != nil {
-		go func() {
-			defer close(discDone)
-			_ = d.disc.Run(mctx)
-		}()
-	} else {
-		close(discDone)
+		g.Go(func() error { return wrapRun("discovery", d.disc.Run(gctx)) })
 	}
-	confDone := make(chan struct{})
 	if d.confw != nil {
-		go func() {
-			defer close(confDone)
-			d.confw.run(mctx, time.Second)
-		}()
-	} else {
-		close(confDone)
+		g.Go(func() error { d.confw.run(gctx, time.Second); return nil })
 	}
-	scriptsDone := make(chan struct{})
 	if d.scripts != nil {
-		go func() {
-			defer close(scriptsDone)
-			d.scripts.Run(mctx)
-		}()
-	} else {
-		close(scriptsDone)
+		g.Go(func() error { d.scripts.Run(gctx); return nil })
 	}
-	joined := make(chan struct{})
 	if len(d.joinAddrs) > 0 {
-		go func() {
-			defer close(joined)
-			d.join(mctx)
-		}()
-	} else {
-		close(joined)
+		g.Go(func() error { d.join(gctx); return nil })
+	}
+	for _, run := range d.extra {
+		g.Go(func() error { return wrapRun("component", run(gctx)) })
 	}
 	var err error
 	select {
@@ -449,6 +432,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("stopping: SHUTDOWN asked by a client")
 	case <-d.crash:
 		err = ErrSimulatedCrash
+	case <-gctx.Done():
+		if ctx.Err() == nil {
+			err = g.Wait() // a component failed
+			d.log.Error("stopping: a component failed", "err", err)
+		}
 	}
 	if d.store.IsLeader() && err != ErrSimulatedCrash {
 		tctx, tcancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -461,13 +449,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		tcancel()
 	}
 	cancel()
-	<-done
-	<-joined
-	<-discDone
-	<-scriptsDone
-	<-confDone
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
 	d.Close()
 	return err
+}
+
+// wrapRun names the component whose Run failed (nil stays nil).
+func wrapRun(name string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // join asks the monitors of cfg.Join, in turn, to add this one as a voter,
