@@ -47,8 +47,8 @@ test: deps lint
 FUZZTIME ?=
 FUZZ_TARGETS := config:FuzzImportSentinelConf:30000x config:FuzzLoad:500x \
 	quorum:FuzzFSMApply:20000x quorum:FuzzFSMRestore:6000x \
-	sentinel:FuzzSentinelCommand:5000x sentinel:FuzzACLCommand:5000x sentinel/acl:FuzzParse:100000x \
-	sentinel/resp:FuzzReadCommand:50000x sentinel/resp:FuzzMatch:60000x sentinel/resp:FuzzParseCommand:50000x
+	sentinel:FuzzSentinelCommand:5000x sentinel:FuzzACLCommand:5000x acl:FuzzParse:100000x \
+	resp:FuzzReadCommand:50000x resp:FuzzMatch:60000x resp:FuzzParseCommand:50000x
 fuzz:
 	@listed="$(sort $(foreach t,$(FUZZ_TARGETS),$(word 2,$(subst :, ,$(t)))))"; \
 	  found="$$(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | LC_ALL=C sort -u | tr '\n' ' ')"; \

@@ -172,7 +172,7 @@ type User struct {
 	// Redis ACL style, applied left to right from "nothing allowed": +@all,
 	// -@all, +@<category>, -@<category>, +<cmd>, -<cmd>, +<cmd>|<sub>,
 	// -<cmd>|<sub>, allchannels, resetchannels, &<pattern> (see package
-	// sentinel/acl). Empty: every command and channel is allowed (no rules).
+	// acl). Empty: every command and channel is allowed (no rules).
 	Commands string `mapstructure:"commands"`
 }
 

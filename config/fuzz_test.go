@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/acl"
 )
 
 // The fuzz targets' seed corpora are the test files (testdata/good,

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/acl"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/acl"
 )
 
 // Op names a replicated command.

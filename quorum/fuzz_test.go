@@ -11,7 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/acl"
 )
 
 // fuzzSeedCommands are commands of every op, the seed corpus of

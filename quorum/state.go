@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/acl"
 )
 
 // Addr is a Redis node or monitor address as announced to clients.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
+	"github.com/raftsentinel/raftsentinel/acl"
 )
 
 // TestFSMUsers: ACL SETUSER / DELUSER entries build the run-time users

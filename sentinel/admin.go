@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/quorum"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // proposeTimeout bounds how long a state-changing command waits for its

@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/acl"
 	"github.com/raftsentinel/raftsentinel/quorum"
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // DefaultVersion is the Redis version reported (INFO redis_version, HELLO

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // readReply reads one RESP2/RESP3 value from r and returns an error if it

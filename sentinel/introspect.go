@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/acl"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // COMMAND and CLIENT LIST/KILL: what a client or an operator's tool asks

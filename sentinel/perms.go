@@ -5,8 +5,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/acl"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // connUsers remembers which user each connection authenticated as (for

@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/acl"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // TestACLKnowsEveryCommand keeps package acl's command list in step with

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/acl"
 	"github.com/raftsentinel/raftsentinel/quorum"
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
+	"github.com/raftsentinel/raftsentinel/resp"
 )
 
 // Users of the Sentinel-protocol port come from two places:

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/acl"
 	"github.com/raftsentinel/raftsentinel/quorum"
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
 )
 
 func bulk(s string) string { return "$" + itoa(len(s)) + "\r\n" + s + "\r\n" }

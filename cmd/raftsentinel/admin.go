@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/raftsentinel/raftsentinel/config"
-	"github.com/raftsentinel/raftsentinel/internal/daemon"
+	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/quorum"
 )
 

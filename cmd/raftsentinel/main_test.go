@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/raftsentinel/raftsentinel/config"
-	"github.com/raftsentinel/raftsentinel/internal/daemon"
+	"github.com/raftsentinel/raftsentinel/daemon"
 )
 
 func run(t *testing.T, args ...string) (string, error) {

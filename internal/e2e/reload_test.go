@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/config"
-	"github.com/raftsentinel/raftsentinel/internal/daemon"
+	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/testenv"

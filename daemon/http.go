@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/resp"
 	"github.com/raftsentinel/raftsentinel/sentinel"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
 // routes is the monitor's HTTP API: proposal forwarding between monitors,

@@ -24,14 +24,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/raftsentinel/raftsentinel/acl"
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/discovery"
 	"github.com/raftsentinel/raftsentinel/internal/scripts"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/resp"
 	"github.com/raftsentinel/raftsentinel/sentinel"
-	"github.com/raftsentinel/raftsentinel/sentinel/acl"
-	"github.com/raftsentinel/raftsentinel/sentinel/resp"
 )
 
 // Version is reported as redis_version by the Sentinel-protocol server (the
