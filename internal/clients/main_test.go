@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package clients holds real-client compatibility tests: unmodified
 // Sentinel-aware client libraries (go-redis, rueidis, redis-py, ioredis,
 // node-redis, redis-cli) connect to a raftsentinel group only through the

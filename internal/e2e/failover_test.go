@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package e2e holds end-to-end tests: real redis-server processes, monitors
 // on real sockets, real clients.
 package e2e

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package opsexamples tests the operations material under examples/: the
 // Grafana dashboard and the Prometheus alert rules against the metrics a
 // real monitor serves, the rules with promtool, a real Prometheus server

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package oracle holds differential tests: the same commands are sent to a
 // raftsentinel monitor and to a real Redis Sentinel (Debian's
 // redis-sentinel 7.0.15), and the replies are compared type by type, key by
