@@ -5,6 +5,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 )
 
 // No goroutine is ignored: the probe hands go-redis pre-dialed connections,
@@ -691,17 +693,13 @@ func TestKillSeenBeforeNextPing(t *testing.T) {
 // the watch connection) besides the asking one.
 func waitWatched(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	wait.Until(t, 5*time.Second, addr+": the prober's connections in CLIENT LIST", func() error {
 		list, err := redisproc.Command(context.Background(), addr, "CLIENT", "LIST")
 		if err == nil && strings.Count(list, "\n") >= 4 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the prober's connections did not show in CLIENT LIST: %q %v", addr, list, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("%q %v", list, err)
+	})
 }
 
 // TestSetPeriodsChangesPingRate: after SetPeriods the PING loop of an

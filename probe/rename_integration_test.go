@@ -4,6 +4,7 @@ package probe
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -181,22 +183,20 @@ func TestRenamedReconfigure(t *testing.T) {
 	}
 
 	// Hand back with the renamed FAILOVER once the old master has synced.
-	deadline := time.Now().Add(20 * time.Second)
-	for r := role(master.Addr()); r.Role != "slave" || r.LinkState != "connected"; r = role(master.Addr()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("old master never synced from the new one: %+v", r)
+	wait.Until(t, 20*time.Second, "the old master synced from the new one", func() error {
+		if r := role(master.Addr()); r.Role != "slave" || r.LinkState != "connected" {
+			return fmt.Errorf("%+v", r)
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval
-	}
+		return nil
+	})
 	mh, mp := splitAddr(t, master.Addr())
 	if err := p.CoordinatedFailover(ctx, replica.Addr(), auth, mh, mp, 5*time.Second); err != nil {
 		t.Fatalf("renamed FAILOVER: %v", err)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for r := role(master.Addr()); r.Role != "master"; r = role(master.Addr()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("FAILOVER did not promote the old master: %+v", r)
+	wait.Until(t, 20*time.Second, "FAILOVER promoted the old master", func() error {
+		if r := role(master.Addr()); r.Role != "master" {
+			return fmt.Errorf("%+v", r)
 		}
-		time.Sleep(20 * time.Millisecond) // poll interval
-	}
+		return nil
+	})
 }

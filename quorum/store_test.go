@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"go.uber.org/goleak"
 )
 
@@ -144,17 +145,7 @@ func drainEffects(nodes []*node) {
 // eventually retries fn until it returns nil or the deadline passes.
 func eventually(t *testing.T, d time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Until(t, d, "condition", fn)
 }
 
 // leaderOf returns the node that is Raft leader now, or nil.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -157,13 +158,7 @@ func (r *rawClient) expectEOF() {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.True(t, 10*time.Second, what, cond)
 }
 
 func TestBasicAndPipelineAndInline(t *testing.T) {

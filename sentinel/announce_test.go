@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"github.com/raftsentinel/raftsentinel/quorum"
 )
 
@@ -154,11 +155,5 @@ func TestAnnouncerRunStopsWithContext(t *testing.T) {
 // waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.True(t, 10*time.Second, "condition", cond)
 }

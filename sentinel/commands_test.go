@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
@@ -660,13 +661,7 @@ func (r *rawConn) readMap() {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.True(t, 10*time.Second, what, cond)
 }
 
 func TestCommandMalformedInputIsolated(t *testing.T) {

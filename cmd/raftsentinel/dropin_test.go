@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 )
 
 // TestDropInCommand: `raftsentinel sentinel.conf --sentinel` (and
@@ -49,21 +50,13 @@ func TestDropInCommand(t *testing.T) {
 			root.SetArgs(args)
 			done <- root.ExecuteContext(ctx)
 		}()
-		deadline := time.Now().Add(20 * time.Second)
 		var id string
-		for {
+		wait.Until(t, 20*time.Second, fmt.Sprintf("%v: an answer on %s", args, addr), func() error {
 			pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+			defer pcancel()
 			id, err = redisproc.Command(pctx, addr, "SENTINEL", "MYID")
-			pcancel()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				cancel()
-				t.Fatalf("%v: no answer on %s: %v", args, addr, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return err
+		})
 		ids = append(ids, id)
 		if b, err := os.ReadFile(pidf); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(os.Getpid()) {
 			t.Errorf("pidfile %q %v", b, err)

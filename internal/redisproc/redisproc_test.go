@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"go.uber.org/goleak"
 )
 
@@ -46,15 +47,7 @@ func startServer(t *testing.T, ctx context.Context, opt Options) *Server {
 // waitFor polls cond every 10ms until it holds or the deadline passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	deadline := start.Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval, not a wait
-	}
-	return time.Since(start)
+	return wait.True(t, d, what, cond)
 }
 
 func info(addr, section string) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"go.uber.org/goleak"
 )
 
@@ -199,16 +200,10 @@ func TestQueueLimitAndConcurrency(t *testing.T) {
 	if !r.Schedule(block, "a") || !r.Schedule(block, "b") {
 		t.Fatal("schedule refused below the limit")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if jobs := r.Jobs(); len(jobs) > 0 && jobs[0].Pid != 0 { // started
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("first job not started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.True(t, 10*time.Second, "first job started", func() bool {
+		jobs := r.Jobs()
+		return len(jobs) > 0 && jobs[0].Pid != 0
+	})
 	if !r.Schedule(block, "c") { // drops b (waiting)
 		t.Fatal("schedule refused with a waiting job to drop")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 )
 
 // MasterName is the name every topology monitors.
@@ -171,17 +172,7 @@ func StartSentinels(t testing.TB, dir string, n int, master string, downAfter ti
 // fn's last error after d. It returns how long it took.
 func Eventually(t testing.TB, d time.Duration, what string, fn func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for {
-		err := fn()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %s: %v", what, d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return wait.Until(t, d, what, fn)
 }
 
 // MasterAddr asks one Sentinel-protocol server for MasterName's address.
