@@ -99,14 +99,18 @@ type Daemon struct {
 	scripts  *scripts.Runner       // drop-in mode with scripts only
 	confw    *confWriter           // drop-in mode only
 
+	// events receives the brain's and discovery's events: the RESP hub,
+	// through the scripts in drop-in mode. Set in New, read after it.
+	events sentinel.Publisher
 	// extra are further components Run runs beside the others (tests).
 	extra []func(context.Context) error
 
 	closeOnce sync.Once
 }
 
-// New opens the data directory, the Raft store and the listeners. Nothing
-// runs until Run.
+// New opens the data directory, the Raft store and the listeners, and
+// builds every component (store, prober, brain, drop-in parts, servers).
+// Nothing runs until Run.
 func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	log := opt.Logger
 	if log == nil {
@@ -129,6 +133,69 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 			}
 		}
 	}()
+	if d.sec, err = buildSecurity(cfg); err != nil {
+		return nil, err
+	}
+	httpAddr, err := d.openListeners(cfg, opt.Listeners, &cleanup)
+	if err != nil {
+		return nil, err
+	}
+	d.httpTr = &http.Transport{TLSClientConfig: d.sec.clusterClient, DialContext: opt.Dial,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
+	if err := d.newStore(cfg, opt); err != nil {
+		return nil, err
+	}
+	store := d.store
+	cleanup = append(cleanup, func() { store.Close() })
+
+	reg := opt.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	d.reloads = newReloadMetrics(reg)
+	pm := newProbeMetrics(reg)
+	d.prober = probe.New(probe.Options{PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
+		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe,
+		TLSConfig: d.sec.probe, Dial: opt.RedisDial})
+
+	announce, err := quorum.ParseAddr(cfg.Announce)
+	if err != nil {
+		return nil, fmt.Errorf("announce %q: %w", cfg.Announce, err)
+	}
+	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(), HTTPAddr: httpAddr, Announce: announce}
+	masters := make([]quorum.Master, 0, len(cfg.Masters))
+	for _, m := range cfg.Masters {
+		spec, err := masterSpec(cfg, m)
+		if err != nil {
+			return nil, err
+		}
+		masters = append(masters, spec)
+	}
+	hub := &hubPublisher{}
+	d.events = hub
+	var parts dropInParts
+	if cfg.DropIn.Enabled {
+		if parts, err = d.newDropIn(cfg, self, reg, hub); err != nil {
+			return nil, err
+		}
+	}
+	d.holdFileMasters(masters)
+	d.newBrain(cfg, opt, self, masters, parts.refuse, reg)
+	handler, err := d.newServer(cfg, parts)
+	if err != nil {
+		return nil, err
+	}
+	hub.hub = d.resp.Hub()
+	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp, handler},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 5 * time.Second}
+	return d, nil
+}
+
+// openListeners opens (or takes from given) the Sentinel-protocol, TLS and
+// HTTP listeners, registering their closing in cleanup, and returns the
+// HTTP address as announced to the other monitors.
+func (d *Daemon) openListeners(cfg config.Config, given Listeners, cleanup *[]func()) (httpAddr string, err error) {
 	listen := func(l net.Listener, addr, what string) (net.Listener, error) {
 		if l != nil {
 			return l, nil
@@ -139,161 +206,139 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		}
 		return l, nil
 	}
-	if d.sec, err = buildSecurity(cfg); err != nil {
-		return nil, err
-	}
-	if opt.Listeners.RESP != nil || cfg.Listen != "" {
-		if d.lnRESP, err = listen(opt.Listeners.RESP, cfg.Listen, "listen"); err != nil {
-			return nil, err
-		}
-		// The cleanups capture values, not d: an error return sets d to nil.
-		lnRESP := d.lnRESP
-		cleanup = append(cleanup, func() { lnRESP.Close() })
-	}
-	if opt.Listeners.TLS != nil || cfg.TLSPort > 0 {
-		if d.sec.resp == nil {
-			return nil, fmt.Errorf("tls-port: a TLS listener was given but tls-port, tls-cert-file and tls-key-file are not set")
-		}
-		ln, err := listen(opt.Listeners.TLS, cfg.TLSListen(), "tls-port")
+	if given.RESP != nil || cfg.Listen != "" {
+		ln, err := listen(given.RESP, cfg.Listen, "listen")
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		cleanup = append(cleanup, func() { ln.Close() })
+		d.lnRESP = ln
+		*cleanup = append(*cleanup, func() { ln.Close() })
+	}
+	if given.TLS != nil || cfg.TLSPort > 0 {
+		if d.sec.resp == nil {
+			return "", fmt.Errorf("tls-port: a TLS listener was given but tls-port, tls-cert-file and tls-key-file are not set")
+		}
+		ln, err := listen(given.TLS, cfg.TLSListen(), "tls-port")
+		if err != nil {
+			return "", err
+		}
+		*cleanup = append(*cleanup, func() { ln.Close() })
 		d.lnTLS = tls.NewListener(ln, d.sec.resp)
 	}
 	if d.lnRESP == nil && d.lnTLS == nil {
-		return nil, fmt.Errorf("listen: the plain port is off and tls-port is not set")
+		return "", fmt.Errorf("listen: the plain port is off and tls-port is not set")
 	}
-	if d.lnHTTP, err = listen(opt.Listeners.HTTP, cfg.HTTPAddr, "http-addr"); err != nil {
-		return nil, err
+	ln, err := listen(given.HTTP, cfg.HTTPAddr, "http-addr")
+	if err != nil {
+		return "", err
 	}
-	lnHTTP := d.lnHTTP
-	cleanup = append(cleanup, func() { lnHTTP.Close() })
-	httpAddr := d.lnHTTP.Addr().String()
+	*cleanup = append(*cleanup, func() { ln.Close() })
+	d.lnHTTP = ln
 	if d.sec.httpServer != nil {
-		d.lnHTTP = tls.NewListener(d.lnHTTP, d.sec.httpServer)
+		d.lnHTTP = tls.NewListener(ln, d.sec.httpServer)
 	}
-	d.httpTr = &http.Transport{TLSClientConfig: d.sec.clusterClient, DialContext: opt.Dial,
-		MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
+	return ln.Addr().String(), nil
+}
 
+// newStore opens the Raft store in <data-dir>/raft.
+func (d *Daemon) newStore(cfg config.Config, opt Options) error {
 	peers := make([]quorum.Peer, 0, len(cfg.Peers))
 	for _, p := range cfg.Peers {
 		peers = append(peers, quorum.Peer{ID: p.ID, RaftAddr: p.RaftAddr})
 	}
+	var err error
 	d.store, err = quorum.Open(quorum.Options{
 		ID: cfg.NodeID, RaftAddr: cfg.RaftAddr, Listener: opt.Listeners.Raft, DataDir: filepath.Join(cfg.DataDir, "raft"),
 		Peers: peers, HeartbeatTimeout: cfg.Raft.HeartbeatTimeout, ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LeaderLeaseTimeout: cfg.Raft.LeaderLeaseTimeout, CommitTimeout: cfg.Raft.CommitTimeout,
 		SnapshotInterval: cfg.Raft.SnapshotInterval, SnapshotThreshold: cfg.Raft.SnapshotThreshold,
 		ApplyTimeout: cfg.Raft.ApplyTimeout, Forward: d.forwarder(2 * time.Second),
-		Security: d.sec.quorum(), Dial: opt.Dial, Logger: log,
+		Security: d.sec.quorum(), Dial: opt.Dial, Logger: d.log,
 	})
-	if err != nil {
-		return nil, err
-	}
-	store := d.store
-	cleanup = append(cleanup, func() { store.Close() })
+	return err
+}
 
-	reg := opt.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	pm := newProbeMetrics(reg)
-	d.reloads = newReloadMetrics(reg)
-	d.prober = probe.New(probe.Options{PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
-		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe,
-		TLSConfig: d.sec.probe, Dial: opt.RedisDial})
+// dropInParts are what drop-in mode adds to the brain and the server.
+type dropInParts struct {
+	refuse      func(master string) string // Redis Sentinels share the master
+	scriptsOf   func(master string) (notify, reconf string)
+	setScript   func(master, option, path string) error
+	checkScript func(option, path string) error
+}
 
-	announce, err := quorum.ParseAddr(cfg.Announce)
+// newDropIn builds drop-in mode's discovery, file rewriting and scripts;
+// the brain's events then go through the scripts (d.events).
+func (d *Daemon) newDropIn(cfg config.Config, self quorum.Monitor, reg prometheus.Registerer, hub *hubPublisher) (dropInParts, error) {
+	var parts dropInParts
+	// d.events is read when an event is published, after New returns.
+	d.disc, d.helloBus = newDiscovery(d, cfg, self, reg, func(ch, msg string) { d.events.Publish(ch, msg) })
+	parts.refuse = d.disc.Refused
+	base, err := loadEpochBase(cfg.DataDir, cfg.DropIn.CurrentEpoch)
 	if err != nil {
-		return nil, fmt.Errorf("announce %q: %w", cfg.Announce, err)
+		return parts, err
 	}
-	masters := make([]quorum.Master, 0, len(cfg.Masters))
-	for _, m := range cfg.Masters {
-		spec, err := masterSpec(cfg, m)
-		if err != nil {
-			return nil, err
+	paths, err := loadScriptPaths(filepath.Join(cfg.DataDir, "scripts.json"), filepath.Dir(cfg.DataDir),
+		cfg.DropIn.NotificationScripts, cfg.DropIn.ReconfigScripts)
+	if err != nil {
+		return parts, err
+	}
+	d.confw = &confWriter{path: cfg.DropIn.ConfPath, selfID: cfg.NodeID, myID: d.runID, base: base, store: d.store, log: d.log, scripts: paths}
+	if !cfg.DropIn.DenyScriptsReconfig || len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
+		d.scripts = scripts.New(scripts.Options{Logger: d.log})
+		d.events = &scriptPublisher{next: hub, runner: d.scripts, paths: paths, selfID: cfg.NodeID, store: d.store}
+	}
+	parts.scriptsOf = paths.get
+	if !cfg.DropIn.DenyScriptsReconfig {
+		parts.setScript = func(master, option, path string) error {
+			abs, err := paths.check(option, path)
+			if err != nil {
+				return &sentinel.ScriptError{Msg: err.Error()}
+			}
+			return paths.set(master, option, abs)
 		}
-		masters = append(masters, spec)
+		parts.checkScript = func(option, path string) error {
+			_, err := paths.check(option, path)
+			return err
+		}
 	}
-	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(),
-		HTTPAddr: httpAddr, Announce: announce}
+	return parts, nil
+}
+
+// holdFileMasters holds the configuration's masters at once when there is
+// no group yet (quorum's held.go), so they are answered from the first
+// request on, not only after the brain's first step.
+func (d *Daemon) holdFileMasters(masters []quorum.Master) {
+	if d.store.HasGroup() {
+		return
+	}
+	st := d.store.State()
+	for i := range masters {
+		if _, ok := st.Masters[masters[i].Name]; ok || st.Seeded[masters[i].Name] {
+			continue
+		}
+		spec := masters[i]
+		if err := d.store.Propose(context.Background(), quorum.Command{Op: quorum.OpAddMaster, Spec: &spec}); err != nil {
+			d.log.Warn("could not hold a master of the configuration before the group forms", "master", spec.Name, "err", err)
+		}
+	}
+}
+
+// masterDefaults are the settings of masters added with SENTINEL MONITOR.
+func masterDefaults() quorum.Master {
 	dm := config.DefaultMaster()
-	defaults := quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
-	users := map[string]string{}
-	perms := map[string]*acl.Rules{}
-	for i, u := range cfg.Users {
-		users[u.Name] = u.Password
-		if u.Commands != "" {
-			r, err := acl.Parse(u.Commands)
-			if err != nil { // Validate catches this; a caller may skip it
-				return nil, fmt.Errorf("daemon: users[%d].commands: %w", i, err)
-			}
-			perms[u.Name] = r
-		}
-	}
-	pub := &hubPublisher{}
-	var refuse func(string) string
-	var brainPub sentinel.Publisher = pub
-	var scriptsOf func(string) (string, string)
-	var setScript func(master, option, path string) error
-	var checkScript func(option, path string) error
-	if cfg.DropIn.Enabled {
-		// brainPub is read when an event is published, after New returns.
-		d.disc, d.helloBus = newDiscovery(d, cfg, self, reg, func(ch, msg string) { brainPub.Publish(ch, msg) })
-		refuse = d.disc.Refused
-		base, err := loadEpochBase(cfg.DataDir, cfg.DropIn.CurrentEpoch)
-		if err != nil {
-			return nil, err
-		}
-		paths, err := loadScriptPaths(filepath.Join(cfg.DataDir, "scripts.json"), filepath.Dir(cfg.DataDir),
-			cfg.DropIn.NotificationScripts, cfg.DropIn.ReconfigScripts)
-		if err != nil {
-			return nil, err
-		}
-		d.confw = &confWriter{path: cfg.DropIn.ConfPath, selfID: cfg.NodeID, myID: runID, base: base, store: d.store, log: log, scripts: paths}
-		if !cfg.DropIn.DenyScriptsReconfig || len(cfg.DropIn.NotificationScripts)+len(cfg.DropIn.ReconfigScripts) > 0 {
-			d.scripts = scripts.New(scripts.Options{Logger: log})
-			brainPub = &scriptPublisher{next: pub, runner: d.scripts, paths: paths, selfID: cfg.NodeID, store: d.store}
-		}
-		scriptsOf = paths.get
-		if !cfg.DropIn.DenyScriptsReconfig {
-			setScript = func(master, option, path string) error {
-				abs, err := paths.check(option, path)
-				if err != nil {
-					return &sentinel.ScriptError{Msg: err.Error()}
-				}
-				return paths.set(master, option, abs)
-			}
-			checkScript = func(option, path string) error {
-				_, err := paths.check(option, path)
-				return err
-			}
-		}
-	}
-	if !d.store.HasGroup() {
-		// No group yet: the file's masters are held at once (quorum's
-		// held.go), so they are answered from the first request on, not
-		// only after the brain's first step.
-		st := d.store.State()
-		for i := range masters {
-			if _, ok := st.Masters[masters[i].Name]; ok || st.Seeded[masters[i].Name] {
-				continue
-			}
-			spec := masters[i]
-			if err := d.store.Propose(context.Background(), quorum.Command{Op: quorum.OpAddMaster, Spec: &spec}); err != nil {
-				log.Warn("could not hold a master of the configuration before the group forms", "master", spec.Name, "err", err)
-			}
-		}
-	}
+	return quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
+}
+
+// newBrain builds the brain (sentinel.Monitor) over the store and prober.
+func (d *Daemon) newBrain(cfg config.Config, opt Options, self quorum.Monitor, masters []quorum.Master, refuse func(string) string, reg prometheus.Registerer) {
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
 		Refuse: refuse,
 		Self:   self, Masters: masters, Tick: opt.Tick,
 		OpinionRefresh: cfg.Opinion.Refresh, OpinionTTL: cfg.Opinion.TTL,
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
-		Defaults: defaults, ElectionTimeout: cfg.Raft.ElectionTimeout,
+		Defaults: masterDefaults(), ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
-		Publisher: brainPub, Logger: log, Metrics: sentinel.NewMetrics(reg),
+		Publisher: d.events, Logger: d.log, Metrics: sentinel.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 		OnTimer: func(name string, v time.Duration) {
 			// SENTINEL DEBUG SCRIPT-*: the runner's limits (PING/INFO
@@ -309,6 +354,22 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 			}
 		},
 	})
+}
+
+// newServer builds the Sentinel-protocol handler and its RESP server.
+func (d *Daemon) newServer(cfg config.Config, parts dropInParts) (resp.Handler, error) {
+	users := map[string]string{}
+	perms := map[string]*acl.Rules{}
+	for i, u := range cfg.Users {
+		users[u.Name] = u.Password
+		if u.Commands != "" {
+			r, err := acl.Parse(u.Commands)
+			if err != nil { // Validate catches this; a caller may skip it
+				return nil, fmt.Errorf("daemon: users[%d].commands: %w", i, err)
+			}
+			perms[u.Name] = r
+		}
+	}
 	var flush func() error
 	if d.confw != nil {
 		flush = d.confw.flush
@@ -317,19 +378,16 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 	if d.scripts != nil {
 		pending = func() []sentinel.PendingScript { return pendingScripts(d.scripts) }
 	}
-	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: defaults,
-		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending, AnswerStale: cfg.StaleAfter == 0,
-		Shutdown: func() { d.stopOnce.Do(func() { close(d.stopReq) }) },
-		Logger:   log.With("component", "sentinel"), Scripts: scriptsOf, SetScript: setScript, CheckScript: checkScript})
+	handler := sentinel.NewHandler(d.mon, sentinel.HandlerOptions{Version: Version, MasterDefaults: masterDefaults(),
+		RequirePass: cfg.RequirePass, Users: users, Permissions: perms, FlushConfig: flush, PendingScripts: pending,
+		AnswerStale: cfg.StaleAfter == 0,
+		Shutdown:    func() { d.stopOnce.Do(func() { close(d.stopReq) }) },
+		Logger:      d.log.With("component", "sentinel"), Scripts: parts.scriptsOf, SetScript: parts.setScript,
+		CheckScript: parts.checkScript})
 	d.resp = resp.NewServer(handler,
-		resp.Options{Logger: log.With("component", "resp"), MaxClients: cfg.MaxClients,
+		resp.Options{Logger: d.log.With("component", "resp"), MaxClients: cfg.MaxClients,
 			IdleTimeout: cfg.ClientIdleTimeout, WriteTimeout: cfg.ClientWriteTimeout})
-	pub.hub = d.resp.Hub()
-
-	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp, handler},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 5 * time.Second}
-	return d, nil
+	return handler, nil
 }
 
 // masterSpec is the replicated definition of a master of the
