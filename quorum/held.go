@@ -84,7 +84,7 @@ func loadHeld(dir string) (*held, error) {
 		if !holdable(c.Op) {
 			return nil, fmt.Errorf("quorum: %s: %q cannot be held (delete the file to drop the held changes)", h.path, c.Op)
 		}
-		_, _ = apply(st, c, time.Now(), 0) // a change that failed was never kept
+		_, _ = applyHeld(st, c) // a change that failed was never kept
 	}
 	if len(h.log) > 0 {
 		h.state.Store(st.Clone())
@@ -110,7 +110,7 @@ func (h *held) take(cmd Command) (handled bool, err error) {
 	} else {
 		st = st.Clone()
 	}
-	if _, err := apply(st, cmd, time.Now(), 0); err != nil {
+	if _, err := applyHeld(st, cmd); err != nil {
 		return true, err
 	}
 	log := append(append([]Command(nil), h.log...), cmd)
@@ -120,6 +120,16 @@ func (h *held) take(cmd Command) (handled bool, err error) {
 	h.log = log
 	h.state.Store(st.Clone())
 	return true, nil
+}
+
+// applyHeld applies a held change to the held state. SENTINEL CONFIG SET of
+// this monitor's own keys (announce-ip, announce-port) needs its member
+// record, which only the group has: the held state gets a bare one.
+func applyHeld(st *State, cmd Command) ([]Effect, error) {
+	if cmd.Op == OpConfigSet && cmd.MonitorID != "" && st.Monitors[cmd.MonitorID] == nil {
+		st.Monitors[cmd.MonitorID] = &Monitor{ID: cmd.MonitorID}
+	}
+	return apply(st, cmd, time.Now(), 0)
 }
 
 // active reports whether there are held changes not yet replayed.
@@ -268,8 +278,11 @@ func (s *Store) replayHeld() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := s.Propose(ctx, c)
 			cancel()
-			if errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader) || errors.Is(err, context.DeadlineExceeded) {
-				break // no group to take it now: try again
+			if errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader) || errors.Is(err, context.DeadlineExceeded) ||
+				errors.Is(err, ErrInvalidMonitorID) {
+				// No group to take it now, or this monitor has not
+				// registered in it yet (CONFIG SET announce-ip): try again.
+				break
 			}
 			if errors.Is(err, ErrClosed) {
 				return

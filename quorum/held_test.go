@@ -310,3 +310,45 @@ func TestHeldAllRefusedStillCatchesUp(t *testing.T) {
 		return nil
 	})
 }
+
+// TestHeldConfigSetOwnAnnounce: SENTINEL CONFIG SET announce-ip before a
+// group exists is held (the held state has a bare record of this monitor)
+// and reaches the group once this monitor has registered in it.
+func TestHeldConfigSetOwnAnnounce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := openAlone(t, "m1", t.TempDir(), false, nil, nil)
+	defer s.Close()
+	set := Command{Op: OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "192.0.2.7"}}}
+	if err := s.Propose(ctx, set); err != nil {
+		t.Fatalf("CONFIG SET announce-ip before a group: %v", err)
+	}
+	if m := s.State().Monitors["m1"]; m == nil || m.AnnounceIP != "192.0.2.7" {
+		t.Fatalf("held state: %+v", m)
+	}
+	if err := s.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if !s.IsLeader() {
+			return errors.New("not leader yet")
+		}
+		return nil
+	})
+	// Not registered yet: the change waits, and is still served.
+	if !s.Held() || s.State().Monitors["m1"].AnnounceIP != "192.0.2.7" {
+		t.Fatal("the held change was dropped before this monitor registered")
+	}
+	if err := s.Propose(ctx, Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m1", RunID: "r1"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if s.Held() {
+			return errors.New("still held")
+		}
+		return nil
+	})
+	if m := s.fsm.State().Monitors["m1"]; m == nil || m.AnnounceIP != "192.0.2.7" {
+		t.Fatalf("committed: %+v", m)
+	}
+}

@@ -193,3 +193,14 @@ func TestCommandAndClientIntrospection(t *testing.T) {
 	a.do("CLIENT", "KILL", "127.0.0.1:1")
 	a.expect("-ERR No such client\r\n")
 }
+
+// TestCKQuorumBeforeGroup: a monitor that serves its held configuration (no
+// group yet) never says a failover can be authorized.
+func TestCKQuorumBeforeGroup(t *testing.T) {
+	b := newFakeBackend()
+	b.held = true
+	_, addr := startSentinel(t, b, HandlerOptions{})
+	c := dialRaw(t, addr)
+	c.do("SENTINEL", "CKQUORUM", "mymaster")
+	c.expect("-NOQUORUM no monitor group has formed yet: this monitor holds its configuration until it finds the other monitors (hellos on the master); no failover can be authorized before\r\n")
+}

@@ -58,6 +58,9 @@ type Backend interface {
 	// has not reached it yet: replies about masters would be empty, so
 	// they get Redis' -LOADING instead.
 	Loading() bool
+	// Held reports whether this monitor belongs to no group yet and serves
+	// the configuration it took itself (no failover can be authorized).
+	Held() bool
 	// Timers returns the timing settings reported by SENTINEL DEBUG, in
 	// milliseconds, in Redis' order.
 	Timers() []Timer

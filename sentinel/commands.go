@@ -908,6 +908,11 @@ func (h *handler) sentinelCKQuorum(c *resp.Conn, args [][]byte) {
 			return
 		}
 	}
+	if h.b.Held() {
+		c.WriteError("NOQUORUM no monitor group has formed yet: this monitor holds its configuration until it " +
+			"finds the other monitors (hellos on the master); no failover can be authorized before")
+		return
+	}
 	usable, voters := usableMonitors(h.otherMonitors(st), h.b.PeerSeen, h.opt.Now())
 	noQuorum, noMajority := usable < m.Quorum, usable < voters/2+1
 	if !noQuorum && !noMajority {

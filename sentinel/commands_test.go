@@ -45,6 +45,7 @@ type fakeBackend struct {
 	sdown     map[string]time.Time
 	seen      map[string]time.Time
 	loading   bool
+	held      bool
 	timers    []Timer // nil: INFO-PERIOD 1000, PING-PERIOD 100
 }
 
@@ -127,6 +128,8 @@ func (f *fakeBackend) Cutoff() (time.Duration, bool) {
 }
 
 func (f *fakeBackend) Loading() bool { return f.loading }
+
+func (f *fakeBackend) Held() bool { return f.held }
 
 func (f *fakeBackend) Timers() []Timer {
 	f.mu.Lock()

@@ -450,6 +450,12 @@ type groupless interface {
 	Held() bool
 }
 
+// Held implements Backend.
+func (m *Monitor) Held() bool {
+	g, ok := m.store.(groupless)
+	return ok && g.Held()
+}
+
 // Loading implements Backend.
 func (m *Monitor) Loading() bool {
 	g, ok := m.store.(groupless)
