@@ -23,6 +23,10 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel"
 )
 
 // ErrInvalid is wrapped by every error that [Load] and [Config.Validate]
@@ -297,29 +301,28 @@ func DefaultMaster() Master {
 
 // defaults is Default without the derived Announce: it is what Load starts
 // from, so that an unset announce follows whatever listen ends up being.
+// defaults builds the configuration's defaults from the components'
+// DefaultOptions, so each default lives in one place.
 func defaults() Config {
+	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions()
 	return Config{
 		Listen: "0.0.0.0:26379",
-		Probe: Probe{
-			PingPeriod: 100 * time.Millisecond,
-			InfoPeriod: time.Second,
-			Timeout:    80 * time.Millisecond,
-		},
+		Probe:  Probe{PingPeriod: p.PingPeriod, InfoPeriod: p.InfoPeriod, Timeout: p.Timeout},
 		Raft: Raft{
-			HeartbeatTimeout:   500 * time.Millisecond,
-			ElectionTimeout:    500 * time.Millisecond,
-			LeaderLeaseTimeout: 250 * time.Millisecond,
-			CommitTimeout:      50 * time.Millisecond,
-			SnapshotInterval:   30 * time.Second,
-			SnapshotThreshold:  2048,
-			ApplyTimeout:       2 * time.Second,
+			HeartbeatTimeout:   q.HeartbeatTimeout,
+			ElectionTimeout:    q.ElectionTimeout,
+			LeaderLeaseTimeout: q.LeaderLeaseTimeout,
+			CommitTimeout:      q.CommitTimeout,
+			SnapshotInterval:   q.SnapshotInterval,
+			SnapshotThreshold:  q.SnapshotThreshold,
+			ApplyTimeout:       q.ApplyTimeout,
 		},
 		FenceAfter:         3 * time.Second,
-		StaleAfter:         3 * time.Second,
+		StaleAfter:         b.StaleAfter,
 		MaxClients:         10000,
 		ClientWriteTimeout: time.Minute,
 		Log:                Log{Level: "info", Format: "text"},
-		Opinion:            Opinion{Refresh: time.Second, TTL: 3 * time.Second},
+		Opinion:            Opinion{Refresh: b.OpinionRefresh, TTL: b.OpinionTTL},
 	}
 }
 

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/probe"
+	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinel"
 	"github.com/spf13/pflag"
 	"go.uber.org/goleak"
 )
@@ -687,5 +690,34 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestDefaultsComeFromTheComponents: each timing default lives in its
+// component's DefaultOptions, and the configuration's defaults are those.
+func TestDefaultsComeFromTheComponents(t *testing.T) {
+	c := Default()
+	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions()
+	got := []time.Duration{c.Probe.PingPeriod, c.Probe.InfoPeriod, c.Probe.Timeout, c.Raft.HeartbeatTimeout,
+		c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout, c.Raft.CommitTimeout, c.Raft.SnapshotInterval,
+		c.Raft.ApplyTimeout, c.StaleAfter, c.Opinion.Refresh, c.Opinion.TTL}
+	want := []time.Duration{p.PingPeriod, p.InfoPeriod, p.Timeout, q.HeartbeatTimeout, q.ElectionTimeout,
+		q.LeaderLeaseTimeout, q.CommitTimeout, q.SnapshotInterval, q.ApplyTimeout, b.StaleAfter, b.OpinionRefresh, b.OpinionTTL}
+	if !reflect.DeepEqual(got, want) || c.Raft.SnapshotThreshold != q.SnapshotThreshold {
+		t.Fatalf("config defaults %v, components' %v", got, want)
+	}
+	for _, err := range []error{p.Validate(), q.Validate(), b.Validate()} {
+		if err != nil {
+			t.Fatalf("a component's defaults do not validate: %v", err)
+		}
+	}
+	if err := (probe.Options{PingPeriod: 50 * time.Millisecond, Timeout: 50 * time.Millisecond}).Validate(); err == nil {
+		t.Fatal("probe: Timeout not shorter than PingPeriod was accepted")
+	}
+	if err := (sentinel.Options{OpinionRefresh: 3 * time.Second, OpinionTTL: 3 * time.Second}).Validate(); err == nil {
+		t.Fatal("sentinel: OpinionTTL not longer than OpinionRefresh was accepted")
+	}
+	if err := (quorum.Options{CommitTimeout: -time.Second}).Validate(); err == nil {
+		t.Fatal("quorum: a negative timeout was accepted")
 	}
 }

@@ -58,18 +58,36 @@ type Options struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+// DefaultOptions are the prober's defaults; config builds its probe.*
+// defaults from them.
+func DefaultOptions() Options {
+	return Options{PingPeriod: DefaultPingPeriod, InfoPeriod: DefaultInfoPeriod, Timeout: DefaultTimeout,
+		CommandTimeout: DefaultCommandTimeout}
+}
+
+// Validate reports options no prober can run with (zero values are
+// defaults, not errors).
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	if o.Timeout >= o.PingPeriod {
+		return fmt.Errorf("probe: Timeout (%v) must be shorter than PingPeriod (%v)", o.Timeout, o.PingPeriod)
+	}
+	return nil
+}
+
 func (o Options) withDefaults() Options {
+	d := DefaultOptions()
 	if o.PingPeriod <= 0 {
-		o.PingPeriod = DefaultPingPeriod
+		o.PingPeriod = d.PingPeriod
 	}
 	if o.InfoPeriod <= 0 {
-		o.InfoPeriod = DefaultInfoPeriod
+		o.InfoPeriod = d.InfoPeriod
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = d.Timeout
 	}
 	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = DefaultCommandTimeout
+		o.CommandTimeout = d.CommandTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

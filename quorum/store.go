@@ -64,6 +64,30 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// DefaultOptions are the store's timing defaults (LAN values); config
+// builds its raft.* defaults from them.
+func DefaultOptions() Options {
+	return Options{HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond, CommitTimeout: 50 * time.Millisecond,
+		SnapshotInterval: 30 * time.Second, SnapshotThreshold: 2048, ApplyTimeout: 2 * time.Second}
+}
+
+// Validate reports timings raft cannot run with (zero values are defaults,
+// not errors); hashicorp/raft's own ValidateConfig runs in Open too.
+func (o Options) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"HeartbeatTimeout", o.HeartbeatTimeout}, {"ElectionTimeout", o.ElectionTimeout},
+		{"LeaderLeaseTimeout", o.LeaderLeaseTimeout}, {"CommitTimeout", o.CommitTimeout},
+		{"SnapshotInterval", o.SnapshotInterval}, {"ApplyTimeout", o.ApplyTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("quorum: Options.%s must not be negative, got %v", d.name, d.v)
+		}
+	}
+	return nil
+}
+
 // Store owns the Raft node and the FSM. All methods are safe for concurrent
 // use. Effects of applied entries are delivered, in order, on the channel
 // returned by Effects; the store never blocks raft on a slow reader (effects
@@ -111,14 +135,18 @@ func Open(opt Options) (*Store, error) {
 			*d = v
 		}
 	}
-	def(&opt.HeartbeatTimeout, 500*time.Millisecond)
-	def(&opt.ElectionTimeout, 500*time.Millisecond)
-	def(&opt.LeaderLeaseTimeout, 250*time.Millisecond)
-	def(&opt.CommitTimeout, 50*time.Millisecond)
-	def(&opt.SnapshotInterval, 30*time.Second)
-	def(&opt.ApplyTimeout, 2*time.Second)
+	dflt := DefaultOptions()
+	def(&opt.HeartbeatTimeout, dflt.HeartbeatTimeout)
+	def(&opt.ElectionTimeout, dflt.ElectionTimeout)
+	def(&opt.LeaderLeaseTimeout, dflt.LeaderLeaseTimeout)
+	def(&opt.CommitTimeout, dflt.CommitTimeout)
+	def(&opt.SnapshotInterval, dflt.SnapshotInterval)
+	def(&opt.ApplyTimeout, dflt.ApplyTimeout)
 	if opt.SnapshotThreshold == 0 {
-		opt.SnapshotThreshold = 2048
+		opt.SnapshotThreshold = dflt.SnapshotThreshold
+	}
+	if err := opt.Validate(); err != nil {
+		return nil, err
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

@@ -3,6 +3,7 @@ package sentinel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
@@ -164,6 +165,32 @@ type Monitor struct {
 	wg        sync.WaitGroup
 }
 
+// DefaultOptions are the brain's timing defaults; config builds its
+// opinion.* and stale-after defaults from them.
+func DefaultOptions() Options {
+	return Options{Tick: 50 * time.Millisecond, OpinionRefresh: time.Second, OpinionTTL: 3 * time.Second,
+		Heartbeat: 2 * time.Second, PingPeriod: probe.DefaultPingPeriod, InfoPeriod: probe.DefaultInfoPeriod,
+		ReconfTimeout: 10 * time.Second, TiltTrigger: 2 * time.Second, TiltPeriod: 30 * time.Second,
+		StaleAfter: 3 * time.Second}
+}
+
+// Validate reports options the brain cannot judge with (zero values are
+// defaults, not errors).
+func (o Options) Validate() error {
+	d := DefaultOptions()
+	ttl, refresh := o.OpinionTTL, o.OpinionRefresh
+	if ttl <= 0 {
+		ttl = d.OpinionTTL
+	}
+	if refresh <= 0 {
+		refresh = d.OpinionRefresh
+	}
+	if ttl <= refresh {
+		return fmt.Errorf("sentinel: OpinionTTL (%v) must be longer than OpinionRefresh (%v)", ttl, refresh)
+	}
+	return nil
+}
+
 // New returns a Monitor. Call Run to start it.
 func New(store Store, prober Prober, opt Options) *Monitor {
 	def := func(d *time.Duration, v time.Duration) {
@@ -171,16 +198,17 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 			*d = v
 		}
 	}
-	def(&opt.Tick, 50*time.Millisecond)
-	def(&opt.OpinionRefresh, time.Second)
-	def(&opt.OpinionTTL, 3*time.Second)
-	def(&opt.Heartbeat, 2*time.Second)
-	def(&opt.PingPeriod, 100*time.Millisecond)
-	def(&opt.InfoPeriod, time.Second)
-	def(&opt.ReconfTimeout, 10*time.Second)
-	def(&opt.TiltTrigger, 2*time.Second)
-	def(&opt.StaleAfter, 3*time.Second)
-	def(&opt.TiltPeriod, 30*time.Second)
+	dflt := DefaultOptions()
+	def(&opt.Tick, dflt.Tick)
+	def(&opt.OpinionRefresh, dflt.OpinionRefresh)
+	def(&opt.OpinionTTL, dflt.OpinionTTL)
+	def(&opt.Heartbeat, dflt.Heartbeat)
+	def(&opt.PingPeriod, dflt.PingPeriod)
+	def(&opt.InfoPeriod, dflt.InfoPeriod)
+	def(&opt.ReconfTimeout, dflt.ReconfTimeout)
+	def(&opt.TiltTrigger, dflt.TiltTrigger)
+	def(&opt.StaleAfter, dflt.StaleAfter)
+	def(&opt.TiltPeriod, dflt.TiltPeriod)
 	def(&opt.ScriptMaxRuntime, DefaultScriptMaxRuntime)
 	def(&opt.ScriptRetryDelay, DefaultScriptRetryDelay)
 	if opt.Logger == nil {
