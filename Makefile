@@ -51,6 +51,7 @@ FUZZTIME ?=
 FUZZ_TARGETS := config:FuzzImportSentinelConf:30000x config:FuzzLoad:500x \
 	quorum:FuzzFSMApply:20000x quorum:FuzzFSMRestore:6000x \
 	sentinel:FuzzSentinelCommand:5000x sentinel:FuzzACLCommand:5000x acl:FuzzParse:100000x \
+	sentinelconf:FuzzQuoteRoundTrip:30000x \
 	resp:FuzzReadCommand:50000x resp:FuzzMatch:60000x resp:FuzzParseCommand:50000x
 fuzz:
 	@listed="$(sort $(foreach t,$(FUZZ_TARGETS),$(word 2,$(subst :, ,$(t)))))"; \

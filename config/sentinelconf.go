@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/sentinelconf"
 )
 
 // Imported is the result of ImportSentinelConf: the settings a Redis
@@ -43,7 +45,7 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	var lines [][]string
 	for n := 1; sc.Scan(); n++ {
-		args, err := splitConfLine(sc.Text())
+		args, err := sentinelconf.SplitLine(sc.Text())
 		if err != nil {
 			return Imported{}, fmt.Errorf("%w: line %d: %w", ErrInvalid, n, err)
 		}
@@ -313,103 +315,4 @@ func ImportSentinelConf(r io.Reader) (Imported, error) {
 		c.Announce = net.JoinHostPort(h, p)
 	}
 	return out, nil
-}
-
-// splitConfLine splits a Redis configuration line into arguments as Redis
-// does (sdssplitargs): blanks separate arguments; "double quotes" group and
-// take the escapes \xHH, \n, \r, \t, \b, \a and \<any char>; 'single
-// quotes' group and take \'; a closing quote must be followed by a blank or
-// the end of the line. A line whose first non-blank character is # is a
-// comment; elsewhere # is an ordinary character (an ACL "#<sha256>"
-// password, a password containing #), as in Redis.
-func splitConfLine(line string) ([]string, error) {
-	if t := strings.TrimLeft(line, " \t\r\n"); strings.HasPrefix(t, "#") {
-		return nil, nil
-	}
-	isBlank := func(ch byte) bool {
-		return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f' || ch == 0
-	}
-	var args []string
-	for i := 0; i < len(line); {
-		for i < len(line) && isBlank(line[i]) {
-			i++
-		}
-		if i == len(line) {
-			break
-		}
-		var cur strings.Builder
-		for i < len(line) && !isBlank(line[i]) {
-			switch ch := line[i]; ch {
-			case '"':
-				i++
-				for {
-					if i >= len(line) {
-						return nil, fmt.Errorf("unbalanced quotes")
-					}
-					c := line[i]
-					if c == '"' {
-						break
-					}
-					if c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-						v, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
-						cur.WriteByte(byte(v))
-						i += 4
-						continue
-					}
-					if c == '\\' && i+1 < len(line) {
-						i++
-						c = line[i]
-						switch c {
-						case 'n':
-							c = '\n'
-						case 'r':
-							c = '\r'
-						case 't':
-							c = '\t'
-						case 'b':
-							c = '\b'
-						case 'a':
-							c = '\a'
-						}
-					}
-					cur.WriteByte(c)
-					i++
-				}
-				i++ // the closing quote
-				if i < len(line) && !isBlank(line[i]) {
-					return nil, fmt.Errorf("closing quote must be followed by a space")
-				}
-			case '\'':
-				i++
-				for {
-					if i >= len(line) {
-						return nil, fmt.Errorf("unbalanced quotes")
-					}
-					c := line[i]
-					if c == '\'' {
-						break
-					}
-					if c == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-						i++
-						c = '\''
-					}
-					cur.WriteByte(c)
-					i++
-				}
-				i++
-				if i < len(line) && !isBlank(line[i]) {
-					return nil, fmt.Errorf("closing quote must be followed by a space")
-				}
-			default:
-				cur.WriteByte(ch)
-				i++
-			}
-		}
-		args = append(args, cur.String())
-	}
-	return args, nil
-}
-
-func isHex(ch byte) bool {
-	return ('0' <= ch && ch <= '9') || ('a' <= ch && ch <= 'f') || ('A' <= ch && ch <= 'F')
 }

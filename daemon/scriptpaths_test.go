@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/sentinelconf"
 )
 
 // TestScriptPaths: this monitor's script paths start from the file, are
@@ -68,12 +69,12 @@ func TestScriptPaths(t *testing.T) {
 	}
 	orig := "sentinel monitor m 10.0.0.1 6379 2\nsentinel notification-script m /from/file.sh\nsentinel client-reconfig-script m /reconf.sh\n" +
 		"sentinel monitor n 10.0.0.2 6379 2\n"
-	got := string(renderSentinelConf([]byte(orig), st, "a", "aaaa", 0, again.get))
+	got := string(sentinelconf.Render([]byte(orig), st, "a", "aaaa", 0, again.get))
 	if !strings.Contains(got, "sentinel notification-script m "+exe+"\n") || strings.Contains(got, "client-reconfig-script m") ||
 		!strings.Contains(got, "sentinel client-reconfig-script n \"/with space/r.sh\"\n") || strings.Contains(got, "/from/file.sh") {
 		t.Fatalf("rendering:\n%s", got)
 	}
-	if twice := string(renderSentinelConf([]byte(got), st, "a", "aaaa", 0, again.get)); twice != got {
+	if twice := string(sentinelconf.Render([]byte(got), st, "a", "aaaa", 0, again.get)); twice != got {
 		t.Fatalf("not idempotent:\n%s\n---\n%s", got, twice)
 	}
 }

@@ -1,4 +1,4 @@
-package config
+package sentinelconf
 
 import (
 	"reflect"
@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestSplitConfLineAsRedis pins splitConfLine to Redis' sdssplitargs, the
+// TestSplitLineAsRedis pins SplitLine to Redis' sdssplitargs, the
 // reader of sentinel.conf: escapes in double quotes (CONFIG REWRITE writes
 // passwords with them), \' in single quotes, # only as a whole-line
 // comment (ACL "#<sha256>" passwords, passwords containing #).
-func TestSplitConfLineAsRedis(t *testing.T) {
+func TestSplitLineAsRedis(t *testing.T) {
 	for _, tc := range []struct {
 		line string
 		want []string
@@ -28,9 +28,9 @@ func TestSplitConfLineAsRedis(t *testing.T) {
 		{`requirepass ""`, []string{"requirepass", ""}},
 		{``, nil},
 	} {
-		got, err := splitConfLine(tc.line)
+		got, err := SplitLine(tc.line)
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("splitConfLine(%q) = %q, %v; want %q", tc.line, got, err, tc.want)
+			t.Errorf("SplitLine(%q) = %q, %v; want %q", tc.line, got, err, tc.want)
 		}
 	}
 	for _, tc := range []struct{ line, want string }{
@@ -40,8 +40,22 @@ func TestSplitConfLineAsRedis(t *testing.T) {
 		{`requirepass "a"b`, "closing quote must be followed by a space"},
 		{`requirepass 'a'b`, "closing quote must be followed by a space"},
 	} {
-		if _, err := splitConfLine(tc.line); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("splitConfLine(%q) error %v, want %q", tc.line, err, tc.want)
+		if _, err := SplitLine(tc.line); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SplitLine(%q) error %v, want %q", tc.line, err, tc.want)
 		}
 	}
+}
+
+// FuzzQuoteRoundTrip: whatever a rewrite writes with Quote, SplitLine (and
+// so Redis Sentinel, whose sdssplitargs it follows) reads back unchanged.
+func FuzzQuoteRoundTrip(f *testing.F) {
+	for _, s := range []string{"", "plain", "s p", `a"b`, `a\b`, "it's", "tab\there", "\x00\x7f\xff", "é", "#hash", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		args, err := SplitLine("sentinel auth-pass m " + Quote(s))
+		if err != nil || len(args) != 4 || args[3] != s {
+			t.Fatalf("Quote(%q) = %s reads back as %q, %v", s, Quote(s), args, err)
+		}
+	})
 }
