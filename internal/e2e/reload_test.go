@@ -99,6 +99,12 @@ func TestReload(t *testing.T) {
 	if r, err := redisproc.Command(ctx, addrs[1], "SENTINEL", "REMOVE", "second"); err != nil || r != "OK" {
 		t.Fatalf("SENTINEL REMOVE second: %q %v", r, err)
 	}
+	testenv.Eventually(t, 5*time.Second, "the removal reached m1", func() error {
+		if ds[0].Store().State().Masters["second"] != nil {
+			return fmt.Errorf("m1 still has second")
+		}
+		return nil
+	})
 	if err := ds[0].Reload(ctx, good); err != nil {
 		t.Fatal(err)
 	}
