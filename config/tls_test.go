@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raftsentinel/raftsentinel/internal/testcerts"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
 )
 
 func TestValidateTLS(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/raftsentinel/raftsentinel/config"
-	"github.com/raftsentinel/raftsentinel/internal/testcerts"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
 )
 
 // buildSecurity turns the tls-* keys into the TLS configurations each

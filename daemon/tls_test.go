@@ -23,8 +23,8 @@ import (
 	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testcerts"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 	"github.com/raftsentinel/raftsentinel/quorum"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/testcerts"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
 )
 
 // secureNet returns a groupNet with mutual TLS (certificates from a CA made

@@ -12,8 +12,8 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testcerts"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // The admin commands reach a group that runs tls-cluster with a cluster

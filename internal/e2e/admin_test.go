@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestAdminChangesReachEveryMonitor: SET, MONITOR, REMOVE and CONFIG SET

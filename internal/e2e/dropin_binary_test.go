@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestDropInBinaries: the built raftsentinel binary, run three times as

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 func TestMain(m *testing.M) {

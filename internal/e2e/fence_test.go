@@ -16,7 +16,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // runner runs one daemon until stopped.

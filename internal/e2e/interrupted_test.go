@@ -12,7 +12,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 	"github.com/raftsentinel/raftsentinel/sentinel"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 func httpDo(t *testing.T, method, url, token string) (int, string) {

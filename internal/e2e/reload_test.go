@@ -15,7 +15,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestReload: a reload that changes a key fixed at start is refused,

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // replicaOf sends REPLICAOF to the redis-server at addr by hand.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestRuntimeConfiguredLikeSentinel is the set-up of Kubernetes operators,

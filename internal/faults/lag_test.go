@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestLaggingReplicaNotPromoted (issue 4, data safety): when the master dies

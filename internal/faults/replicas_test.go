@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestReplicasAddedAndRemoved (issue 4, scenario 12, replicas): a replica

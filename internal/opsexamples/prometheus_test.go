@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // promResponse is the envelope of Prometheus' HTTP API.

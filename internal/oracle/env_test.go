@@ -25,7 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 // TestMain checks for leaked goroutines and, after every test, prints the

@@ -15,7 +15,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/internal/benchutil"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
 	"github.com/raftsentinel/raftsentinel/internal/safety"
-	"github.com/raftsentinel/raftsentinel/internal/testenv"
+	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed of the failover drills' random pauses (0 = from the clock)")
