@@ -262,8 +262,8 @@ func (d *Daemon) newStore(cfg config.Config, opt Options) error {
 type dropInParts struct {
 	refuse      func(master string) string // Redis Sentinels share the master
 	scriptsOf   func(master string) (notify, reconf string)
-	setScript   func(master, option, path string) error
-	checkScript func(option, path string) error
+	checkScript func(option, path string) (string, error)
+	setScript   func(master, option, resolved string) error
 }
 
 // newDropIn builds drop-in mode's discovery, file rewriting and scripts;
@@ -289,17 +289,7 @@ func (d *Daemon) newDropIn(cfg config.Config, self quorum.Monitor, reg prometheu
 	}
 	parts.scriptsOf = paths.get
 	if !cfg.DropIn.DenyScriptsReconfig {
-		parts.setScript = func(master, option, path string) error {
-			abs, err := paths.check(option, path)
-			if err != nil {
-				return &sentinel.ScriptError{Msg: err.Error()}
-			}
-			return paths.set(master, option, abs)
-		}
-		parts.checkScript = func(option, path string) error {
-			_, err := paths.check(option, path)
-			return err
-		}
+		parts.checkScript, parts.setScript = paths.check, paths.set
 	}
 	return parts, nil
 }

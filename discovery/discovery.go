@@ -361,16 +361,13 @@ func (d *Discoverer) targets() (map[string][]quorum.Addr, map[string]Master) {
 		out[m.Name] = append([]quorum.Addr{m.Addr}, m.Replicas...)
 		info[m.Name] = m
 	}
-	{
-		st := d.store.State()
-		for name, ms := range st.Masters {
-			list := append([]quorum.Addr{ms.Addr}, ms.Replicas...)
-			if old, ok := out[name]; ok && !slices.Contains(list, old[0]) {
-				list = append(list, old[0]) // the configured one too (a new monitor may only know it)
-			}
-			out[name] = list
-			info[name] = Master{Name: name, Addr: ms.Addr, Auth: probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}, Replicas: ms.Replicas}
+	for name, ms := range d.store.State().Masters {
+		list := append([]quorum.Addr{ms.Addr}, ms.Replicas...)
+		if old, ok := out[name]; ok && !slices.Contains(list, old[0]) {
+			list = append(list, old[0]) // the configured one too (a new monitor may only know it)
 		}
+		out[name] = list
+		info[name] = Master{Name: name, Addr: ms.Addr, Auth: probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}, Replicas: ms.Replicas}
 	}
 	return out, info
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -151,13 +152,7 @@ func apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 		m := &Master{Name: sp.Name, Addr: sp.Addr, Quorum: sp.Quorum, DownAfter: sp.DownAfter,
 			FailoverTimeout: sp.FailoverTimeout, ParallelSyncs: sp.ParallelSyncs,
 			AuthUser: sp.AuthUser, AuthPass: sp.AuthPass, RebootDownAfter: sp.RebootDownAfter,
-			Opinions: map[string]Opinion{}}
-		for k, v := range sp.RenameCommands {
-			if m.RenameCommands == nil {
-				m.RenameCommands = map[string]string{}
-			}
-			m.RenameCommands[k] = v
-		}
+			Opinions: map[string]Opinion{}, RenameCommands: maps.Clone(sp.RenameCommands)}
 		s.Masters[sp.Name] = m
 		emit(Effect{Kind: EffMasterAdded, Master: m.Name, Addr: m.Addr, Quorum: m.Quorum})
 		return eff, nil

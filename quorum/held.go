@@ -87,7 +87,7 @@ func loadHeld(dir string) (*held, error) {
 		_, _ = applyHeld(st, c) // a change that failed was never kept
 	}
 	if len(h.log) > 0 {
-		h.state.Store(st.Clone())
+		h.state.Store(st)
 	}
 	return h, nil
 }
@@ -118,7 +118,7 @@ func (h *held) take(cmd Command) (handled bool, err error) {
 		return true, err
 	}
 	h.log = log
-	h.state.Store(st.Clone())
+	h.state.Store(st) // a private copy since the Clone above
 	return true, nil
 }
 

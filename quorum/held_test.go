@@ -35,6 +35,23 @@ func openAlone(t *testing.T, id, dir string, peers bool, fwd Forwarder, log *slo
 	return s
 }
 
+// groupOfOne opens store "a" as the leader of a group of its own,
+// registered (so that others can forward to it).
+func groupOfOne(t *testing.T, ctx context.Context) *Store {
+	t.Helper()
+	a := openAlone(t, "a", t.TempDir(), true, nil, nil)
+	eventually(t, 10*time.Second, func() error {
+		if !a.IsLeader() {
+			return errors.New("a is not leader")
+		}
+		return nil
+	})
+	if err := a.Propose(ctx, Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "a", HTTPAddr: "127.0.0.1:1"}}); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func spec(name, host string, port, q int) *Master {
 	return &Master{Name: name, Addr: Addr{Host: host, Port: port}, Quorum: q, DownAfter: 30 * time.Second,
 		FailoverTimeout: 3 * time.Minute, ParallelSyncs: 1}
@@ -125,16 +142,9 @@ func TestHeldBeforeGroup(t *testing.T) {
 func TestHeldMergeIntoGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a := openAlone(t, "a", t.TempDir(), true, nil, nil)
+	a := groupOfOne(t, ctx)
 	defer a.Close()
-	eventually(t, 10*time.Second, func() error {
-		if !a.IsLeader() {
-			return errors.New("a is not leader")
-		}
-		return nil
-	})
 	for _, c := range []Command{
-		{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "a", HTTPAddr: "127.0.0.1:1"}},
 		{Op: OpMonitor, Spec: spec("conflict", "127.0.0.1", 7001, 2)},
 		{Op: OpMonitor, Spec: spec("same", "127.0.0.1", 7002, 2)},
 	} {
@@ -273,21 +283,14 @@ func TestRestartServesLastKnownState(t *testing.T) {
 func TestHeldAllRefusedStillCatchesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a := openAlone(t, "a", t.TempDir(), true, nil, nil)
+	a := groupOfOne(t, ctx)
 	defer a.Close()
-	eventually(t, 10*time.Second, func() error {
-		if !a.IsLeader() {
-			return errors.New("a is not leader")
-		}
-		return nil
-	})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(a.Propose(ctx, Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "a", HTTPAddr: "127.0.0.1:1"}}))
 	for i := range 50 { // a log long enough to take a while to reach b
 		must(a.Propose(ctx, Command{Op: OpMonitor, Spec: spec(fmt.Sprintf("m%02d", i), "127.0.0.1", 7000+i, 1)}))
 	}

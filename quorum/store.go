@@ -152,9 +152,8 @@ func Open(opt Options) (*Store, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
-		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1)}
+		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1), saveNow: make(chan struct{}, 1)}
 	s.fsm = NewFSM(s.enqueueEffects)
-	s.saveNow = make(chan struct{}, 1)
 	s.fsm.configApplied = func() {
 		select {
 		case s.saveNow <- struct{}{}:

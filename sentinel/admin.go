@@ -129,8 +129,9 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 		rest = append(rest, string(a))
 	}
 	opts, err := quorum.ParseSetArgs(rest)
-	// Script paths are this monitor's own (HandlerOptions.SetScript): they
-	// are checked here, never committed, and set once the rest is.
+	// Script paths are this monitor's own (HandlerOptions.CheckScript and
+	// SetScript): they are checked here, never committed, and kept once
+	// the rest is.
 	var shared, own []quorum.SetOption
 	for _, o := range opts {
 		if isScriptOption(o.Name) && h.opt.SetScript != nil {
@@ -147,27 +148,19 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 			}
 		}
 	}
-	if err == nil && h.opt.CheckScript != nil {
-		for _, o := range own {
-			if err = h.opt.CheckScript(o.Name, o.Values[0]); err != nil {
-				break
-			}
-		}
+	resolved := make([]string, len(own))
+	for i := 0; err == nil && i < len(own); i++ {
+		resolved[i], err = h.opt.CheckScript(own[i].Name, own[i].Values[0])
 	}
 	if err != nil {
 		c.WriteError("ERR " + err.Error())
 		return
 	}
 	setOwn := func() {
-		for _, o := range own {
-			if err := h.opt.SetScript(m.Name, o.Name, o.Values[0]); err != nil {
-				var se *ScriptError
-				if errors.As(err, &se) {
-					c.WriteError("ERR " + se.Msg)
-				} else {
-					h.opt.Logger.Warn("SENTINEL SET: could not keep a script path", "master", m.Name, "option", o.Name, "err", err)
-					c.WriteError(errSaveConfig)
-				}
+		for i, o := range own {
+			if err := h.opt.SetScript(m.Name, o.Name, resolved[i]); err != nil {
+				h.opt.Logger.Warn("SENTINEL SET: could not keep a script path", "master", m.Name, "option", o.Name, "err", err)
+				c.WriteError(errSaveConfig)
 				return
 			}
 		}
@@ -184,12 +177,6 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 func isScriptOption(name string) bool {
 	return name == "notification-script" || name == "client-reconfig-script"
 }
-
-// ScriptError is a refused script path (HandlerOptions.SetScript); Msg is
-// the client's error text without "ERR ".
-type ScriptError struct{ Msg string }
-
-func (e *ScriptError) Error() string { return e.Msg }
 
 // sentinelReset: SENTINEL RESET <pattern> replies the number of masters
 // reset.

@@ -66,14 +66,15 @@ type HandlerOptions struct {
 	// client-reconfig scripts of a master ("" for none), shown by SENTINEL
 	// MASTER(S) as Sentinel shows them.
 	Scripts func(master string) (notify, reconf string)
-	// SetScript, if set (deny-scripts-reconfig no), sets one of this
-	// monitor's script paths for a master ("" clears it): SENTINEL SET
-	// notification-script|client-reconfig-script. Nil: such SETs get
-	// Sentinel's refusal. A *ScriptError is the client's error text.
-	SetScript func(master, option, path string) error
-	// CheckScript, if set, tells before anything of a SET is committed
-	// whether SetScript would take path; its error text is the client's.
-	CheckScript func(option, path string) error
+	// CheckScript and SetScript, both set where the file says
+	// deny-scripts-reconfig no, handle SENTINEL SET notification-script|
+	// client-reconfig-script as this monitor's own setting. CheckScript
+	// runs before anything of the SET is committed: it resolves path ("":
+	// no script) or returns the client's error text. SetScript then keeps
+	// the resolved path for the master; its error is a failure to persist
+	// it. Nil: such SETs get Sentinel's refusal.
+	CheckScript func(option, path string) (resolved string, err error)
+	SetScript   func(master, option, resolved string) error
 	// AnswerStale (stale-after 0): GET-MASTER-ADDR-BY-NAME answers from a
 	// possibly outdated view while this monitor is cut off, as Sentinel
 	// does, instead of -NOQUORUM.
