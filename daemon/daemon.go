@@ -32,6 +32,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
 	"github.com/raftsentinel/raftsentinel/sentinel"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Version is reported as redis_version by the Sentinel-protocol server (the
@@ -158,12 +159,12 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		Timeout: cfg.Probe.Timeout, ClientName: "raftsentinel-" + runID[:8] + "-cmd", Logger: log, OnPing: pm.observe,
 		TLSConfig: d.sec.probe, Dial: opt.RedisDial})
 
-	announce, err := quorum.ParseAddr(cfg.Announce)
+	announce, err := state.ParseAddr(cfg.Announce)
 	if err != nil {
 		return nil, fmt.Errorf("announce %q: %w", cfg.Announce, err)
 	}
-	self := quorum.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(), HTTPAddr: httpAddr, Announce: announce}
-	masters := make([]quorum.Master, 0, len(cfg.Masters))
+	self := state.Monitor{ID: cfg.NodeID, RunID: runID, RaftAddr: d.store.RaftAddr(), HTTPAddr: httpAddr, Announce: announce}
+	masters := make([]state.Master, 0, len(cfg.Masters))
 	for _, m := range cfg.Masters {
 		spec, err := masterSpec(cfg, m)
 		if err != nil {
@@ -268,7 +269,7 @@ type dropInParts struct {
 
 // newDropIn builds drop-in mode's discovery, file rewriting and scripts;
 // the brain's events then go through the scripts (d.events).
-func (d *Daemon) newDropIn(cfg config.Config, self quorum.Monitor, reg prometheus.Registerer, hub *hubPublisher) (dropInParts, error) {
+func (d *Daemon) newDropIn(cfg config.Config, self state.Monitor, reg prometheus.Registerer, hub *hubPublisher) (dropInParts, error) {
 	var parts dropInParts
 	// d.events is read when an event is published, after New returns.
 	d.disc, d.helloBus = newDiscovery(d, cfg, self, reg, func(ch, msg string) { d.events.Publish(ch, msg) })
@@ -297,7 +298,7 @@ func (d *Daemon) newDropIn(cfg config.Config, self quorum.Monitor, reg prometheu
 // holdFileMasters holds the configuration's masters at once when there is
 // no group yet (quorum's held.go), so they are answered from the first
 // request on, not only after the brain's first step.
-func (d *Daemon) holdFileMasters(masters []quorum.Master) {
+func (d *Daemon) holdFileMasters(masters []state.Master) {
 	if d.store.HasGroup() {
 		return
 	}
@@ -307,20 +308,20 @@ func (d *Daemon) holdFileMasters(masters []quorum.Master) {
 			continue
 		}
 		spec := masters[i]
-		if err := d.store.Propose(context.Background(), quorum.Command{Op: quorum.OpAddMaster, Spec: &spec}); err != nil {
+		if err := d.store.Propose(context.Background(), state.Command{Op: state.OpAddMaster, Spec: &spec}); err != nil {
 			d.log.Warn("could not hold a master of the configuration before the group forms", "master", spec.Name, "err", err)
 		}
 	}
 }
 
 // masterDefaults are the settings of masters added with SENTINEL MONITOR.
-func masterDefaults() quorum.Master {
+func masterDefaults() state.Master {
 	dm := config.DefaultMaster()
-	return quorum.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
+	return state.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
 }
 
 // newBrain builds the brain (sentinel.Monitor) over the store and prober.
-func (d *Daemon) newBrain(cfg config.Config, opt Options, self quorum.Monitor, masters []quorum.Master, refuse func(string) string, reg prometheus.Registerer) {
+func (d *Daemon) newBrain(cfg config.Config, opt Options, self state.Monitor, masters []state.Master, refuse func(string) string, reg prometheus.Registerer) {
 	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
 		Refuse: refuse,
 		Self:   self, Masters: masters, Tick: opt.Tick,
@@ -383,12 +384,12 @@ func (d *Daemon) newServer(cfg config.Config, parts dropInParts) (resp.Handler, 
 // masterSpec is the replicated definition of a master of the
 // configuration (at start and when SIGHUP adds one): the one conversion
 // from config to state.
-func masterSpec(cfg config.Config, m config.Master) (quorum.Master, error) {
-	a, err := quorum.ParseAddr(m.Addr)
+func masterSpec(cfg config.Config, m config.Master) (state.Master, error) {
+	a, err := state.ParseAddr(m.Addr)
 	if err != nil {
-		return quorum.Master{}, fmt.Errorf("masters: %s: addr %q: %w", m.Name, m.Addr, err)
+		return state.Master{}, fmt.Errorf("masters: %s: addr %q: %w", m.Name, m.Addr, err)
 	}
-	return quorum.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
+	return state.Master{Name: m.Name, Addr: a, Quorum: m.Quorum, DownAfter: m.DownAfter,
 		FailoverTimeout: m.FailoverTimeout, ParallelSyncs: m.ParallelSyncs, AuthUser: m.AuthUser, AuthPass: m.AuthPass,
 		RebootDownAfter: cfg.DropIn.RebootDownAfter[m.Name], RenameCommands: cfg.DropIn.RenameCommands[m.Name]}, nil
 }
@@ -413,7 +414,7 @@ func (d *Daemon) TLSAddr() string {
 
 // forwarder posts proposals to other monitors with the cluster's TLS and
 // secret.
-func (d *Daemon) forwarder(timeout time.Duration) func(context.Context, quorum.Monitor, quorum.Command) (uint64, error) {
+func (d *Daemon) forwarder(timeout time.Duration) func(context.Context, state.Monitor, state.Command) (uint64, error) {
 	return quorum.NewHTTPForwarder(quorum.ForwardOptions{Client: &http.Client{Timeout: timeout, Transport: d.httpTr},
 		TLS: d.sec.clusterClient != nil, Secret: d.sec.secret})
 }
@@ -516,7 +517,7 @@ func wrapRun(name string, err error) error {
 // until one has (or this one already is a member) or ctx ends.
 func (d *Daemon) join(ctx context.Context) {
 	fwd := d.forwarder(3 * time.Second)
-	self := &quorum.Monitor{ID: d.nodeID, RaftAddr: d.RaftAddr()}
+	self := &state.Monitor{ID: d.nodeID, RaftAddr: d.RaftAddr()}
 	for {
 		if servers, err := d.store.Servers(); err == nil {
 			if _, ok := servers[d.nodeID]; ok {
@@ -525,7 +526,7 @@ func (d *Daemon) join(ctx context.Context) {
 		}
 		for _, a := range d.joinAddrs {
 			jctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			_, err := fwd(jctx, quorum.Monitor{ID: a, HTTPAddr: a}, quorum.Command{Op: quorum.OpJoin, Monitor: self})
+			_, err := fwd(jctx, state.Monitor{ID: a, HTTPAddr: a}, state.Command{Op: state.OpJoin, Monitor: self})
 			cancel()
 			if err == nil {
 				d.log.Info("joined the monitor group", "via", a)

@@ -18,6 +18,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinel"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // PrepareDropIn completes a configuration loaded by config.LoadSentinelConf
@@ -64,26 +65,26 @@ func LocalIP(addr string) string {
 }
 
 // newDiscovery builds the hello discovery of a drop-in monitor.
-func newDiscovery(d *Daemon, cfg config.Config, self quorum.Monitor, reg prometheus.Registerer, publish func(channel, msg string)) (*discovery.Discoverer, *probe.HelloBus) {
+func newDiscovery(d *Daemon, cfg config.Config, self state.Monitor, reg prometheus.Registerer, publish func(channel, msg string)) (*discovery.Discoverer, *probe.HelloBus) {
 	bus := probe.NewHelloBus(time.Second, d.log)
 	var masters []discovery.Master
 	for _, m := range cfg.Masters {
-		a, err := quorum.ParseAddr(m.Addr)
+		a, err := state.ParseAddr(m.Addr)
 		if err != nil {
 			continue // New has validated the addresses already
 		}
 		dm := discovery.Master{Name: m.Name, Addr: a, Auth: probe.Auth{User: m.AuthUser, Pass: m.AuthPass}}
 		for _, r := range cfg.DropIn.KnownReplicas[m.Name] {
-			if ra, err := quorum.ParseAddr(r); err == nil {
+			if ra, err := state.ParseAddr(r); err == nil {
 				dm.Replicas = append(dm.Replicas, ra)
 			}
 		}
 		masters = append(masters, dm)
 	}
 	fwd := d.forwarder(3 * time.Second) // the cluster's TLS and secret, as every join
-	join := func(ctx context.Context, httpAddr string, self quorum.Monitor) error {
-		_, err := fwd(ctx, quorum.Monitor{ID: httpAddr, HTTPAddr: httpAddr},
-			quorum.Command{Op: quorum.OpJoin, Monitor: &quorum.Monitor{ID: self.ID, RaftAddr: self.RaftAddr}})
+	join := func(ctx context.Context, httpAddr string, self state.Monitor) error {
+		_, err := fwd(ctx, state.Monitor{ID: httpAddr, HTTPAddr: httpAddr},
+			state.Command{Op: state.OpJoin, Monitor: &state.Monitor{ID: self.ID, RaftAddr: self.RaftAddr}})
 		return err
 	}
 	disc := discovery.New(d.store, bus, discovery.Options{
@@ -166,7 +167,7 @@ func (p *scriptPublisher) Publish(channel, msg string) int {
 	if path := reconf; path != "" && channel == "+switch-master" {
 		f := strings.Fields(msg)
 		role := "observer"
-		p.store.View(func(st *quorum.State) {
+		p.store.View(func(st *state.State) {
 			if ms, ok := st.Masters[master]; ok && ms.Failover != nil && ms.Failover.Leader == p.selfID {
 				role = "leader"
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
 	"github.com/raftsentinel/raftsentinel/sentinel"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // routes is the monitor's HTTP API: proposal forwarding between monitors,
@@ -28,11 +29,11 @@ func (d *Daemon) routes(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, d.Status()) })
-	for action, build := range map[string]func(string) (quorum.Command, error){
-		"failover":   func(name string) (quorum.Command, error) { return d.failoverCmd(name, false) },
-		"switchover": func(name string) (quorum.Command, error) { return d.failoverCmd(name, true) },
-		"pause":      func(name string) (quorum.Command, error) { return maintenanceCmd(name, "yes"), nil },
-		"resume":     func(name string) (quorum.Command, error) { return maintenanceCmd(name, "no"), nil },
+	for action, build := range map[string]func(string) (state.Command, error){
+		"failover":   func(name string) (state.Command, error) { return d.failoverCmd(name, false) },
+		"switchover": func(name string) (state.Command, error) { return d.failoverCmd(name, true) },
+		"pause":      func(name string) (state.Command, error) { return maintenanceCmd(name, "yes"), nil },
+		"resume":     func(name string) (state.Command, error) { return maintenanceCmd(name, "no"), nil },
 	} {
 		mux.HandleFunc("POST /v1/masters/{name}/"+action, d.admin(build))
 	}
@@ -57,17 +58,17 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func maintenanceCmd(name, v string) quorum.Command {
-	return quorum.Command{Op: quorum.OpSet, Master: name, Options: []quorum.SetOption{{Name: "maintenance", Values: []string{v}}}}
+func maintenanceCmd(name, v string) state.Command {
+	return state.Command{Op: state.OpSet, Master: name, Options: []state.SetOption{{Name: "maintenance", Values: []string{v}}}}
 }
 
-func (d *Daemon) failoverCmd(name string, coordinated bool) (quorum.Command, error) {
+func (d *Daemon) failoverCmd(name string, coordinated bool) (state.Command, error) {
 	return sentinel.ManualFailover(d.mon, name, coordinated)
 }
 
 // admin wraps an admin action: bearer-token check, then the command
 // proposed through Raft.
-func (d *Daemon) admin(build func(name string) (quorum.Command, error)) http.HandlerFunc {
+func (d *Daemon) admin(build func(name string) (state.Command, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := d.adminToken()
 		if token == "" {
@@ -89,9 +90,9 @@ func (d *Daemon) admin(build func(name string) (quorum.Command, error)) http.Han
 		switch {
 		case err == nil:
 			writeJSON(w, http.StatusOK, map[string]string{"result": "ok", "master": name})
-		case errors.Is(err, quorum.ErrNoSuchMaster):
+		case errors.Is(err, state.ErrNoSuchMaster):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such master: " + name})
-		case errors.Is(err, quorum.ErrFailoverInProg), errors.Is(err, sentinel.ErrNoGoodReplica):
+		case errors.Is(err, state.ErrFailoverInProg), errors.Is(err, sentinel.ErrNoGoodReplica):
 			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		default:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
@@ -120,15 +121,15 @@ type Status struct {
 
 // MasterStatus is one master in Status.
 type MasterStatus struct {
-	Name        string           `json:"name"`
-	Addr        string           `json:"addr"`
-	ConfigEpoch uint64           `json:"config_epoch"`
-	Quorum      int              `json:"quorum"`
-	SDown       bool             `json:"sdown"`
-	ODown       bool             `json:"odown"`
-	Maintenance bool             `json:"maintenance"`
-	Failover    *quorum.Failover `json:"failover,omitempty"`
-	Replicas    []ReplicaStatus  `json:"replicas"`
+	Name        string          `json:"name"`
+	Addr        string          `json:"addr"`
+	ConfigEpoch uint64          `json:"config_epoch"`
+	Quorum      int             `json:"quorum"`
+	SDown       bool            `json:"sdown"`
+	ODown       bool            `json:"odown"`
+	Maintenance bool            `json:"maintenance"`
+	Failover    *state.Failover `json:"failover,omitempty"`
+	Replicas    []ReplicaStatus `json:"replicas"`
 }
 
 // ReplicaStatus is one replica in Status, as this monitor sees it.

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftsentinel/raftsentinel/config"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // ErrReload wraps every reason a reload was refused; the old configuration
@@ -103,7 +103,7 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 		// OpAddMaster, as at start: the master is seeded, so one removed
 		// later with SENTINEL REMOVE stays removed across restarts.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = d.mon.Propose(pctx, quorum.Command{Op: quorum.OpAddMaster, Spec: &spec})
+		err = d.mon.Propose(pctx, state.Command{Op: state.OpAddMaster, Spec: &spec})
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: adding master %s: %w", ErrReload, m.Name, err)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinelconf"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // TestScriptPaths: this monitor's script paths start from the file, are
@@ -60,9 +60,9 @@ func TestScriptPaths(t *testing.T) {
 		t.Fatalf("after a restart: %q %q", n, r)
 	}
 
-	st := &quorum.State{Masters: map[string]*quorum.Master{
-		"m": {Name: "m", Addr: quorum.Addr{Host: "10.0.0.1", Port: 6379}, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1},
-		"n": {Name: "n", Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1},
+	st := &state.State{Masters: map[string]*state.Master{
+		"m": {Name: "m", Addr: state.Addr{Host: "10.0.0.1", Port: 6379}, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1},
+		"n": {Name: "n", Addr: state.Addr{Host: "10.0.0.2", Port: 6379}, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1},
 	}}
 	if err := again.set("n", optReconfigScript, "/with space/r.sh"); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
 	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -198,8 +199,8 @@ func TestTLSEverywhere(t *testing.T) {
 	}
 	resp.Body.Close()
 	fwd := quorum.NewHTTPForwarder(quorum.ForwardOptions{Client: hc, TLS: true, Secret: []byte(secret)})
-	_, err = fwd(ctx, quorum.Monitor{ID: "m1", HTTPAddr: ds[0].HTTPAddr()}, quorum.Command{Op: quorum.OpSet, Master: testenv.MasterName,
-		Options: []quorum.SetOption{{Name: "maintenance", Values: []string{"yes"}}}})
+	_, err = fwd(ctx, state.Monitor{ID: "m1", HTTPAddr: ds[0].HTTPAddr()}, state.Command{Op: state.OpSet, Master: testenv.MasterName,
+		Options: []state.SetOption{{Name: "maintenance", Values: []string{"yes"}}}})
 	if err == nil || !strings.Contains(err.Error(), "client certificate") {
 		t.Fatalf("proposal without a client certificate: %v", err)
 	}
@@ -291,8 +292,8 @@ func TestWrongClusterSecretCannotJoin(t *testing.T) {
 
 	fwd := quorum.NewHTTPForwarder(quorum.ForwardOptions{Secret: []byte("the-wrong-secret-1234")})
 	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-	_, err = fwd(pctx, quorum.Monitor{ID: "m2", HTTPAddr: ds[1].HTTPAddr()}, quorum.Command{Op: quorum.OpJoin,
-		Monitor: &quorum.Monitor{ID: "intruder", RaftAddr: ds[3].RaftAddr()}})
+	_, err = fwd(pctx, state.Monitor{ID: "m2", HTTPAddr: ds[1].HTTPAddr()}, state.Command{Op: state.OpJoin,
+		Monitor: &state.Monitor{ID: "intruder", RaftAddr: ds[3].RaftAddr()}})
 	pcancel()
 	if !errors.Is(err, quorum.ErrClusterSecret) {
 		t.Fatalf("join with the wrong secret: %v, want ErrClusterSecret", err)

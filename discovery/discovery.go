@@ -80,6 +80,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Store is the part of *quorum.Store the discoverer uses.
@@ -88,8 +89,8 @@ type Store interface {
 	Bootstrap(ctx context.Context) error
 	IsLeader() bool
 	Servers() (map[string]string, error)
-	Propose(ctx context.Context, cmd quorum.Command) error
-	State() *quorum.State
+	Propose(ctx context.Context, cmd state.Command) error
+	State() *state.State
 }
 
 // Bus carries hellos (implemented by *probe.HelloBus).
@@ -102,20 +103,20 @@ type Bus interface {
 }
 
 // Joiner asks the monitor whose http-addr is given to add self to its
-// group (quorum.OpJoin through quorum.HTTPForwarder in production).
-type Joiner func(ctx context.Context, httpAddr string, self quorum.Monitor) error
+// group (state.OpJoin through quorum.HTTPForwarder in production).
+type Joiner func(ctx context.Context, httpAddr string, self state.Monitor) error
 
 // Master is a monitored master as configured (before any group exists).
 type Master struct {
 	Name     string
-	Addr     quorum.Addr
+	Addr     state.Addr
 	Auth     probe.Auth
-	Replicas []quorum.Addr
+	Replicas []state.Addr
 }
 
 // Options configure a Discoverer. Zero durations take the defaults noted.
 type Options struct {
-	Self     quorum.Monitor // ID, RaftAddr, HTTPAddr, Announce, RunID
+	Self     state.Monitor // ID, RaftAddr, HTTPAddr, Announce, RunID
 	Masters  []Master
 	Expected int           // group size to wait for before forming; default 3
 	Period   time.Duration // hello period; default 2s
@@ -294,13 +295,13 @@ const EvRedisSentinel = "+redis-sentinel-present"
 
 // masterAddr returns master's configured address (the event's instance
 // details); d.mu is held.
-func (d *Discoverer) masterAddr(name string) quorum.Addr {
+func (d *Discoverer) masterAddr(name string) state.Addr {
 	for _, m := range d.opt.Masters {
 		if m.Name == name {
 			return m.Addr
 		}
 	}
-	return quorum.Addr{}
+	return state.Addr{}
 }
 
 // receive handles one message from the bus.
@@ -354,15 +355,15 @@ func (d *Discoverer) receive(m probe.HelloMessage) {
 // configured ones, and those of the state the store serves — the committed
 // master and replicas once in a group, before that the masters taken at
 // run time with SENTINEL MONITOR (held by the store).
-func (d *Discoverer) targets() (map[string][]quorum.Addr, map[string]Master) {
-	out := map[string][]quorum.Addr{}
+func (d *Discoverer) targets() (map[string][]state.Addr, map[string]Master) {
+	out := map[string][]state.Addr{}
 	info := map[string]Master{}
 	for _, m := range d.opt.Masters {
-		out[m.Name] = append([]quorum.Addr{m.Addr}, m.Replicas...)
+		out[m.Name] = append([]state.Addr{m.Addr}, m.Replicas...)
 		info[m.Name] = m
 	}
 	for name, ms := range d.store.State().Masters {
-		list := append([]quorum.Addr{ms.Addr}, ms.Replicas...)
+		list := append([]state.Addr{ms.Addr}, ms.Replicas...)
 		if old, ok := out[name]; ok && !slices.Contains(list, old[0]) {
 			list = append(list, old[0]) // the configured one too (a new monitor may only know it)
 		}
@@ -613,7 +614,7 @@ func (d *Discoverer) forget(ctx context.Context, now time.Time) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := d.store.Propose(pctx, quorum.Command{Op: quorum.OpLeave, MonitorID: id})
+		err := d.store.Propose(pctx, state.Command{Op: state.OpLeave, MonitorID: id})
 		cancel()
 		if err != nil {
 			d.log.Warn("could not remove a monitor gone silent", "monitor", id, "silent_for", now.Sub(last).Round(time.Second), "err", err)
@@ -646,7 +647,7 @@ func (d *Discoverer) readmit(ctx context.Context, now time.Time, group string) {
 	d.mu.Unlock()
 	for _, h := range back {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := d.store.Propose(pctx, quorum.Command{Op: quorum.OpJoin, Monitor: &quorum.Monitor{ID: h.NodeID, RaftAddr: h.RaftAddr}})
+		err := d.store.Propose(pctx, state.Command{Op: state.OpJoin, Monitor: &state.Monitor{ID: h.NodeID, RaftAddr: h.RaftAddr}})
 		cancel()
 		if err != nil {
 			d.log.Warn("could not add back a monitor heard again", "monitor", h.NodeID, "err", err)
@@ -674,7 +675,7 @@ func (d *Discoverer) seedReplicas(ctx context.Context) {
 		if !ok {
 			return // the master is not committed yet: try again next period
 		}
-		var add []quorum.Addr
+		var add []state.Addr
 		for _, r := range m.Replicas {
 			if r != ms.Addr && !slices.Contains(ms.Replicas, r) {
 				add = append(add, r)
@@ -684,7 +685,7 @@ func (d *Discoverer) seedReplicas(ctx context.Context) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := d.store.Propose(pctx, quorum.Command{Op: quorum.OpReplicas, Master: m.Name, Replicas: add})
+		err := d.store.Propose(pctx, state.Command{Op: state.OpReplicas, Master: m.Name, Replicas: add})
 		cancel()
 		if err != nil {
 			d.log.Debug("known replicas not committed yet", "master", m.Name, "err", err)
@@ -698,10 +699,10 @@ func (d *Discoverer) seedReplicas(ctx context.Context) {
 		}
 	}
 	if len(unset) > 0 {
-		pairs, err := quorum.ValidateConfigSet(unset)
+		pairs, err := state.ValidateConfigSet(unset)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err = d.store.Propose(pctx, quorum.Command{Op: quorum.OpConfigSet, MonitorID: d.opt.Self.ID, Config: pairs})
+			err = d.store.Propose(pctx, state.Command{Op: state.OpConfigSet, MonitorID: d.opt.Self.ID, Config: pairs})
 			cancel()
 		}
 		if err != nil {

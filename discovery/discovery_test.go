@@ -11,6 +11,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,8 +43,8 @@ type fakeStore struct {
 	servers    map[string]string
 	leader     bool
 	bootstraps int
-	proposed   []quorum.Command
-	state      *quorum.State
+	proposed   []state.Command
+	state      *state.State
 }
 
 func (s *fakeStore) HasGroup() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.servers) > 0 }
@@ -67,18 +68,18 @@ func (s *fakeStore) Servers() (map[string]string, error) {
 	}
 	return out, nil
 }
-func (s *fakeStore) Propose(_ context.Context, c quorum.Command) error {
+func (s *fakeStore) Propose(_ context.Context, c state.Command) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.proposed = append(s.proposed, c)
 	delete(s.servers, c.MonitorID)
 	return nil
 }
-func (s *fakeStore) State() *quorum.State {
+func (s *fakeStore) State() *state.State {
 	if s.state != nil {
 		return s.state
 	}
-	return &quorum.State{Masters: map[string]*quorum.Master{}, Monitors: map[string]*quorum.Monitor{}}
+	return &state.State{Masters: map[string]*state.Master{}, Monitors: map[string]*state.Monitor{}}
 }
 
 type fakeBus struct {
@@ -123,10 +124,10 @@ func newTest(id string, expected int) (*Discoverer, *fakeStore, *fakeBus, *clock
 	clk := &clock{t: time.Unix(1000, 0)}
 	var joined []string
 	d := New(st, bus, Options{
-		Self:     quorum.Monitor{ID: id, RunID: id, RaftAddr: "r-" + id, HTTPAddr: "h-" + id, Announce: quorum.Addr{Host: "10.0.0.1", Port: 26379}},
-		Masters:  []Master{{Name: "mymaster", Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}}},
+		Self:     state.Monitor{ID: id, RunID: id, RaftAddr: "r-" + id, HTTPAddr: "h-" + id, Announce: state.Addr{Host: "10.0.0.1", Port: 26379}},
+		Masters:  []Master{{Name: "mymaster", Addr: state.Addr{Host: "10.0.0.2", Port: 6379}}},
 		Expected: expected, Period: time.Second, Now: clk.now,
-		Join: func(_ context.Context, httpAddr string, _ quorum.Monitor) error {
+		Join: func(_ context.Context, httpAddr string, _ state.Monitor) error {
 			joined = append(joined, httpAddr)
 			return nil
 		},
@@ -262,7 +263,7 @@ func TestForgetsSilentMembers(t *testing.T) {
 		t.Fatalf("proposed %v, want c and d removed", st.proposed)
 	}
 	for _, c := range st.proposed {
-		if c.Op != quorum.OpLeave || (c.MonitorID != "c" && c.MonitorID != "d") {
+		if c.Op != state.OpLeave || (c.MonitorID != "c" && c.MonitorID != "d") {
 			t.Fatalf("unexpected proposal %+v", c)
 		}
 	}
@@ -275,7 +276,7 @@ func TestForgetsSilentMembers(t *testing.T) {
 	// c comes back (its hellos announce our group): the leader adds it.
 	d.receive(hello("c", "a"))
 	d.step(ctx)
-	if len(st.proposed) != 3 || st.proposed[2].Op != quorum.OpJoin || st.proposed[2].Monitor.ID != "c" || st.proposed[2].Monitor.RaftAddr != "r-c" {
+	if len(st.proposed) != 3 || st.proposed[2].Op != state.OpJoin || st.proposed[2].Monitor.ID != "c" || st.proposed[2].Monitor.RaftAddr != "r-c" {
 		t.Fatalf("a removed monitor heard again was not added back: %+v", st.proposed)
 	}
 }
@@ -285,18 +286,18 @@ func TestForgetsSilentMembers(t *testing.T) {
 func TestSeedsKnownReplicas(t *testing.T) {
 	ctx := context.Background()
 	d, st, _, _, _ := newTest("a", 3)
-	r1, r2 := quorum.Addr{Host: "10.0.0.3", Port: 6379}, quorum.Addr{Host: "10.0.0.4", Port: 6379}
-	d.opt.Masters[0].Replicas = []quorum.Addr{r1, r2}
+	r1, r2 := state.Addr{Host: "10.0.0.3", Port: 6379}, state.Addr{Host: "10.0.0.4", Port: 6379}
+	d.opt.Masters[0].Replicas = []state.Addr{r1, r2}
 	d.step(ctx) // no group: nothing
 	if len(st.proposed) != 0 {
 		t.Fatalf("proposed without a group: %v", st.proposed)
 	}
 	st.servers = map[string]string{"a": "ra"}
-	st.state = &quorum.State{Masters: map[string]*quorum.Master{"mymaster": {Name: "mymaster",
-		Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}, Replicas: []quorum.Addr{r1}}}, Monitors: map[string]*quorum.Monitor{}}
+	st.state = &state.State{Masters: map[string]*state.Master{"mymaster": {Name: "mymaster",
+		Addr: state.Addr{Host: "10.0.0.2", Port: 6379}, Replicas: []state.Addr{r1}}}, Monitors: map[string]*state.Monitor{}}
 	d.step(ctx)
 	d.step(ctx)
-	if len(st.proposed) != 1 || st.proposed[0].Op != quorum.OpReplicas || len(st.proposed[0].Replicas) != 1 || st.proposed[0].Replicas[0] != r2 {
+	if len(st.proposed) != 1 || st.proposed[0].Op != state.OpReplicas || len(st.proposed[0].Replicas) != 1 || st.proposed[0].Replicas[0] != r2 {
 		t.Fatalf("proposed %+v, want one OpReplicas with %v", st.proposed, r2)
 	}
 }
@@ -337,13 +338,13 @@ func TestSeedsFileConfig(t *testing.T) {
 	d, st, _, _, _ := newTest("a", 3)
 	d.opt.Config = [][2]string{{"resolve-hostnames", "yes"}, {"announce-hostnames", "yes"}}
 	st.servers = map[string]string{"a": "ra"}
-	st.state = &quorum.State{Masters: map[string]*quorum.Master{"mymaster": {Name: "mymaster",
-		Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}}}, Monitors: map[string]*quorum.Monitor{},
+	st.state = &state.State{Masters: map[string]*state.Master{"mymaster": {Name: "mymaster",
+		Addr: state.Addr{Host: "10.0.0.2", Port: 6379}}}, Monitors: map[string]*state.Monitor{},
 		Config: map[string]string{"announce-hostnames": "no"}}
 	d.step(ctx)
-	var sets []quorum.Command
+	var sets []state.Command
 	for _, c := range st.proposed {
-		if c.Op == quorum.OpConfigSet {
+		if c.Op == state.OpConfigSet {
 			sets = append(sets, c)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // openSingle opens a one-voter store on dir (a fresh loopback port each
@@ -58,9 +60,9 @@ func seedStore(t *testing.T, dir string) {
 		return nil
 	})
 	for i, name := range []string{"first", "second"} {
-		spec := &Master{Name: name, Addr: Addr{Host: "127.0.0.1", Port: 6379 + i}, Quorum: 1,
+		spec := &state.Master{Name: name, Addr: state.Addr{Host: "127.0.0.1", Port: 6379 + i}, Quorum: 1,
 			DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}
-		if err := s.Propose(ctx, Command{Op: OpMonitor, Master: name, Spec: spec}); err != nil {
+		if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Master: name, Spec: spec}); err != nil {
 			t.Fatalf("monitor %s: %v", name, err)
 		}
 		if i == 0 {

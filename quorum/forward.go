@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // ProposePath is the internal HTTP path on which a leader accepts commands
@@ -42,7 +44,7 @@ func (s *Store) ProposeHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		cmd, err := DecodeCommand(body)
+		cmd, err := state.DecodeCommand(body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -120,8 +122,8 @@ func VerifyRequest(r *http.Request, secret, body []byte, now time.Time) error {
 
 // verdicts are FSM rejections that travel back to a forwarding follower as
 // the same error values.
-var verdicts = []error{ErrBadCommand, ErrUnknownOp, ErrNoSuchMaster, ErrFailoverInProg, ErrStaleAddress,
-	ErrNoSuchFailover, ErrTooSoon, ErrWrongStage, ErrInvalidMonitorID, ErrDuplicateMaster, ErrSetting, ErrMembership, ErrMergeConflict}
+var verdicts = []error{state.ErrBadCommand, state.ErrUnknownOp, state.ErrNoSuchMaster, state.ErrFailoverInProg, state.ErrStaleAddress,
+	state.ErrNoSuchFailover, state.ErrTooSoon, state.ErrWrongStage, state.ErrInvalidMonitorID, state.ErrDuplicateMaster, state.ErrSetting, ErrMembership, state.ErrMergeConflict}
 
 type indexBody struct {
 	Index uint64 `json:"index"`
@@ -145,7 +147,7 @@ func verdictOf(err error) error {
 // leader's ProposePath over c (nil: http.DefaultClient). It returns the
 // committed entry's index; FSM rejections come back as the same exported
 // error values.
-func HTTPForwarder(c *http.Client) func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
+func HTTPForwarder(c *http.Client) func(ctx context.Context, leader state.Monitor, cmd state.Command) (uint64, error) {
 	return NewHTTPForwarder(ForwardOptions{Client: c})
 }
 
@@ -163,7 +165,7 @@ type ForwardOptions struct {
 // NewHTTPForwarder is HTTPForwarder with TLS and the cluster secret. A
 // leader that refuses the proof answers 401, returned as an error wrapping
 // ErrClusterSecret.
-func NewHTTPForwarder(o ForwardOptions) func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
+func NewHTTPForwarder(o ForwardOptions) func(ctx context.Context, leader state.Monitor, cmd state.Command) (uint64, error) {
 	c := o.Client
 	if c == nil {
 		c = http.DefaultClient
@@ -172,7 +174,7 @@ func NewHTTPForwarder(o ForwardOptions) func(ctx context.Context, leader Monitor
 	if o.TLS {
 		scheme = "https://"
 	}
-	return func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
+	return func(ctx context.Context, leader state.Monitor, cmd state.Command) (uint64, error) {
 		b, err := cmd.Encode()
 		if err != nil {
 			return 0, err
@@ -208,8 +210,8 @@ func NewHTTPForwarder(o ForwardOptions) func(ctx context.Context, leader Monitor
 					if v.Error() != vb.Verdict {
 						continue
 					}
-					if v == ErrSetting {
-						return 0, &SettingError{Msg: vb.Message}
+					if v == state.ErrSetting {
+						return 0, &state.SettingError{Msg: vb.Message}
 					}
 					return 0, fmt.Errorf("%w (from leader: %s)", v, vb.Message)
 				}

@@ -12,38 +12,39 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftsentinel/raftsentinel/acl"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // fuzzSeedCommands are commands of every op, the seed corpus of
 // FuzzFSMApply (one JSON command a line; the target splits on newlines).
-func fuzzSeedCommands() []Command {
-	spec := &Master{Name: "mymaster", Addr: addr(1), Quorum: 2, DownAfter: time.Second,
+func fuzzSeedCommands() []state.Command {
+	spec := &state.Master{Name: "mymaster", Addr: addr(1), Quorum: 2, DownAfter: time.Second,
 		FailoverTimeout: 10 * time.Second, ParallelSyncs: 1}
-	return []Command{
-		{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m1", RunID: "r1"}},
-		{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m2", RunID: "r2"}},
-		{Op: OpAddMaster, Spec: spec},
-		{Op: OpMonitor, Master: "other", Spec: &Master{Name: "other", Addr: addr(7), Quorum: 1}},
-		{Op: OpReplicas, Master: "mymaster", Replicas: []Addr{addr(3), addr(2)}},
-		{Op: OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true},
-		{Op: OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addr(1), Down: true},
-		{Op: OpODown, Master: "mymaster", Addr: addr(1), Down: true, Votes: 2},
-		{Op: OpFailoverStart, Master: "mymaster", FailoverID: "f1", Addr: addr(1), To: addr(2), Term: 3},
-		{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"},
-		{Op: OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: "done"},
-		{Op: OpSet, Master: "mymaster", Options: []SetOption{{Name: "quorum", Values: []string{"1"}}}},
-		{Op: OpSet, Master: "mymaster", Options: []SetOption{{Name: "down-after-milliseconds", Values: []string{"-5"}}}},
-		{Op: OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "1.2.3.4"}, {"announce-port", "99999"}}},
-		{Op: OpReset, Names: []string{"*"}},
-		{Op: OpRemove, Master: "other"},
-		{Op: OpRemoveMonitor, MonitorID: "m2"},
-		{Op: OpSetUser, User: "app", Rules: []string{"on", "#" + strings.Repeat("ab", 32), "-@all", "+ping", "&chan*", "~*"}},
-		{Op: OpSetUser, User: "ops", Base: &acl.User{Name: "ops", On: true, Commands: []string{"+@all"}}, Rules: []string{"-sentinel|failover"}},
-		{Op: OpSetUser, User: "bad", Rules: []string{">plain"}},
-		{Op: OpDelUser, Names: []string{"app", "nosuch"}},
-		{Op: OpDelUser, Names: []string{"default"}},
-		{Op: OpJoin, Monitor: &Monitor{ID: "m3"}},
-		{Op: OpLeave, MonitorID: "m3"},
+	return []state.Command{
+		{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: "m1", RunID: "r1"}},
+		{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: "m2", RunID: "r2"}},
+		{Op: state.OpAddMaster, Spec: spec},
+		{Op: state.OpMonitor, Master: "other", Spec: &state.Master{Name: "other", Addr: addr(7), Quorum: 1}},
+		{Op: state.OpReplicas, Master: "mymaster", Replicas: []state.Addr{addr(3), addr(2)}},
+		{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true},
+		{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addr(1), Down: true},
+		{Op: state.OpODown, Master: "mymaster", Addr: addr(1), Down: true, Votes: 2},
+		{Op: state.OpFailoverStart, Master: "mymaster", FailoverID: "f1", Addr: addr(1), To: addr(2), Term: 3},
+		{Op: state.OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"},
+		{Op: state.OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: "done"},
+		{Op: state.OpSet, Master: "mymaster", Options: []state.SetOption{{Name: "quorum", Values: []string{"1"}}}},
+		{Op: state.OpSet, Master: "mymaster", Options: []state.SetOption{{Name: "down-after-milliseconds", Values: []string{"-5"}}}},
+		{Op: state.OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "1.2.3.4"}, {"announce-port", "99999"}}},
+		{Op: state.OpReset, Names: []string{"*"}},
+		{Op: state.OpRemove, Master: "other"},
+		{Op: state.OpRemoveMonitor, MonitorID: "m2"},
+		{Op: state.OpSetUser, User: "app", Rules: []string{"on", "#" + strings.Repeat("ab", 32), "-@all", "+ping", "&chan*", "~*"}},
+		{Op: state.OpSetUser, User: "ops", Base: &acl.User{Name: "ops", On: true, Commands: []string{"+@all"}}, Rules: []string{"-sentinel|failover"}},
+		{Op: state.OpSetUser, User: "bad", Rules: []string{">plain"}},
+		{Op: state.OpDelUser, Names: []string{"app", "nosuch"}},
+		{Op: state.OpDelUser, Names: []string{"default"}},
+		{Op: state.OpJoin, Monitor: &state.Monitor{ID: "m3"}},
+		{Op: state.OpLeave, MonitorID: "m3"},
 	}
 }
 
@@ -100,7 +101,7 @@ func FuzzFSMApply(f *testing.F) {
 }
 
 // sameButClock reports whether a and b are equal but for LastApplied.
-func sameButClock(a, b *State) bool {
+func sameButClock(a, b *state.State) bool {
 	x, y := a.Clone(), b.Clone()
 	x.LastApplied, y.LastApplied = time.Time{}, time.Time{}
 	return reflect.DeepEqual(x, y)
@@ -108,7 +109,7 @@ func sameButClock(a, b *State) bool {
 
 // checkStateInvariants: every master is filed under its own name and has
 // an opinion map; every monitor under its own ID.
-func checkStateInvariants(t *testing.T, s *State) {
+func checkStateInvariants(t *testing.T, s *state.State) {
 	t.Helper()
 	for name, m := range s.Masters {
 		if m == nil || m.Name != name {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Configuration changes a monitor takes before it belongs to a group.
@@ -43,16 +45,6 @@ import (
 // Until the replay has finished, State keeps serving the held state, so a
 // client never sees the master vanish in between.
 
-// holdable reports whether op is a configuration change that is held
-// before a group exists; every other op needs the group.
-func holdable(op Op) bool {
-	switch op {
-	case OpAddMaster, OpMonitor, OpSet, OpRemove, OpReset, OpConfigSet:
-		return true
-	}
-	return false
-}
-
 // HeldFile is the held changes' file in a store's data dir.
 const HeldFile = "held.json"
 
@@ -60,9 +52,9 @@ type held struct {
 	path string
 
 	mu     sync.Mutex
-	log    []Command
+	log    []state.Command
 	closed bool // the replay has started: no more changes are held
-	state  atomic.Pointer[State]
+	state  atomic.Pointer[state.State]
 }
 
 // loadHeld reads the held changes of dir (none if the file is missing) and
@@ -79,9 +71,9 @@ func loadHeld(dir string) (*held, error) {
 	if err := json.Unmarshal(b, &h.log); err != nil {
 		return nil, fmt.Errorf("quorum: %s: %w (delete it to drop the changes taken before the group formed)", h.path, err)
 	}
-	st := NewState()
+	st := state.NewState()
 	for _, c := range h.log {
-		if !holdable(c.Op) {
+		if !c.Op.IsConfig() {
 			return nil, fmt.Errorf("quorum: %s: %q cannot be held (delete the file to drop the held changes)", h.path, c.Op)
 		}
 		_, _ = applyHeld(st, c) // a change that failed was never kept
@@ -94,11 +86,11 @@ func loadHeld(dir string) (*held, error) {
 
 // view returns the held state, nil when nothing is held (or the replay
 // finished).
-func (h *held) view() *State { return h.state.Load() }
+func (h *held) view() *state.State { return h.state.Load() }
 
 // take applies cmd to the held state and persists it. handled is false
 // when the replay has started: cmd must then go to the group.
-func (h *held) take(cmd Command) (handled bool, err error) {
+func (h *held) take(cmd state.Command) (handled bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -106,14 +98,14 @@ func (h *held) take(cmd Command) (handled bool, err error) {
 	}
 	st := h.state.Load()
 	if st == nil {
-		st = NewState()
+		st = state.NewState()
 	} else {
 		st = st.Clone()
 	}
 	if _, err := applyHeld(st, cmd); err != nil {
 		return true, err
 	}
-	log := append(append([]Command(nil), h.log...), cmd)
+	log := append(append([]state.Command(nil), h.log...), cmd)
 	if err := writeFileAtomic(h.path, log); err != nil {
 		return true, err
 	}
@@ -125,11 +117,11 @@ func (h *held) take(cmd Command) (handled bool, err error) {
 // applyHeld applies a held change to the held state. SENTINEL CONFIG SET of
 // this monitor's own keys (announce-ip, announce-port) needs its member
 // record, which only the group has: the held state gets a bare one.
-func applyHeld(st *State, cmd Command) ([]Effect, error) {
-	if cmd.Op == OpConfigSet && cmd.MonitorID != "" && st.Monitors[cmd.MonitorID] == nil {
-		st.Monitors[cmd.MonitorID] = &Monitor{ID: cmd.MonitorID}
+func applyHeld(st *state.State, cmd state.Command) ([]state.Effect, error) {
+	if cmd.Op == state.OpConfigSet && cmd.MonitorID != "" && st.Monitors[cmd.MonitorID] == nil {
+		st.Monitors[cmd.MonitorID] = &state.Monitor{ID: cmd.MonitorID}
 	}
-	return apply(st, cmd, time.Now(), 0)
+	return state.Apply(st, cmd, time.Now(), 0)
 }
 
 // active reports whether there are held changes not yet replayed.
@@ -137,7 +129,7 @@ func (h *held) active() bool { return h.view() != nil }
 
 // replay closes the held log to new changes and returns what is to be
 // sent to the group, compacted as the package comment says.
-func (h *held) replay() []Command {
+func (h *held) replay() []state.Command {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
@@ -158,13 +150,13 @@ func (h *held) finish() error {
 
 // compactHeld drops every held REMOVE together with the changes before it
 // about the same master, and turns SENTINEL MONITOR into OpMerge.
-func compactHeld(log []Command) []Command {
+func compactHeld(log []state.Command) []state.Command {
 	keep := make([]bool, len(log))
 	for i := range log {
 		keep[i] = true
 	}
 	for i, c := range log {
-		if c.Op != OpRemove {
+		if c.Op != state.OpRemove {
 			continue
 		}
 		for j := 0; j <= i; j++ {
@@ -173,13 +165,13 @@ func compactHeld(log []Command) []Command {
 			}
 		}
 	}
-	var out []Command
+	var out []state.Command
 	for i, c := range log {
 		if !keep[i] {
 			continue
 		}
-		if c.Op == OpMonitor {
-			c.Op = OpMerge
+		if c.Op == state.OpMonitor {
+			c.Op = state.OpMerge
 		}
 		out = append(out, c)
 	}
@@ -188,13 +180,13 @@ func compactHeld(log []Command) []Command {
 
 // heldMaster is the master a held change is about ("" for CONFIG SET and
 // for RESET, which names several).
-func heldMaster(c Command) string {
+func heldMaster(c state.Command) string {
 	switch c.Op {
-	case OpAddMaster, OpMonitor, OpMerge:
+	case state.OpAddMaster, state.OpMonitor, state.OpMerge:
 		if c.Spec != nil {
 			return c.Spec.Name
 		}
-	case OpSet, OpRemove:
+	case state.OpSet, state.OpRemove:
 		return c.Master
 	}
 	return ""
@@ -242,7 +234,7 @@ func (s *Store) wakeHeld() {
 // file), then serves the committed state. It runs until the store closes.
 func (s *Store) replayHeld() {
 	defer s.wg.Done()
-	var pending []Command
+	var pending []state.Command
 	started := false
 	lost := map[string]bool{}
 	for {
@@ -279,7 +271,7 @@ func (s *Store) replayHeld() {
 			err := s.Propose(ctx, c)
 			cancel()
 			if errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader) || errors.Is(err, context.DeadlineExceeded) ||
-				errors.Is(err, ErrInvalidMonitorID) {
+				errors.Is(err, state.ErrInvalidMonitorID) {
 				// No group to take it now, or this monitor has not
 				// registered in it yet (CONFIG SET announce-ip): try again.
 				break
@@ -288,7 +280,7 @@ func (s *Store) replayHeld() {
 				return
 			}
 			switch {
-			case errors.Is(err, ErrMergeConflict):
+			case errors.Is(err, state.ErrMergeConflict):
 				lost[m] = true
 				s.log.Warn("a master this monitor took before the group formed lost to the group's definition; its held SETs are dropped too",
 					"master", m, "held_addr", c.Spec.Addr.String(), "held_quorum", c.Spec.Quorum, "group", err.Error())
@@ -306,7 +298,7 @@ func (s *Store) replayHeld() {
 		// of it must be on disk: a crash right after must not restart
 		// with neither.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := s.Propose(ctx, Command{Op: OpSync})
+		err := s.Propose(ctx, state.Command{Op: state.OpSync})
 		cancel()
 		if errors.Is(err, ErrClosed) {
 			return

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func openAlone(t *testing.T, id, dir string, peers bool, fwd Forwarder, log *slog.Logger) *Store {
@@ -46,14 +48,14 @@ func groupOfOne(t *testing.T, ctx context.Context) *Store {
 		}
 		return nil
 	})
-	if err := a.Propose(ctx, Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "a", HTTPAddr: "127.0.0.1:1"}}); err != nil {
+	if err := a.Propose(ctx, state.Command{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: "a", HTTPAddr: "127.0.0.1:1"}}); err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func spec(name, host string, port, q int) *Master {
-	return &Master{Name: name, Addr: Addr{Host: host, Port: port}, Quorum: q, DownAfter: 30 * time.Second,
+func spec(name, host string, port, q int) *state.Master {
+	return &state.Master{Name: name, Addr: state.Addr{Host: host, Port: port}, Quorum: q, DownAfter: 30 * time.Second,
 		FailoverTimeout: 3 * time.Minute, ParallelSyncs: 1}
 }
 
@@ -66,34 +68,34 @@ func TestHeldBeforeGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s := openAlone(t, "m1", dir, false, nil, nil)
-	if err := s.Propose(ctx, Command{Op: OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6379, 2)}); err != nil {
+	if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6379, 2)}); err != nil {
 		t.Fatalf("MONITOR before a group: %v", err)
 	}
-	if err := s.Propose(ctx, Command{Op: OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6379, 2)}); err != nil {
+	if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6379, 2)}); err != nil {
 		t.Fatalf("the same MONITOR again: %v", err)
 	}
-	if err := s.Propose(ctx, Command{Op: OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6380, 2)}); !errors.Is(err, ErrDuplicateMaster) {
+	if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6380, 2)}); !errors.Is(err, state.ErrDuplicateMaster) {
 		t.Fatalf("MONITOR of another address: %v, want ErrDuplicateMaster", err)
 	}
-	set := Command{Op: OpSet, Master: "mymaster", Options: []SetOption{{Name: "down-after-milliseconds", Values: []string{"2500"}}}}
+	set := state.Command{Op: state.OpSet, Master: "mymaster", Options: []state.SetOption{{Name: "down-after-milliseconds", Values: []string{"2500"}}}}
 	if err := s.Propose(ctx, set); err != nil {
 		t.Fatalf("SET before a group: %v", err)
 	}
-	if err := s.Propose(ctx, Command{Op: OpSet, Master: "nosuch", Options: set.Options}); !errors.Is(err, ErrNoSuchMaster) {
+	if err := s.Propose(ctx, state.Command{Op: state.OpSet, Master: "nosuch", Options: set.Options}); !errors.Is(err, state.ErrNoSuchMaster) {
 		t.Fatalf("SET of an unknown master: %v, want ErrNoSuchMaster", err)
 	}
-	if err := s.Propose(ctx, Command{Op: OpMonitor, Spec: spec("gone", "127.0.0.1", 7000, 1)}); err != nil {
+	if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("gone", "127.0.0.1", 7000, 1)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Propose(ctx, Command{Op: OpRemove, Master: "gone"}); err != nil {
+	if err := s.Propose(ctx, state.Command{Op: state.OpRemove, Master: "gone"}); err != nil {
 		t.Fatal(err)
 	}
 	short, scancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer scancel()
-	if err := s.Propose(short, Command{Op: OpOpinion, Master: "mymaster"}); err == nil {
+	if err := s.Propose(short, state.Command{Op: state.OpOpinion, Master: "mymaster"}); err == nil {
 		t.Fatal("an opinion was taken without a group")
 	}
-	check := func(st *State, what string) {
+	check := func(st *state.State, what string) {
 		t.Helper()
 		m := st.Masters["mymaster"]
 		if m == nil || m.DownAfter != 2500*time.Millisecond || m.Addr.Port != 6379 || st.Masters["gone"] != nil || len(st.Masters) != 1 {
@@ -126,10 +128,10 @@ func TestHeldBeforeGroup(t *testing.T) {
 		t.Fatalf("held file after the replay: %v", err)
 	}
 	// In a group, the same MONITOR is +OK and another address is refused.
-	if err := s.Propose(ctx, Command{Op: OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6379, 2)}); err != nil {
+	if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6379, 2)}); err != nil {
 		t.Fatalf("the same MONITOR in a group: %v", err)
 	}
-	if err := s.Propose(ctx, Command{Op: OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6380, 2)}); !errors.Is(err, ErrDuplicateMaster) {
+	if err := s.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("mymaster", "127.0.0.1", 6380, 2)}); !errors.Is(err, state.ErrDuplicateMaster) {
 		t.Fatalf("MONITOR of another address in a group: %v", err)
 	}
 }
@@ -144,33 +146,35 @@ func TestHeldMergeIntoGroup(t *testing.T) {
 	defer cancel()
 	a := groupOfOne(t, ctx)
 	defer a.Close()
-	for _, c := range []Command{
-		{Op: OpMonitor, Spec: spec("conflict", "127.0.0.1", 7001, 2)},
-		{Op: OpMonitor, Spec: spec("same", "127.0.0.1", 7002, 2)},
+	for _, c := range []state.Command{
+		{Op: state.OpMonitor, Spec: spec("conflict", "127.0.0.1", 7001, 2)},
+		{Op: state.OpMonitor, Spec: spec("same", "127.0.0.1", 7002, 2)},
 	} {
 		if err := a.Propose(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	logs := &syncWriter{w: &bytes.Buffer{}}
-	toA := func(ctx context.Context, _ Monitor, cmd Command) (uint64, error) { return a.propose(ctx, cmd) }
+	toA := func(ctx context.Context, _ state.Monitor, cmd state.Command) (uint64, error) {
+		return a.propose(ctx, cmd)
+	}
 	b := openAlone(t, "b", t.TempDir(), false, toA, slog.New(slog.NewTextHandler(logs, nil)))
 	defer b.Close()
-	downAfter := func(name, ms string) Command {
-		return Command{Op: OpSet, Master: name, Options: []SetOption{{Name: "down-after-milliseconds", Values: []string{ms}}}}
+	downAfter := func(name, ms string) state.Command {
+		return state.Command{Op: state.OpSet, Master: name, Options: []state.SetOption{{Name: "down-after-milliseconds", Values: []string{ms}}}}
 	}
-	for _, c := range []Command{
-		{Op: OpMonitor, Spec: spec("conflict", "127.0.0.1", 8001, 2)},
+	for _, c := range []state.Command{
+		{Op: state.OpMonitor, Spec: spec("conflict", "127.0.0.1", 8001, 2)},
 		downAfter("conflict", "1111"),
-		{Op: OpMonitor, Spec: spec("same", "127.0.0.1", 7002, 2)},
-		{Op: OpMonitor, Spec: spec("new", "127.0.0.1", 7003, 3)},
+		{Op: state.OpMonitor, Spec: spec("same", "127.0.0.1", 7002, 2)},
+		{Op: state.OpMonitor, Spec: spec("new", "127.0.0.1", 7003, 3)},
 		downAfter("new", "2222"),
 	} {
 		if err := b.Propose(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.join(ctx, &Monitor{ID: "b", RaftAddr: b.RaftAddr()}); err != nil {
+	if _, err := a.join(ctx, &state.Monitor{ID: "b", RaftAddr: b.RaftAddr()}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, func() error {
@@ -202,17 +206,17 @@ func TestHeldMergeIntoGroup(t *testing.T) {
 }
 
 func TestCompactHeld(t *testing.T) {
-	log := []Command{
-		{Op: OpMonitor, Spec: spec("x", "h", 1, 1)},
-		{Op: OpSet, Master: "x"},
-		{Op: OpMonitor, Spec: spec("y", "h", 2, 1)},
-		{Op: OpRemove, Master: "x"},
-		{Op: OpConfigSet, Config: [][2]string{{"resolve-hostnames", "yes"}}},
-		{Op: OpMonitor, Spec: spec("x", "h", 3, 1)},
+	log := []state.Command{
+		{Op: state.OpMonitor, Spec: spec("x", "h", 1, 1)},
+		{Op: state.OpSet, Master: "x"},
+		{Op: state.OpMonitor, Spec: spec("y", "h", 2, 1)},
+		{Op: state.OpRemove, Master: "x"},
+		{Op: state.OpConfigSet, Config: [][2]string{{"resolve-hostnames", "yes"}}},
+		{Op: state.OpMonitor, Spec: spec("x", "h", 3, 1)},
 	}
 	got := compactHeld(log)
-	if len(got) != 3 || got[0].Op != OpMerge || got[0].Spec.Name != "y" || got[1].Op != OpConfigSet ||
-		got[2].Op != OpMerge || got[2].Spec.Addr.Port != 3 {
+	if len(got) != 3 || got[0].Op != state.OpMerge || got[0].Spec.Name != "y" || got[1].Op != state.OpConfigSet ||
+		got[2].Op != state.OpMerge || got[2].Spec.Addr.Port != 3 {
 		t.Fatalf("compactHeld: %+v", got)
 	}
 }
@@ -247,7 +251,7 @@ func TestRestartServesLastKnownState(t *testing.T) {
 		nodes := startGroup(t, dirs, nil)
 		f := follower(nodes)
 		fdir, fid = f.dir, f.id
-		if err := f.store.Propose(ctx, Command{Op: OpMonitor, Spec: spec("late", "127.0.0.1", 7100, 2)}); err != nil {
+		if err := f.store.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("late", "127.0.0.1", 7100, 2)}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 5*time.Second, func() error {
@@ -292,13 +296,15 @@ func TestHeldAllRefusedStillCatchesUp(t *testing.T) {
 		}
 	}
 	for i := range 50 { // a log long enough to take a while to reach b
-		must(a.Propose(ctx, Command{Op: OpMonitor, Spec: spec(fmt.Sprintf("m%02d", i), "127.0.0.1", 7000+i, 1)}))
+		must(a.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec(fmt.Sprintf("m%02d", i), "127.0.0.1", 7000+i, 1)}))
 	}
-	toA := func(ctx context.Context, _ Monitor, cmd Command) (uint64, error) { return a.propose(ctx, cmd) }
+	toA := func(ctx context.Context, _ state.Monitor, cmd state.Command) (uint64, error) {
+		return a.propose(ctx, cmd)
+	}
 	b := openAlone(t, "b", t.TempDir(), false, toA, nil)
 	defer b.Close()
-	must(b.Propose(ctx, Command{Op: OpMonitor, Spec: spec("m49", "127.0.0.1", 9999, 1)}))
-	if _, err := a.join(ctx, &Monitor{ID: "b", RaftAddr: b.RaftAddr()}); err != nil {
+	must(b.Propose(ctx, state.Command{Op: state.OpMonitor, Spec: spec("m49", "127.0.0.1", 9999, 1)}))
+	if _, err := a.join(ctx, &state.Monitor{ID: "b", RaftAddr: b.RaftAddr()}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, func() error {
@@ -322,7 +328,7 @@ func TestHeldConfigSetOwnAnnounce(t *testing.T) {
 	defer cancel()
 	s := openAlone(t, "m1", t.TempDir(), false, nil, nil)
 	defer s.Close()
-	set := Command{Op: OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "192.0.2.7"}}}
+	set := state.Command{Op: state.OpConfigSet, MonitorID: "m1", Config: [][2]string{{"announce-ip", "192.0.2.7"}}}
 	if err := s.Propose(ctx, set); err != nil {
 		t.Fatalf("CONFIG SET announce-ip before a group: %v", err)
 	}
@@ -342,7 +348,7 @@ func TestHeldConfigSetOwnAnnounce(t *testing.T) {
 	if !s.Held() || s.State().Monitors["m1"].AnnounceIP != "192.0.2.7" {
 		t.Fatal("the held change was dropped before this monitor registered")
 	}
-	if err := s.Propose(ctx, Command{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m1", RunID: "r1"}}); err != nil {
+	if err := s.Propose(ctx, state.Command{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: "m1", RunID: "r1"}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() error {

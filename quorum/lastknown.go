@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // The last committed state this monitor knew, kept across restarts.
@@ -40,7 +42,7 @@ type lastKnown struct {
 // preview is a last known state served until the FSM catches up.
 type preview struct {
 	index uint64
-	state *State
+	state *state.State
 }
 
 // loadLastKnown reads dir's last known state; nil (no error) when there is
@@ -58,7 +60,7 @@ func loadLastKnown(dir string) (*preview, error) {
 	if err := json.Unmarshal(b, &lk); err != nil {
 		return nil, fmt.Errorf("quorum: %s: %w (delete it: the state then comes from Raft alone)", p, err)
 	}
-	st, err := decodeState(bytes.NewReader(lk.State))
+	st, err := state.Decode(bytes.NewReader(lk.State))
 	if err != nil {
 		return nil, fmt.Errorf("quorum: %s: %w (delete it: the state then comes from Raft alone)", p, err)
 	}

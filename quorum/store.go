@@ -18,6 +18,16 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/raftsentinel/raftsentinel/state"
+)
+
+// Errors of the Store (the FSM's own are state's).
+var (
+	ErrNotLeader  = errors.New("quorum: not the raft leader")
+	ErrNoLeader   = errors.New("quorum: no known raft leader")
+	ErrClosed     = errors.New("quorum: store closed")
+	ErrMembership = errors.New("quorum: membership change refused")
 )
 
 // Peer is one initial voter.
@@ -52,7 +62,7 @@ type Options struct {
 	// Forward sends a command to the leader whose monitor record is given,
 	// for Propose on a follower. Nil: Propose on a follower fails with
 	// ErrNotLeader.
-	Forward func(ctx context.Context, leader Monitor, cmd Command) (index uint64, err error)
+	Forward func(ctx context.Context, leader state.Monitor, cmd state.Command) (index uint64, err error)
 
 	// Security protects the raft transport (TLS, cluster secret) and the
 	// forwarded-proposal handler (cluster secret). Zero: plain TCP.
@@ -104,9 +114,9 @@ type Store struct {
 	leader chan struct{} // signalled (coalesced) on leadership changes
 
 	effMu   sync.Mutex
-	effQ    []Effect
+	effQ    []state.Effect
 	effWake chan struct{}
-	effOut  chan Effect
+	effOut  chan state.Effect
 
 	refusedRaft atomic.Int64 // inbound raft connections that failed TLS or the secret
 	refusedHTTP atomic.Int64 // forwarded proposals without a valid secret proof
@@ -152,7 +162,7 @@ func Open(opt Options) (*Store, error) {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
-		effWake: make(chan struct{}, 1), effOut: make(chan Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1), saveNow: make(chan struct{}, 1)}
+		effWake: make(chan struct{}, 1), effOut: make(chan state.Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1), saveNow: make(chan struct{}, 1)}
 	s.fsm = NewFSM(s.enqueueEffects)
 	s.fsm.configApplied = func() {
 		select {
@@ -283,7 +293,7 @@ func (s *Store) ID() string { return s.opt.ID }
 // belongs to a group, and until the changes it took then are committed,
 // the held state (held.go); after a restart, until the FSM has caught up,
 // the last committed state it knew before (lastknown.go).
-func (s *Store) State() *State {
+func (s *Store) State() *state.State {
 	if st := s.held.view(); st != nil {
 		return st
 	}
@@ -312,7 +322,7 @@ func (s *Store) Loading() bool {
 
 // View runs fn with read access to the live local state. fn must not retain
 // the pointer or call back into the store.
-func (s *Store) View(fn func(*State)) { s.fsm.view(fn) }
+func (s *Store) View(fn func(*state.State)) { s.fsm.view(fn) }
 
 // IsLeader reports whether this node is the raft leader now.
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
@@ -332,7 +342,7 @@ func (s *Store) LeaderChanges() <-chan struct{} { return s.leader }
 
 // Effects returns the channel on which every applied entry's effects arrive,
 // in log order. Read it continuously; it is closed by Close.
-func (s *Store) Effects() <-chan Effect { return s.effOut }
+func (s *Store) Effects() <-chan state.Effect { return s.effOut }
 
 // Barrier blocks until every entry committed before the call is applied
 // locally. Only the leader may call it.
@@ -343,18 +353,18 @@ func (s *Store) Barrier(ctx context.Context) error {
 // Apply commits cmd through this node, which must be the leader, and returns
 // the FSM's verdict. A commit proves this node was leader when it was
 // appended.
-func (s *Store) Apply(ctx context.Context, cmd Command) error {
+func (s *Store) Apply(ctx context.Context, cmd state.Command) error {
 	_, err := s.apply(ctx, cmd)
 	return err
 }
 
-func (s *Store) apply(ctx context.Context, cmd Command) (uint64, error) {
+func (s *Store) apply(ctx context.Context, cmd state.Command) (uint64, error) {
 	switch cmd.Op {
-	case OpJoin:
+	case state.OpJoin:
 		return s.join(ctx, cmd.Monitor)
-	case OpLeave:
+	case state.OpLeave:
 		return s.leave(ctx, cmd.MonitorID)
-	case OpRegisterMonitor:
+	case state.OpRegisterMonitor:
 		// Only Raft members may register: a monitor removed with leave
 		// (and still running) must not come back into the state.
 		if cmd.Monitor != nil {
@@ -402,9 +412,9 @@ func (s *Store) announceCommit() {
 }
 
 // join adds m (ID, RaftAddr) as a voter. Idempotent.
-func (s *Store) join(ctx context.Context, m *Monitor) (uint64, error) {
+func (s *Store) join(ctx context.Context, m *state.Monitor) (uint64, error) {
 	if m == nil || m.ID == "" || m.RaftAddr == "" {
-		return 0, fmt.Errorf("%w: join needs an id and a raft address", ErrBadCommand)
+		return 0, fmt.Errorf("%w: join needs an id and a raft address", state.ErrBadCommand)
 	}
 	f := s.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.RaftAddr), 0, s.timeout(ctx))
 	if err := s.wait(ctx, f); err != nil {
@@ -446,7 +456,7 @@ func (s *Store) leave(ctx context.Context, id string) (uint64, error) {
 		// (sentinel's prune of monitors no longer in the configuration).
 		return f.Index(), nil
 	}
-	return s.apply(ctx, Command{Op: OpRemoveMonitor, MonitorID: id})
+	return s.apply(ctx, state.Command{Op: state.OpRemoveMonitor, MonitorID: id})
 }
 
 // removedSelf reports whether err, returned while this node removed id, only
@@ -478,8 +488,8 @@ func (s *Store) removedSelf(id string, err error) bool {
 // entry is applied locally, so a read that follows sees the change. While
 // no leader is known (an election), it retries until ctx is done and then
 // returns ErrNoLeader or ErrNotLeader.
-func (s *Store) Propose(ctx context.Context, cmd Command) error {
-	if holdable(cmd.Op) && !s.HasGroup() {
+func (s *Store) Propose(ctx context.Context, cmd state.Command) error {
+	if cmd.Op.IsConfig() && !s.HasGroup() {
 		if handled, err := s.held.take(cmd); handled {
 			if err == nil {
 				s.wakeHeld()
@@ -491,7 +501,7 @@ func (s *Store) Propose(ctx context.Context, cmd Command) error {
 	return err
 }
 
-func (s *Store) propose(ctx context.Context, cmd Command) (uint64, error) {
+func (s *Store) propose(ctx context.Context, cmd state.Command) (uint64, error) {
 	for {
 		index, err := s.proposeOnce(ctx, cmd)
 		if err == nil || !(errors.Is(err, ErrNoLeader) || errors.Is(err, ErrNotLeader)) {
@@ -510,7 +520,7 @@ func (s *Store) propose(ctx context.Context, cmd Command) (uint64, error) {
 	}
 }
 
-func (s *Store) proposeOnce(ctx context.Context, cmd Command) (uint64, error) {
+func (s *Store) proposeOnce(ctx context.Context, cmd state.Command) (uint64, error) {
 	if s.IsLeader() {
 		return s.apply(ctx, cmd)
 	}
@@ -521,8 +531,8 @@ func (s *Store) proposeOnce(ctx context.Context, cmd Command) (uint64, error) {
 	if s.opt.Forward == nil {
 		return 0, ErrNotLeader
 	}
-	var leader *Monitor
-	s.View(func(st *State) {
+	var leader *state.Monitor
+	s.View(func(st *state.State) {
 		if m, ok := st.Monitors[id]; ok {
 			c := *m
 			leader = &c
@@ -682,7 +692,7 @@ func (s *Store) watchLeader() {
 	}
 }
 
-func (s *Store) enqueueEffects(e []Effect) {
+func (s *Store) enqueueEffects(e []state.Effect) {
 	s.effMu.Lock()
 	s.effQ = append(s.effQ, e...)
 	s.effMu.Unlock()

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
 	"go.uber.org/goleak"
+
+	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -45,7 +47,7 @@ type groupNet struct {
 }
 
 // Forwarder is the type of Options.Forward.
-type Forwarder = func(ctx context.Context, leader Monitor, cmd Command) (uint64, error)
+type Forwarder = func(ctx context.Context, leader state.Monitor, cmd state.Command) (uint64, error)
 
 // startGroupWith is startGroup with TLS and a cluster secret.
 func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet) []*node {
@@ -112,11 +114,11 @@ func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet
 	// follower can only forward once the leader has registered itself.
 	errc := make(chan error, n)
 	for _, nd := range nodes {
-		m := &Monitor{ID: nd.id, RunID: "run-" + nd.id, RaftAddr: nd.store.RaftAddr(), HTTPAddr: nd.http.Listener.Addr().String()}
+		m := &state.Monitor{ID: nd.id, RunID: "run-" + nd.id, RaftAddr: nd.store.RaftAddr(), HTTPAddr: nd.http.Listener.Addr().String()}
 		go func() {
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				err := nd.store.Propose(context.Background(), Command{Op: OpRegisterMonitor, Monitor: m})
+				err := nd.store.Propose(context.Background(), state.Command{Op: state.OpRegisterMonitor, Monitor: m})
 				if err == nil || time.Now().After(deadline) {
 					errc <- err
 					return
@@ -135,7 +137,7 @@ func startGroupWith(t *testing.T, dirs []string, raftAddrs []string, gn groupNet
 
 func drainEffects(nodes []*node) {
 	for _, nd := range nodes {
-		go func(ch <-chan Effect) {
+		go func(ch <-chan state.Effect) {
 			for range ch {
 			}
 		}(nd.store.Effects())
@@ -177,8 +179,8 @@ func TestGroupForwardingAndRestart(t *testing.T) {
 			raftAddrs = append(raftAddrs, nd.store.RaftAddr())
 		}
 		f := follower(nodes)
-		spec := &Master{Name: "mymaster", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
-		if err := f.store.Propose(ctx, Command{Op: OpAddMaster, Spec: spec}); err != nil {
+		spec := &state.Master{Name: "mymaster", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
+		if err := f.store.Propose(ctx, state.Command{Op: state.OpAddMaster, Spec: spec}); err != nil {
 			t.Fatal(err)
 		}
 		// Read-your-writes: once Propose returns on a follower, the
@@ -187,14 +189,14 @@ func TestGroupForwardingAndRestart(t *testing.T) {
 			t.Fatal("follower's state lacks the change it just proposed")
 		}
 		// The FSM's verdict travels back through forwarding as the same error value.
-		err := f.store.Propose(ctx, Command{Op: OpFailoverPromoted, Master: "nope", FailoverID: "x"})
-		if !errors.Is(err, ErrNoSuchMaster) {
+		err := f.store.Propose(ctx, state.Command{Op: state.OpFailoverPromoted, Master: "nope", FailoverID: "x"})
+		if !errors.Is(err, state.ErrNoSuchMaster) {
 			t.Fatalf("forwarded rejection: %v", err)
 		}
-		if err := f.store.Propose(ctx, Command{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"}); err != nil {
+		if err := f.store.Propose(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.store.Propose(ctx, Command{Op: OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}); err != nil {
+		if err := f.store.Propose(ctx, state.Command{Op: state.OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, nd := range nodes {
@@ -221,7 +223,7 @@ func TestGroupForwardingAndRestart(t *testing.T) {
 	for _, nd := range nodes {
 		eventually(t, 5*time.Second, func() error {
 			m, ok := nd.store.State().Masters["mymaster"]
-			if !ok || m.Addr != addr(2) || m.ConfigEpoch != 1 || m.Failover.Stage != StagePromoted {
+			if !ok || m.Addr != addr(2) || m.ConfigEpoch != 1 || m.Failover.Stage != state.StagePromoted {
 				return fmt.Errorf("%s: state after restart: %+v", nd.id, m)
 			}
 			return nil
@@ -245,8 +247,8 @@ func TestFollowersLearnCommitsAtOnce(t *testing.T) {
 	if leader == nil {
 		t.Fatal("no leader after startGroup")
 	}
-	spec := &Master{Name: "fast", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
-	if err := leader.store.Propose(ctx, Command{Op: OpAddMaster, Spec: spec}); err != nil {
+	spec := &state.Master{Name: "fast", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
+	if err := leader.store.Propose(ctx, state.Command{Op: state.OpAddMaster, Spec: spec}); err != nil {
 		t.Fatal(err)
 	}
 	for _, nd := range nodes {
@@ -259,7 +261,7 @@ func TestFollowersLearnCommitsAtOnce(t *testing.T) {
 	}
 	f := follower(nodes)
 	start := time.Now()
-	if err := f.store.Propose(ctx, Command{Op: OpRemove, Master: "fast"}); err != nil {
+	if err := f.store.Propose(ctx, state.Command{Op: state.OpRemove, Master: "fast"}); err != nil {
 		t.Fatalf("forwarded propose: %v (after %v)", err, time.Since(start))
 	}
 	if _, ok := f.store.State().Masters["fast"]; ok {
@@ -325,7 +327,7 @@ func TestLeaderLeavesItself(t *testing.T) {
 		if lead == nil {
 			t.Fatalf("round %d: no leader after start", round)
 		}
-		if err := lead.store.Apply(ctx, Command{Op: OpLeave, MonitorID: lead.id}); err != nil {
+		if err := lead.store.Apply(ctx, state.Command{Op: state.OpLeave, MonitorID: lead.id}); err != nil {
 			t.Fatalf("round %d: leader %s leaving itself: %v", round, lead.id, err)
 		}
 		for _, nd := range nodes {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/testing/testcerts"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // secureNet returns a groupNet with mutual TLS (certificates from a CA made
@@ -43,8 +44,8 @@ func TestSecureGroupCommits(t *testing.T) {
 	gn, _ := secureNet(t, "s3cret")
 	nodes := startGroupWith(t, []string{t.TempDir(), t.TempDir(), t.TempDir()}, nil, gn)
 	f := follower(nodes)
-	spec := &Master{Name: "mymaster", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
-	if err := f.store.Propose(context.Background(), Command{Op: OpAddMaster, Spec: spec}); err != nil {
+	spec := &state.Master{Name: "mymaster", Addr: addr(1), Quorum: 2, FailoverTimeout: time.Minute}
+	if err := f.store.Propose(context.Background(), state.Command{Op: state.OpAddMaster, Spec: spec}); err != nil {
 		t.Fatal(err)
 	}
 	for _, nd := range nodes {
@@ -72,18 +73,18 @@ func TestWrongSecretIsShutOut(t *testing.T) {
 		leader = nodes[0]
 	}
 	before := leader.store.State()
-	target := Monitor{ID: leader.id, HTTPAddr: leader.http.Listener.Addr().String()}
+	target := state.Monitor{ID: leader.id, HTTPAddr: leader.http.Listener.Addr().String()}
 	tr := &http.Transport{TLSClientConfig: gn.clientTLS}
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, secret := range []string{"wrong", ""} {
 		fwd := NewHTTPForwarder(ForwardOptions{Client: &http.Client{Transport: tr}, TLS: true, Secret: []byte(secret)})
-		_, err := fwd(ctx, target, Command{Op: OpAddMaster, Spec: &Master{Name: "evil", Addr: addr(9), Quorum: 1, FailoverTimeout: time.Minute}})
+		_, err := fwd(ctx, target, state.Command{Op: state.OpAddMaster, Spec: &state.Master{Name: "evil", Addr: addr(9), Quorum: 1, FailoverTimeout: time.Minute}})
 		if !errors.Is(err, ErrClusterSecret) {
 			t.Fatalf("proposal with secret %q: %v, want ErrClusterSecret", secret, err)
 		}
-		_, err = fwd(ctx, target, Command{Op: OpJoin, Monitor: &Monitor{ID: "intruder", RaftAddr: "127.0.0.1:1"}})
+		_, err = fwd(ctx, target, state.Command{Op: state.OpJoin, Monitor: &state.Monitor{ID: "intruder", RaftAddr: "127.0.0.1:1"}})
 		if !errors.Is(err, ErrClusterSecret) {
 			t.Fatalf("join with secret %q: %v, want ErrClusterSecret", secret, err)
 		}
@@ -244,8 +245,8 @@ func TestSecretOnlyRawClientGetsNothing(t *testing.T) {
 	}
 	// The group itself works.
 	f := follower(nodes)
-	if err := f.store.Propose(context.Background(), Command{Op: OpAddMaster,
-		Spec: &Master{Name: "m", Addr: addr(1), Quorum: 1, FailoverTimeout: time.Minute}}); err != nil {
+	if err := f.store.Propose(context.Background(), state.Command{Op: state.OpAddMaster,
+		Spec: &state.Master{Name: "m", Addr: addr(1), Quorum: 1, FailoverTimeout: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -257,7 +258,7 @@ func TestProposeRetriesUndeliveredForward(t *testing.T) {
 	var refusals atomic.Int64
 	refusals.Store(5)
 	gn := groupNet{wrap: func(inner Forwarder) Forwarder {
-		return func(ctx context.Context, leader Monitor, cmd Command) (uint64, error) {
+		return func(ctx context.Context, leader state.Monitor, cmd state.Command) (uint64, error) {
 			if refusals.Add(-1) >= 0 {
 				return 0, &url.Error{Op: "Post", URL: "http://" + leader.HTTPAddr,
 					Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
@@ -270,7 +271,7 @@ func TestProposeRetriesUndeliveredForward(t *testing.T) {
 	refusals.Store(5)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := f.store.Propose(ctx, Command{Op: OpAddMaster, Spec: &Master{Name: "m", Addr: addr(1), Quorum: 1, FailoverTimeout: time.Minute}}); err != nil {
+	if err := f.store.Propose(ctx, state.Command{Op: state.OpAddMaster, Spec: &state.Master{Name: "m", Addr: addr(1), Quorum: 1, FailoverTimeout: time.Minute}}); err != nil {
 		t.Fatalf("Propose after refused connections: %v", err)
 	}
 	if _, ok := f.store.State().Masters["m"]; !ok {
@@ -280,7 +281,7 @@ func TestProposeRetriesUndeliveredForward(t *testing.T) {
 	refusals.Store(1 << 30)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	err := f.store.Propose(ctx2, Command{Op: OpAddMaster, Spec: &Master{Name: "n", Addr: addr(2), Quorum: 1, FailoverTimeout: time.Minute}})
+	err := f.store.Propose(ctx2, state.Command{Op: state.OpAddMaster, Spec: &state.Master{Name: "n", Addr: addr(2), Quorum: 1, FailoverTimeout: time.Minute}})
 	if !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("unreachable leader: %v, want ErrNoLeader naming it unreachable", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/raftsentinel/raftsentinel/acl"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // TestFSMUsers: ACL SETUSER / DELUSER entries build the run-time users
@@ -16,17 +17,17 @@ import (
 // tombstones, and survive a snapshot and restore.
 func TestFSMUsers(t *testing.T) {
 	f := NewFSM(nil)
-	var got []Effect
+	var got []state.Effect
 	hash := acl.HashPassword([]byte("s3cret"))
 	base := &acl.User{Name: "ops", On: true, Passwords: []string{acl.HashPassword([]byte("file"))}, AllChannels: true, Commands: []string{"+@all"}}
 	runSteps(t, f, &got, []step{
-		{cmd: Command{Op: OpSetUser, User: "app", Rules: []string{"on", "#" + hash, "-@all", "+ping"}}},
-		{cmd: Command{Op: OpSetUser, User: "app", Rules: []string{"+role", "!" + strings.Repeat("0", 64)}}, wantErr: acl.ErrInvalid},
-		{cmd: Command{Op: OpSetUser, User: "app", Rules: []string{">plain"}}, wantErr: acl.ErrInvalid},
-		{cmd: Command{Op: OpSetUser, User: "ops", Base: base, Rules: []string{"-sentinel|failover"}}},
-		{cmd: Command{Op: OpSetUser, User: "bad name"}, wantErr: ErrBadCommand},
-		{cmd: Command{Op: OpDelUser, Names: []string{"default", "app"}}, wantErr: ErrDefaultUser},
-		{cmd: Command{Op: OpDelUser, Names: []string{"ops", "fileonly"}}},
+		{cmd: state.Command{Op: state.OpSetUser, User: "app", Rules: []string{"on", "#" + hash, "-@all", "+ping"}}},
+		{cmd: state.Command{Op: state.OpSetUser, User: "app", Rules: []string{"+role", "!" + strings.Repeat("0", 64)}}, wantErr: acl.ErrInvalid},
+		{cmd: state.Command{Op: state.OpSetUser, User: "app", Rules: []string{">plain"}}, wantErr: acl.ErrInvalid},
+		{cmd: state.Command{Op: state.OpSetUser, User: "ops", Base: base, Rules: []string{"-sentinel|failover"}}},
+		{cmd: state.Command{Op: state.OpSetUser, User: "bad name"}, wantErr: state.ErrBadCommand},
+		{cmd: state.Command{Op: state.OpDelUser, Names: []string{"default", "app"}}, wantErr: state.ErrDefaultUser},
+		{cmd: state.Command{Op: state.OpDelUser, Names: []string{"ops", "fileonly"}}},
 	})
 	st := f.State()
 	app := st.Users["app"]
@@ -54,7 +55,7 @@ func TestFSMUsers(t *testing.T) {
 		t.Fatalf("restored users %+v deleted %v", r.Users, r.DeletedUsers)
 	}
 	// SETUSER brings a deleted name back (from scratch, not from the base).
-	res := g.Apply(logOf(t, Command{Op: OpSetUser, User: "ops", Base: base, Rules: []string{"on"}}, t0, 99))
+	res := g.Apply(logOf(t, state.Command{Op: state.OpSetUser, User: "ops", Base: base, Rules: []string{"on"}}, t0, 99))
 	if err, _ := res.(error); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestFSMUsers(t *testing.T) {
 		t.Fatalf("ops not back: %+v", g.State())
 	}
 	bad := []byte(`{"users":{"x":{"name":"x","passwords":["nothex"]}}}`)
-	if err := NewFSM(nil).Restore(io.NopCloser(bytes.NewReader(bad))); !errors.Is(err, ErrBadSnapshot) {
+	if err := NewFSM(nil).Restore(io.NopCloser(bytes.NewReader(bad))); !errors.Is(err, state.ErrBadSnapshot) {
 		t.Fatalf("restore of a user with a clear-text password: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // proposeTimeout bounds how long a state-changing command waits for its
@@ -20,21 +21,21 @@ const proposeTimeout = 5 * time.Second
 
 // propose commits cmd and writes the reply: ok on success, otherwise an
 // error whose text is Redis' where one exists.
-func (h *handler) propose(c *resp.Conn, cmd quorum.Command, ok func()) {
+func (h *handler) propose(c *resp.Conn, cmd state.Command, ok func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
 	defer cancel()
 	err := h.b.Propose(ctx, cmd)
-	var se *quorum.SettingError
+	var se *state.SettingError
 	switch {
 	case err == nil:
 		ok()
 	case errors.As(err, &se):
 		c.WriteError("ERR " + se.Msg)
-	case errors.Is(err, quorum.ErrNoSuchMaster):
+	case errors.Is(err, state.ErrNoSuchMaster):
 		c.WriteError("ERR No such master with that name")
-	case errors.Is(err, quorum.ErrDuplicateMaster):
+	case errors.Is(err, state.ErrDuplicateMaster):
 		c.WriteError("ERR Duplicate master name.")
-	case errors.Is(err, quorum.ErrFailoverInProg):
+	case errors.Is(err, state.ErrFailoverInProg):
 		c.WriteError("INPROG Failover already in progress")
 	case errors.Is(err, quorum.ErrNoLeader), errors.Is(err, quorum.ErrNotLeader), errors.Is(err, context.DeadlineExceeded):
 		c.WriteError("NOQUORUM the monitor group has no leader reachable from this monitor; the change was not committed")
@@ -104,8 +105,8 @@ func (h *handler) sentinelMonitor(c *resp.Conn, args [][]byte) {
 	if d := timerValue(ts, TimerDefaultFailoverTimeout); d > 0 {
 		spec.FailoverTimeout = d
 	}
-	spec.Name, spec.Addr, spec.Quorum = name, quorum.Addr{Host: host, Port: int(port)}, int(quorumN)
-	h.propose(c, quorum.Command{Op: quorum.OpMonitor, Spec: &spec}, h.writeSaved(c))
+	spec.Name, spec.Addr, spec.Quorum = name, state.Addr{Host: host, Port: int(port)}, int(quorumN)
+	h.propose(c, state.Command{Op: state.OpMonitor, Spec: &spec}, h.writeSaved(c))
 }
 
 // sentinelRemove: SENTINEL REMOVE <name>.
@@ -113,7 +114,7 @@ func (h *handler) sentinelRemove(c *resp.Conn, args [][]byte) {
 	if h.masterOrError(c, h.b.State(), args[2]) == nil {
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpRemove, Master: string(args[2])}, h.writeSaved(c))
+	h.propose(c, state.Command{Op: state.OpRemove, Master: string(args[2])}, h.writeSaved(c))
 }
 
 // sentinelSet: SENTINEL SET <name> <option> <value> [...]. Unlike Redis,
@@ -128,11 +129,11 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 	for _, a := range args[3:] {
 		rest = append(rest, string(a))
 	}
-	opts, err := quorum.ParseSetArgs(rest)
+	opts, err := state.ParseSetArgs(rest)
 	// Script paths are this monitor's own (HandlerOptions.CheckScript and
 	// SetScript): they are checked here, never committed, and kept once
 	// the rest is.
-	var shared, own []quorum.SetOption
+	var shared, own []state.SetOption
 	for _, o := range opts {
 		if isScriptOption(o.Name) && h.opt.SetScript != nil {
 			own = append(own, o)
@@ -143,7 +144,7 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 	if err == nil {
 		trial := *m
 		for _, o := range shared {
-			if err = quorum.ApplySetOption(&trial, o); err != nil {
+			if err = state.ApplySetOption(&trial, o); err != nil {
 				break
 			}
 		}
@@ -170,7 +171,7 @@ func (h *handler) sentinelSet(c *resp.Conn, args [][]byte) {
 		setOwn()
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpSet, Master: m.Name, Options: shared}, setOwn)
+	h.propose(c, state.Command{Op: state.OpSet, Master: m.Name, Options: shared}, setOwn)
 }
 
 // isScriptOption reports whether a SENTINEL SET option is a script path.
@@ -191,7 +192,7 @@ func (h *handler) sentinelReset(c *resp.Conn, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpReset, Names: names}, func() { c.WriteInt(int64(len(names))) })
+	h.propose(c, state.Command{Op: state.OpReset, Names: names}, func() { c.WriteInt(int64(len(names))) })
 }
 
 // sentinelConfig: SENTINEL CONFIG GET <pattern> [...] | SET <key> <value> [...].
@@ -204,7 +205,7 @@ func (h *handler) sentinelConfig(c *resp.Conn, args [][]byte) {
 		var pairs [][2]string
 		seen := map[string]bool{}
 		for _, pat := range args[3:] {
-			for _, k := range quorum.ConfigKeys {
+			for _, k := range state.ConfigKeys {
 				if !seen[k] && resp.Match(strings.ToLower(string(pat)), k) {
 					seen[k] = true
 					pairs = append(pairs, [2]string{k, st.ConfigValue(self, k)})
@@ -221,12 +222,12 @@ func (h *handler) sentinelConfig(c *resp.Conn, args [][]byte) {
 		for _, a := range args[3:] {
 			rest = append(rest, string(a))
 		}
-		pairs, err := quorum.ValidateConfigSet(rest)
+		pairs, err := state.ValidateConfigSet(rest)
 		if err != nil {
 			c.WriteError("ERR " + err.Error())
 			return
 		}
-		h.propose(c, quorum.Command{Op: quorum.OpConfigSet, MonitorID: h.b.Self().ID, Config: pairs}, h.writeSaved(c))
+		h.propose(c, state.Command{Op: state.OpConfigSet, MonitorID: h.b.Self().ID, Config: pairs}, h.writeSaved(c))
 	default:
 		c.WriteError("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.")
 	}
@@ -251,7 +252,7 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 	}
 	cmd, err := ManualFailover(h.b, string(args[2]), coordinated)
 	switch {
-	case errors.Is(err, quorum.ErrFailoverInProg):
+	case errors.Is(err, state.ErrFailoverInProg):
 		c.WriteError("INPROG Failover already in progress")
 	case errors.Is(err, ErrNoGoodReplica):
 		c.WriteError("NOGOODSLAVE No suitable replica to promote")
@@ -328,7 +329,7 @@ func (h *handler) sentinelInfoCache(c *resp.Conn, args [][]byte) {
 	for _, n := range names {
 		m := st.Masters[n]
 		c.WriteBulkString(n)
-		nodes := append([]quorum.Addr{m.Addr}, listedReplicas(m)...)
+		nodes := append([]state.Addr{m.Addr}, listedReplicas(m)...)
 		c.WriteArrayHeader(len(nodes))
 		for _, a := range nodes {
 			c.WriteArrayHeader(2)

@@ -9,12 +9,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func TestAdminCommands(t *testing.T) {
 	b := newFakeBackend()
-	_, addr := startSentinel(t, b, HandlerOptions{MasterDefaults: quorum.Master{DownAfter: 5 * time.Second,
+	_, addr := startSentinel(t, b, HandlerOptions{MasterDefaults: state.Master{DownAfter: 5 * time.Second,
 		FailoverTimeout: 3 * time.Minute, ParallelSyncs: 1}})
 	c := dialRaw(t, addr)
 	steps := []struct {
@@ -87,14 +87,14 @@ func TestAdminCommands(t *testing.T) {
 	// A manual failover goes through Raft with the locally chosen replica;
 	// a second one is refused while it is in progress.
 	b.mu.Lock()
-	b.candidate = quorum.Addr{Host: "127.0.0.1", Port: 6381}
+	b.candidate = state.Addr{Host: "127.0.0.1", Port: 6381}
 	b.mu.Unlock()
 	c.do("SENTINEL", "FAILOVER", "mymaster")
 	c.expect("+OK\r\n")
 	c.do("SENTINEL", "FAILOVER", "mymaster")
 	c.expect("-INPROG Failover already in progress\r\n")
 	f := b.State().Masters["mymaster"].Failover
-	if f == nil || f.To.Port != 6381 || f.Reason != "manual" || f.Stage != quorum.StageStarted {
+	if f == nil || f.To.Port != 6381 || f.Reason != "manual" || f.Stage != state.StageStarted {
 		t.Fatalf("failover record %+v", f)
 	}
 }

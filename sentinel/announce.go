@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Resolver looks up the IP addresses of a hostname. *net.Resolver
@@ -42,7 +42,7 @@ const resolveTimeout = 2 * time.Second
 //
 // A nil *announcer announces every address as it is.
 type announcer struct {
-	state func() *quorum.State
+	state func() *state.State
 	res   Resolver
 	log   *slog.Logger
 
@@ -58,14 +58,14 @@ type announcer struct {
 	failed map[string]bool
 }
 
-func newAnnouncer(state func() *quorum.State, res Resolver, log *slog.Logger) *announcer {
+func newAnnouncer(state func() *state.State, res Resolver, log *slog.Logger) *announcer {
 	a := &announcer{state: state, res: res, log: log, failed: map[string]bool{}}
 	a.hosts.Store(&map[string]string{})
 	return a
 }
 
 // addr returns the announced form of n.
-func (a *announcer) addr(n quorum.Addr) quorum.Addr {
+func (a *announcer) addr(n state.Addr) state.Addr {
 	if a == nil || n.Host == "" {
 		return n
 	}
@@ -77,7 +77,7 @@ func (a *announcer) addr(n quorum.Addr) quorum.Addr {
 		if a.state().ConfigValue("", "announce-hostnames") == "yes" {
 			return n
 		}
-		return quorum.Addr{Host: to, Port: n.Port}
+		return state.Addr{Host: to, Port: n.Port}
 	}
 	if _, err := netip.ParseAddr(n.Host); err == nil {
 		a.set(n.Host, n.Host)
@@ -97,12 +97,12 @@ func (a *announcer) addr(n quorum.Addr) quorum.Addr {
 		return n
 	}
 	a.set(n.Host, ip)
-	return quorum.Addr{Host: ip, Port: n.Port}
+	return state.Addr{Host: ip, Port: n.Port}
 }
 
 // waitCheck is mayWait's answer for a state and a hosts map.
 type waitCheck struct {
-	st    *quorum.State
+	st    *state.State
 	hosts *map[string]string
 	wait  bool
 }
@@ -207,10 +207,10 @@ func (a *announcer) resolve(ctx context.Context, host string) (string, error) {
 
 // stateHostnames returns the distinct hosts of Redis nodes in st that are
 // not IP addresses.
-func stateHostnames(st *quorum.State) []string {
+func stateHostnames(st *state.State) []string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(n quorum.Addr) {
+	add := func(n state.Addr) {
 		if n.Host == "" || seen[n.Host] {
 			return
 		}
@@ -235,26 +235,26 @@ func stateHostnames(st *quorum.State) []string {
 
 // masterInst formats Sentinel's instance details of a master:
 // "master <name> <ip> <port>".
-func (a *announcer) masterInst(name string, n quorum.Addr) string {
+func (a *announcer) masterInst(name string, n state.Addr) string {
 	n = a.addr(n)
 	return "master " + name + " " + n.Host + " " + strconv.Itoa(n.Port)
 }
 
 // replicaInst formats "slave <ip:port> <ip> <port> @ <master> <mip> <mport>".
-func (a *announcer) replicaInst(n quorum.Addr, master string, ma quorum.Addr) string {
+func (a *announcer) replicaInst(n state.Addr, master string, ma state.Addr) string {
 	n, ma = a.addr(n), a.addr(ma)
 	return fmt.Sprintf("slave %s %s %d @ %s %s %d", n.String(), n.Host, n.Port, master, ma.Host, ma.Port)
 }
 
 // sentinelInst formats "sentinel <runid> <ip> <port> @ <master> <mip> <mport>".
-func (a *announcer) sentinelInst(m *quorum.Monitor, master string, ma quorum.Addr) string {
+func (a *announcer) sentinelInst(m *state.Monitor, master string, ma state.Addr) string {
 	s, ma := m.Announced(), a.addr(ma)
 	return fmt.Sprintf("sentinel %s %s %d @ %s %s %d", m.RunID, s.Host, s.Port, master, ma.Host, ma.Port)
 }
 
 // switchMasterPayload is the +switch-master message:
 // "<name> <old-ip> <old-port> <new-ip> <new-port>".
-func (a *announcer) switchMasterPayload(name string, from, to quorum.Addr) string {
+func (a *announcer) switchMasterPayload(name string, from, to state.Addr) string {
 	from, to = a.addr(from), a.addr(to)
 	return name + " " + from.Host + " " + strconv.Itoa(from.Port) + " " + to.Host + " " + strconv.Itoa(to.Port)
 }

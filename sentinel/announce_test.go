@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/testing/wait"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // tableResolver answers from a table; a missing name is an error.
@@ -48,10 +48,10 @@ func (r *tableResolver) set(host string, ips ...string) {
 }
 
 func TestAnnouncerResolvesHostnames(t *testing.T) {
-	var st atomic.Pointer[quorum.State]
-	st.Store(&quorum.State{Masters: map[string]*quorum.Master{
-		"m": {Name: "m", Addr: quorum.Addr{Host: "redis-0.redis", Port: 6379},
-			Replicas: []quorum.Addr{{Host: "10.0.0.7", Port: 6379}, {Host: "redis-1.redis", Port: 6380}}},
+	var st atomic.Pointer[state.State]
+	st.Store(&state.State{Masters: map[string]*state.Master{
+		"m": {Name: "m", Addr: state.Addr{Host: "redis-0.redis", Port: 6379},
+			Replicas: []state.Addr{{Host: "10.0.0.7", Port: 6379}, {Host: "redis-1.redis", Port: 6380}}},
 	}})
 	res := &tableResolver{names: map[string][]netip.Addr{}}
 	// IPv6 first in the answer: the IPv4 address is still the one announced.
@@ -62,8 +62,8 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 	if !a.mayWait() {
 		t.Fatal("mayWait: hostnames of the state are not resolved yet, so a reply may wait")
 	}
-	master := quorum.Addr{Host: "redis-0.redis", Port: 6379}
-	unknown := quorum.Addr{Host: "nosuch.redis", Port: 6379}
+	master := state.Addr{Host: "redis-0.redis", Port: 6379}
+	unknown := state.Addr{Host: "nosuch.redis", Port: 6379}
 	if got := a.addr(unknown); got != unknown {
 		t.Fatalf("a name that does not resolve: got %v, want it as configured", got)
 	}
@@ -73,7 +73,7 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 		t.Fatal("a failed name must not be looked up on every reply")
 	}
 	// The first meeting resolves at once.
-	if got, want := a.addr(master), (quorum.Addr{Host: "10.0.0.5", Port: 6379}); got != want {
+	if got, want := a.addr(master), (state.Addr{Host: "10.0.0.5", Port: 6379}); got != want {
 		t.Fatalf("first meeting: announced %v, want %v", got, want)
 	}
 	calls := res.calls
@@ -89,17 +89,17 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 	if a.mayWait() {
 		t.Fatal("mayWait after every hostname of the state resolved")
 	}
-	if got, want := a.addr(master), (quorum.Addr{Host: "10.0.0.5", Port: 6379}); got != want {
+	if got, want := a.addr(master), (state.Addr{Host: "10.0.0.5", Port: 6379}); got != want {
 		t.Fatalf("announced %v, want %v", got, want)
 	}
-	if got, want := a.addr(quorum.Addr{Host: "redis-1.redis", Port: 6380}), (quorum.Addr{Host: "fd00::6", Port: 6380}); got != want {
+	if got, want := a.addr(state.Addr{Host: "redis-1.redis", Port: 6380}), (state.Addr{Host: "fd00::6", Port: 6380}); got != want {
 		t.Fatalf("IPv6-only name: announced %v, want %v", got, want)
 	}
-	ip := quorum.Addr{Host: "10.0.0.7", Port: 6379}
+	ip := state.Addr{Host: "10.0.0.7", Port: 6379}
 	if got := a.addr(ip); got != ip {
 		t.Fatalf("an IP address must be announced as it is, got %v", got)
 	}
-	if got, want := a.replicaInst(quorum.Addr{Host: "redis-1.redis", Port: 6380}, "m", master),
+	if got, want := a.replicaInst(state.Addr{Host: "redis-1.redis", Port: 6380}, "m", master),
 		"slave [fd00::6]:6380 fd00::6 6380 @ m 10.0.0.5 6379"; got != want {
 		t.Fatalf("replicaInst = %q, want %q", got, want)
 	}
@@ -133,21 +133,21 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 
 func TestAnnouncerNilIsIdentity(t *testing.T) {
 	var a *announcer
-	n := quorum.Addr{Host: "redis-0", Port: 1}
+	n := state.Addr{Host: "redis-0", Port: 1}
 	if a.addr(n) != n || a.masterInst("m", n) != "master m redis-0 1" {
 		t.Fatal("a nil announcer must announce addresses as they are")
 	}
 }
 
 func TestAnnouncerRunStopsWithContext(t *testing.T) {
-	st := &quorum.State{Masters: map[string]*quorum.Master{"m": {Name: "m", Addr: quorum.Addr{Host: "h", Port: 1}}}}
+	st := &state.State{Masters: map[string]*state.Master{"m": {Name: "m", Addr: state.Addr{Host: "h", Port: 1}}}}
 	res := &tableResolver{names: map[string][]netip.Addr{}}
 	res.set("h", "192.0.2.1")
-	a := newAnnouncer(func() *quorum.State { return st }, res, slog.New(slog.DiscardHandler))
+	a := newAnnouncer(func() *state.State { return st }, res, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.run(ctx); close(done) }()
-	waitFor(t, func() bool { return a.addr(quorum.Addr{Host: "h", Port: 1}).Host == "192.0.2.1" })
+	waitFor(t, func() bool { return a.addr(state.Addr{Host: "h", Port: 1}).Host == "192.0.2.1" })
 	cancel()
 	<-done
 }

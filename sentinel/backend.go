@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Backend is what the Sentinel-protocol command handlers read. The Monitor
@@ -16,17 +16,17 @@ import (
 type Backend interface {
 	// State returns the committed replicated state. It is shared and
 	// read-only: callers must not modify it.
-	State() *quorum.State
+	State() *state.State
 	// Announce returns the address of a Redis node as replies give it:
 	// with announce-hostnames no, a hostname becomes the IP address it last
 	// resolved to; otherwise a as it is. Only the first time a hostname is
 	// met may this wait for a lookup (at most 2 s).
-	Announce(a quorum.Addr) quorum.Addr
+	Announce(a state.Addr) state.Addr
 	// AnnounceMayWait reports whether Announce may wait for a lookup for
 	// some Redis node of the current state (a hostname not resolved yet).
 	AnnounceMayWait() bool
 	// Self describes this monitor (its RunID is SENTINEL MYID).
-	Self() quorum.Monitor
+	Self() state.Monitor
 	// Observe returns this monitor's latest probe observation of a Redis
 	// node (host:port), and false if the node is not probed.
 	Observe(addr string) (probe.Observation, bool)
@@ -39,11 +39,11 @@ type Backend interface {
 	// Propose commits a state change through Raft from any monitor (it is
 	// forwarded to the leader). It blocks until committed or ctx is done;
 	// FSM rejections come back as quorum's error values.
-	Propose(ctx context.Context, cmd quorum.Command) error
+	Propose(ctx context.Context, cmd state.Command) error
 	// Candidate picks the replica of master name that a failover started
 	// now would promote, by Sentinel's selection rules over this monitor's
 	// view; ok is false when none qualifies.
-	Candidate(name string) (addr quorum.Addr, ok bool)
+	Candidate(name string) (addr state.Addr, ok bool)
 	// Cutoff reports how long this monitor has been without contact with
 	// the Raft majority, and whether that is longer than its stale-after
 	// limit: its committed view may then be outdated.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // fakeStore is a single-node "raft" over the real FSM: Apply stamps the
@@ -23,13 +24,13 @@ type fakeStore struct {
 	index  uint64
 	now    func() time.Time
 	leader bool
-	eff    chan quorum.Effect
-	ops    []quorum.Op
+	eff    chan state.Effect
+	ops    []state.Op
 }
 
 func newFakeStore(now func() time.Time) *fakeStore {
-	s := &fakeStore{now: now, leader: true, eff: make(chan quorum.Effect, 1024)}
-	s.fsm = quorum.NewFSM(func(es []quorum.Effect) {
+	s := &fakeStore{now: now, leader: true, eff: make(chan state.Effect, 1024)}
+	s.fsm = quorum.NewFSM(func(es []state.Effect) {
 		for _, e := range es {
 			s.eff <- e
 		}
@@ -37,13 +38,13 @@ func newFakeStore(now func() time.Time) *fakeStore {
 	return s
 }
 
-func (s *fakeStore) State() *quorum.State { return s.fsm.State() }
-func (s *fakeStore) View(fn func(*quorum.State)) {
+func (s *fakeStore) State() *state.State { return s.fsm.State() }
+func (s *fakeStore) View(fn func(*state.State)) {
 	st := s.fsm.State()
 	fn(st)
 }
-func (s *fakeStore) Propose(ctx context.Context, c quorum.Command) error { return s.Apply(ctx, c) }
-func (s *fakeStore) Apply(_ context.Context, c quorum.Command) error {
+func (s *fakeStore) Propose(ctx context.Context, c state.Command) error { return s.Apply(ctx, c) }
+func (s *fakeStore) Apply(_ context.Context, c state.Command) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.leader {
@@ -68,9 +69,9 @@ func (s *fakeStore) Servers() (map[string]string, error) {
 func (s *fakeStore) IsLeader() bool                 { s.mu.Lock(); defer s.mu.Unlock(); return s.leader }
 func (s *fakeStore) Term() uint64                   { return 1 }
 func (s *fakeStore) LeaderChanges() <-chan struct{} { return nil }
-func (s *fakeStore) Effects() <-chan quorum.Effect  { return s.eff }
+func (s *fakeStore) Effects() <-chan state.Effect   { return s.eff }
 
-func (s *fakeStore) count(op quorum.Op) int {
+func (s *fakeStore) count(op state.Op) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -206,12 +207,12 @@ func (c *clock) add(d time.Duration) {
 }
 
 var (
-	addrA = quorum.Addr{Host: "10.0.0.1", Port: 6379}
-	addrB = quorum.Addr{Host: "10.0.0.2", Port: 6379}
-	addrC = quorum.Addr{Host: "10.0.0.3", Port: 6379}
+	addrA = state.Addr{Host: "10.0.0.1", Port: 6379}
+	addrB = state.Addr{Host: "10.0.0.2", Port: 6379}
+	addrC = state.Addr{Host: "10.0.0.3", Port: 6379}
 )
 
-func healthyReplica(now time.Time, master quorum.Addr, offset int64) *fakeNode {
+func healthyReplica(now time.Time, master state.Addr, offset int64) *fakeNode {
 	return &fakeNode{
 		obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "slave", Priority: 100,
 			ReplOffset: offset, RunID: fmt.Sprint(offset), MasterHost: master.Host, MasterPort: master.Port, MasterLinkUp: true},
@@ -225,13 +226,13 @@ func setup(t *testing.T, clk *clock) (*fakeStore, *fakeProber) {
 	st := newFakeStore(clk.now)
 	ctx := context.Background()
 	for _, id := range []string{"m1", "m2", "m3"} {
-		if err := st.Apply(ctx, quorum.Command{Op: quorum.OpRegisterMonitor, Monitor: &quorum.Monitor{ID: id, RunID: id}}); err != nil {
+		if err := st.Apply(ctx, state.Command{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: id, RunID: id}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	spec := &quorum.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpAddMaster, Spec: spec}))
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpReplicas, Master: "mymaster", Replicas: []quorum.Addr{addrB, addrC}}))
+	spec := &state.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}
+	must(t, st.Apply(ctx, state.Command{Op: state.OpAddMaster, Spec: spec}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpReplicas, Master: "mymaster", Replicas: []state.Addr{addrB, addrC}}))
 	now := clk.now()
 	pr := &fakeProber{paused: map[string]time.Duration{}, nodes: map[string]*fakeNode{
 		addrA.String(): {obs: probe.Observation{Connected: false, LastPingSent: now.Add(-2 * time.Second), Role: "master"}, roleErr: errors.New("refused"), cmdErr: errors.New("refused")},
@@ -249,7 +250,7 @@ func must(t *testing.T, err error) {
 }
 
 func newTestMonitor(st Store, pr Prober, clk *clock) *Monitor {
-	return New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, ReconfTimeout: time.Second})
+	return New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, ReconfTimeout: time.Second})
 }
 
 func TestLeaderFailsOverOnQuorum(t *testing.T) {
@@ -258,10 +259,10 @@ func TestLeaderFailsOverOnQuorum(t *testing.T) {
 	ctx := context.Background()
 	m := newTestMonitor(st, pr, clk)
 	// One fresh opinion: below quorum, nothing happens.
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addrA, Down: true}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addrA, Down: true}))
 	// A stale opinion (older than the TTL) must not count either.
 	clk.add(-10 * time.Second)
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m3", Addr: addrA, Down: true}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m3", Addr: addrA, Down: true}))
 	clk.add(10 * time.Second)
 	m.leaderStep(ctx, st.State(), clk.now())
 	if s := st.State().Masters["mymaster"]; s.ODown || s.Failover != nil {
@@ -273,11 +274,11 @@ func TestLeaderFailsOverOnQuorum(t *testing.T) {
 	for _, c := range m.pending {
 		must(t, st.Apply(ctx, c))
 	}
-	m.pending = map[string]quorum.Command{}
+	m.pending = map[string]state.Command{}
 	m.leaderStep(ctx, st.State(), clk.now())
 	m.wg.Wait()
 	s := st.State().Masters["mymaster"]
-	if s.Addr != addrC || s.ConfigEpoch != 1 || s.Failover.Stage != quorum.StageCompleted {
+	if s.Addr != addrC || s.ConfigEpoch != 1 || s.Failover.Stage != state.StageCompleted {
 		t.Fatalf("after failover: addr %v epoch %d failover %+v", s.Addr, s.ConfigEpoch, s.Failover)
 	}
 	if got := pr.node(addrC.String()).promoted; got != 1 {
@@ -287,7 +288,7 @@ func TestLeaderFailsOverOnQuorum(t *testing.T) {
 		t.Fatalf("other replica pointed at %v", got)
 	}
 	// Committed order: odown, start, promoted, completed.
-	for _, op := range []quorum.Op{quorum.OpODown, quorum.OpFailoverStart, quorum.OpFailoverPromoted, quorum.OpFailoverEnd} {
+	for _, op := range []state.Op{state.OpODown, state.OpFailoverStart, state.OpFailoverPromoted, state.OpFailoverEnd} {
 		if st.count(op) != 1 {
 			t.Fatalf("%s committed %d times", op, st.count(op))
 		}
@@ -301,10 +302,10 @@ func TestNoGoodReplicaBlocksAndReports(t *testing.T) {
 	for _, n := range []string{addrB.String(), addrC.String()} {
 		pr.nodes[n].obs.Priority = 0
 	}
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addrA, Down: true}))
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: "m3", Addr: addrA, Down: true}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addrA, Down: true}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m3", Addr: addrA, Down: true}))
 	var pub recordingPublisher
-	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1"}, Now: clk.now, Publisher: &pub})
+	m := New(st, pr, Options{Self: state.Monitor{ID: "m1"}, Now: clk.now, Publisher: &pub})
 	m.leaderStep(ctx, st.State(), clk.now())
 	m.leaderStep(ctx, st.State(), clk.now())
 	s := st.State().Masters["mymaster"]
@@ -333,14 +334,14 @@ func TestNewLeaderResumesStartedFailover(t *testing.T) {
 	st, pr := setup(t, clk)
 	ctx := context.Background()
 	// A previous leader committed the start and sent REPLICAOF NO ONE, then died.
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
 	pr.nodes[addrC.String()].role = probe.Role{Role: "master"}
 	m := newTestMonitor(st, pr, clk)
 	if err := m.drive(ctx, "mymaster"); err != nil {
 		t.Fatal(err)
 	}
 	s := st.State().Masters["mymaster"]
-	if s.Addr != addrC || s.Failover.Stage != quorum.StageCompleted {
+	if s.Addr != addrC || s.Failover.Stage != state.StageCompleted {
 		t.Fatalf("resumed failover: addr %v %+v", s.Addr, s.Failover)
 	}
 	if n := pr.node(addrC.String()).promoted; n != 0 {
@@ -352,7 +353,7 @@ func TestNewLeaderAbortsUnreachableCandidate(t *testing.T) {
 	clk := &clock{t: now0}
 	st, pr := setup(t, clk)
 	ctx := context.Background()
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
 	pr.nodes[addrC.String()].roleErr = errors.New("i/o timeout")
 	pr.nodes[addrC.String()].cmdErr = errors.New("i/o timeout")
 	clk.add(6 * time.Second) // past max(2×down-after, 5s) since the start
@@ -361,11 +362,11 @@ func TestNewLeaderAbortsUnreachableCandidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := st.State().Masters["mymaster"]
-	if s.Addr != addrA || s.Failover.Stage != quorum.StageAborted {
+	if s.Addr != addrA || s.Failover.Stage != state.StageAborted {
 		t.Fatalf("addr %v failover %+v", s.Addr, s.Failover)
 	}
 	// An aborted attempt does not hold back the next one.
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrB, FailoverID: "f2"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrB, FailoverID: "f2"}))
 }
 
 func TestReconcileDemotesReturningOldMaster(t *testing.T) {
@@ -373,9 +374,9 @@ func TestReconcileDemotesReturningOldMaster(t *testing.T) {
 	st, pr := setup(t, clk)
 	ctx := context.Background()
 	// C is now the master; A came back as an empty master.
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}))
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: quorum.StageCompleted}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverPromoted, Master: "mymaster", FailoverID: "f1"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverEnd, Master: "mymaster", FailoverID: "f1", Stage: state.StageCompleted}))
 	now := clk.now()
 	pr.nodes[addrC.String()].obs = probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"}
 	pr.nodes[addrA.String()] = &fakeNode{obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"}}
@@ -431,10 +432,10 @@ func TestTiltSuspendsOwnOpinions(t *testing.T) {
 	st, pr := setup(t, clk)
 	ctx := context.Background()
 	var pub recordingPublisher
-	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Publisher: &pub})
+	m := New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Publisher: &pub})
 	m.step(ctx)
 	m.mu.Lock()
-	m.pending = map[string]quorum.Command{} // drop what the first tick queued
+	m.pending = map[string]state.Command{} // drop what the first tick queued
 	m.mu.Unlock()
 	clk.add(3 * time.Second) // the process stalled
 	m.step(ctx)
@@ -471,10 +472,10 @@ func TestMaintenanceBlocksAutomaticFailover(t *testing.T) {
 	clk := &clock{t: now0}
 	st, pr := setup(t, clk)
 	ctx := context.Background()
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-		Options: []quorum.SetOption{{Name: "maintenance", Values: []string{"yes"}}}}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+		Options: []state.SetOption{{Name: "maintenance", Values: []string{"yes"}}}}))
 	for _, id := range []string{"m2", "m3"} {
-		must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: id, Addr: addrA, Down: true}))
+		must(t, st.Apply(ctx, state.Command{Op: state.OpOpinion, Master: "mymaster", MonitorID: id, Addr: addrA, Down: true}))
 	}
 	m := newTestMonitor(st, pr, clk)
 	m.leaderStep(ctx, st.State(), clk.now())
@@ -485,8 +486,8 @@ func TestMaintenanceBlocksAutomaticFailover(t *testing.T) {
 	if !strings.HasPrefix(m.blocked["mymaster"], BlockMaintenance) {
 		t.Fatalf("blocking reason %q", m.blocked["mymaster"])
 	}
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-		Options: []quorum.SetOption{{Name: "maintenance", Values: []string{"no"}}}}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+		Options: []state.SetOption{{Name: "maintenance", Values: []string{"no"}}}}))
 	m.leaderStep(ctx, st.State(), clk.now())
 	m.wg.Wait()
 	if s := st.State().Masters["mymaster"]; s.Addr != addrC {
@@ -501,14 +502,14 @@ func TestCoordinatedSwitchoverUsesFailoverCommand(t *testing.T) {
 	now := clk.now()
 	pr.nodes[addrA.String()] = &fakeNode{obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"},
 		role: probe.Role{Role: "master"}}
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC,
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC,
 		FailoverID: "f1", Force: true, Coordinated: true}))
 	m := newTestMonitor(st, pr, clk)
 	if err := m.drive(ctx, "mymaster"); err != nil {
 		t.Fatal(err)
 	}
 	s := st.State().Masters["mymaster"]
-	if s.Addr != addrC || s.Failover.Stage != quorum.StageCompleted {
+	if s.Addr != addrC || s.Failover.Stage != state.StageCompleted {
 		t.Fatalf("switchover: %v %+v", s.Addr, s.Failover)
 	}
 	if pr.failovers != 1 || pr.node(addrC.String()).promoted != 0 {
@@ -520,10 +521,10 @@ func TestMasterRebootDownAfterPeriod(t *testing.T) {
 	clk := &clock{t: now0}
 	st, pr := setup(t, clk)
 	ctx := context.Background()
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-		Options: []quorum.SetOption{{Name: "master-reboot-down-after-period", Values: []string{"1000"}}}}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+		Options: []state.SetOption{{Name: "master-reboot-down-after-period", Values: []string{"1000"}}}}))
 	var pub recordingPublisher
-	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1"}, Now: clk.now, Publisher: &pub})
+	m := New(st, pr, Options{Self: state.Monitor{ID: "m1"}, Now: clk.now, Publisher: &pub})
 	a := pr.nodes[addrA.String()]
 	set := func(run string, loading bool) {
 		pr.mu.Lock()
@@ -575,7 +576,7 @@ func TestLateQuorumStillPromotes(t *testing.T) {
 	pr.nodes[addrB.String()].obs.MasterLinkDownMs = 13_000  // since the kill, 13 s ago
 	pr.nodes[addrC.String()].obs.MasterLinkDownMs = 120_000 // lost its master long before
 	for _, id := range []string{"m2", "m3"} {
-		must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpOpinion, Master: "mymaster", MonitorID: id, Addr: addrA, Down: true}))
+		must(t, st.Apply(ctx, state.Command{Op: state.OpOpinion, Master: "mymaster", MonitorID: id, Addr: addrA, Down: true}))
 	}
 	m := newTestMonitor(st, pr, clk)
 	m.leaderStep(ctx, st.State(), clk.now())

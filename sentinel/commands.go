@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/acl"
-	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // DefaultVersion is the Redis version reported (INFO redis_version, HELLO
@@ -57,7 +57,7 @@ type HandlerOptions struct {
 	Permissions map[string]*acl.Rules
 	// MasterDefaults holds the down-after, failover-timeout and
 	// parallel-syncs given to masters added with SENTINEL MONITOR.
-	MasterDefaults quorum.Master
+	MasterDefaults state.Master
 	// FlushConfig, if set, is what SENTINEL FLUSHCONFIG does (drop-in
 	// mode: rewrite the sentinel.conf); its error is the reply. Nil: the
 	// state lives in Raft and FLUSHCONFIG only answers OK.
@@ -701,13 +701,13 @@ func (h *handler) info(c *resp.Conn, args [][]byte) {
 // --- SENTINEL ---
 
 // otherMonitors returns the members other than this monitor, by id.
-func (h *handler) otherMonitors(st *quorum.State) []*quorum.Monitor {
+func (h *handler) otherMonitors(st *state.State) []*state.Monitor {
 	return otherMonitors(st, h.b.Self())
 }
 
 // otherMonitors returns the members of st other than self, by id.
-func otherMonitors(st *quorum.State, self quorum.Monitor) []*quorum.Monitor {
-	var out []*quorum.Monitor
+func otherMonitors(st *state.State, self state.Monitor) []*state.Monitor {
+	var out []*state.Monitor
 	for _, id := range st.MonitorIDs() {
 		m := st.Monitors[id]
 		if m.ID == self.ID || (self.RunID != "" && m.RunID == self.RunID) {
@@ -721,8 +721,8 @@ func otherMonitors(st *quorum.State, self quorum.Monitor) []*quorum.Monitor {
 // replicaAddrs returns a master's known replicas, minus the master's own
 // current address (after a failover the promoted replica may still be
 // listed until the brain prunes it).
-func listedReplicas(m *quorum.Master) []quorum.Addr {
-	out := make([]quorum.Addr, 0, len(m.Replicas))
+func listedReplicas(m *state.Master) []state.Addr {
+	out := make([]state.Addr, 0, len(m.Replicas))
 	for _, a := range m.Replicas {
 		if a != m.Addr {
 			out = append(out, a)
@@ -763,7 +763,7 @@ func (h *handler) refuseLoading(c *resp.Conn) bool {
 
 // masterOrError returns the named master, or writes Redis' error (or
 // -LOADING, see refuseLoading).
-func (h *handler) masterOrError(c *resp.Conn, st *quorum.State, name []byte) *quorum.Master {
+func (h *handler) masterOrError(c *resp.Conn, st *state.State, name []byte) *state.Master {
 	if h.refuseLoading(c) {
 		return nil
 	}
@@ -775,7 +775,7 @@ func (h *handler) masterOrError(c *resp.Conn, st *quorum.State, name []byte) *qu
 	return m
 }
 
-func (h *handler) masterFields(st *quorum.State, m *quorum.Master, k instClock) []instField {
+func (h *handler) masterFields(st *state.State, m *state.Master, k instClock) []instField {
 	addr := m.Addr.String()
 	obs, observed := h.b.Observe(addr)
 	since, down := h.b.SDown(addr)
@@ -884,7 +884,7 @@ func (h *handler) sentinelMyID(c *resp.Conn, _ [][]byte) {
 
 // usableMonitors counts, for CKQUORUM, this monitor plus every other one
 // seen within peerFreshness (usable) and all members (voters).
-func usableMonitors(others []*quorum.Monitor, seen func(id string) time.Time, now time.Time) (usable, voters int) {
+func usableMonitors(others []*state.Monitor, seen func(id string) time.Time, now time.Time) (usable, voters int) {
 	usable, voters = 1, len(others)+1
 	for _, mon := range others {
 		if t := seen(mon.ID); !t.IsZero() && now.Sub(t) <= peerFreshness {

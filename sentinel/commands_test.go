@@ -25,6 +25,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // TestMain checks every test of the package for leaked goroutines.
@@ -35,12 +36,12 @@ func TestMain(m *testing.M) {
 // fakeBackend is a Backend over fixed, mutable data.
 type fakeBackend struct {
 	mu        sync.Mutex
-	proposed  []quorum.Command
-	candidate quorum.Addr
+	proposed  []state.Command
+	candidate state.Addr
 	cutoff    time.Duration
 	simulated []string
-	st        *quorum.State
-	self      quorum.Monitor
+	st        *state.State
+	self      state.Monitor
 	obs       map[string]probe.Observation
 	sdown     map[string]time.Time
 	seen      map[string]time.Time
@@ -49,15 +50,15 @@ type fakeBackend struct {
 	timers    []Timer // nil: INFO-PERIOD 1000, PING-PERIOD 100
 }
 
-func (f *fakeBackend) State() *quorum.State {
+func (f *fakeBackend) State() *state.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.st.Clone()
 }
 
-func (f *fakeBackend) Self() quorum.Monitor { return f.self }
+func (f *fakeBackend) Self() state.Monitor { return f.self }
 
-func (f *fakeBackend) Announce(a quorum.Addr) quorum.Addr { return a }
+func (f *fakeBackend) Announce(a state.Addr) state.Addr { return a }
 
 func (f *fakeBackend) AnnounceMayWait() bool { return false }
 
@@ -83,7 +84,7 @@ func (f *fakeBackend) PeerSeen(id string) time.Time {
 
 // Propose applies cmd with the real FSM to a copy of the fake's state
 // (restored from a snapshot of it), as a one-node group would.
-func (f *fakeBackend) Propose(_ context.Context, cmd quorum.Command) error {
+func (f *fakeBackend) Propose(_ context.Context, cmd state.Command) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.proposed = append(f.proposed, cmd)
@@ -106,7 +107,7 @@ func (f *fakeBackend) Propose(_ context.Context, cmd quorum.Command) error {
 	return nil
 }
 
-func (f *fakeBackend) Candidate(name string) (quorum.Addr, bool) {
+func (f *fakeBackend) Candidate(name string) (state.Addr, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.candidate, !f.candidate.IsZero()
@@ -156,7 +157,7 @@ func (f *fakeBackend) SetTimer(name string, ms int64) bool {
 }
 
 // setMasterAddr changes the committed address of a master.
-func (f *fakeBackend) setMasterAddr(name string, a quorum.Addr) {
+func (f *fakeBackend) setMasterAddr(name string, a state.Addr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st.Masters[name].Addr = a
@@ -175,21 +176,21 @@ var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // replicas, one of them hidden by replica-announced no; "other" ODOWN) and
 // three monitors (self, m2 seen 1 s ago, m3 seen 30 s ago).
 func newFakeBackend() *fakeBackend {
-	st := quorum.NewState()
-	st.Masters["mymaster"] = &quorum.Master{
-		Name: "mymaster", Addr: quorum.Addr{Host: "127.0.0.1", Port: 6379},
+	st := state.NewState()
+	st.Masters["mymaster"] = &state.Master{
+		Name: "mymaster", Addr: state.Addr{Host: "127.0.0.1", Port: 6379},
 		Quorum: 2, DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1, ConfigEpoch: 3,
-		Replicas: []quorum.Addr{{Host: "127.0.0.1", Port: 6380}, {Host: "127.0.0.1", Port: 6381}, {Host: "127.0.0.1", Port: 6382}},
+		Replicas: []state.Addr{{Host: "127.0.0.1", Port: 6380}, {Host: "127.0.0.1", Port: 6381}, {Host: "127.0.0.1", Port: 6382}},
 	}
-	st.Masters["other"] = &quorum.Master{
-		Name: "other", Addr: quorum.Addr{Host: "10.0.0.1", Port: 7000},
+	st.Masters["other"] = &state.Master{
+		Name: "other", Addr: state.Addr{Host: "10.0.0.1", Port: 7000},
 		Quorum: 3, DownAfter: 10 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 2,
 		ODown: true, ODownSince: testNow.Add(-4 * time.Second),
 	}
-	self := quorum.Monitor{ID: "m1", RunID: selfRunID, Announce: quorum.Addr{Host: "127.0.0.1", Port: 26379}}
+	self := state.Monitor{ID: "m1", RunID: selfRunID, Announce: state.Addr{Host: "127.0.0.1", Port: 26379}}
 	st.Monitors["m1"] = &self
-	st.Monitors["m2"] = &quorum.Monitor{ID: "m2", RunID: m2RunID, Announce: quorum.Addr{Host: "127.0.0.1", Port: 26380}}
-	st.Monitors["m3"] = &quorum.Monitor{ID: "m3", RunID: m3RunID, Announce: quorum.Addr{Host: "127.0.0.1", Port: 26381}}
+	st.Monitors["m2"] = &state.Monitor{ID: "m2", RunID: m2RunID, Announce: state.Addr{Host: "127.0.0.1", Port: 26380}}
+	st.Monitors["m3"] = &state.Monitor{ID: "m3", RunID: m3RunID, Announce: state.Addr{Host: "127.0.0.1", Port: 26381}}
 	replica := func(port int, announced bool) probe.Observation {
 		return probe.Observation{Addr: "127.0.0.1:" + strconv.Itoa(port), Connected: true,
 			LastOKPing: testNow.Add(-100 * time.Millisecond), LastPingReply: testNow.Add(-100 * time.Millisecond),
@@ -701,7 +702,7 @@ func TestCommandManyConcurrentClients(t *testing.T) {
 	_, addr := startSentinel(t, fb, HandlerOptions{})
 	ctx := testCtx(t)
 	const clients, rounds = 100, 20
-	a1, a2 := quorum.Addr{Host: "127.0.0.1", Port: 6379}, quorum.Addr{Host: "127.0.0.1", Port: 6380}
+	a1, a2 := state.Addr{Host: "127.0.0.1", Port: 6379}, state.Addr{Host: "127.0.0.1", Port: 6380}
 	stop := make(chan struct{})
 	var flipper sync.WaitGroup
 	flipper.Add(1)
@@ -774,7 +775,7 @@ func (n dataNode) ServeRESP(c *resp.Conn, args [][]byte) {
 // GET-MASTER-ADDR-BY-NAME, and after the committed address changes and
 // +switch-master is published it moves to the new master.
 func TestCommandGoRedisFailoverClientFollowsSwitch(t *testing.T) {
-	startNode := func(name string) quorum.Addr {
+	startNode := func(name string) state.Addr {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -783,7 +784,7 @@ func TestCommandGoRedisFailoverClientFollowsSwitch(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- s.Serve(l) }()
 		t.Cleanup(func() { s.Close(); <-done })
-		a, err := quorum.ParseAddr(l.Addr().String())
+		a, err := state.ParseAddr(l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // SDownAt decides, from one monitor's observation of a node, whether the node
@@ -47,7 +47,7 @@ func MasterRoleDown(o probe.Observation, now, masterSince time.Time, downAfter, 
 // ODownVotes counts the fresh "down" opinions about master m at now: an
 // opinion counts when it says down and was asserted within ttl. Only
 // opinions of current members count.
-func ODownVotes(m *quorum.Master, members map[string]*quorum.Monitor, now time.Time, ttl time.Duration) int {
+func ODownVotes(m *state.Master, members map[string]*state.Monitor, now time.Time, ttl time.Duration) int {
 	n := 0
 	for id, o := range m.Opinions {
 		if _, ok := members[id]; !ok {
@@ -63,7 +63,7 @@ func ODownVotes(m *quorum.Master, members map[string]*quorum.Monitor, now time.T
 // Candidate is a replica considered for promotion, with this monitor's view
 // of it.
 type Candidate struct {
-	Addr  quorum.Addr
+	Addr  state.Addr
 	Obs   probe.Observation
 	Known bool // an observation exists
 	SDown bool
@@ -78,7 +78,7 @@ type SelectionLimits struct {
 
 // Rejection says why a replica was not eligible.
 type Rejection struct {
-	Addr   quorum.Addr
+	Addr   state.Addr
 	Reason string
 }
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 var now0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -37,22 +37,22 @@ func TestSDownAt(t *testing.T) {
 }
 
 func TestODownVotes(t *testing.T) {
-	members := map[string]*quorum.Monitor{"m1": {}, "m2": {}, "m3": {}}
+	members := map[string]*state.Monitor{"m1": {}, "m2": {}, "m3": {}}
 	ttl := 3 * time.Second
 	cases := []struct {
 		name string
-		ops  map[string]quorum.Opinion
+		ops  map[string]state.Opinion
 		want int
 	}{
 		{"none", nil, 0},
-		{"two fresh", map[string]quorum.Opinion{"m1": {Down: true, At: now0}, "m2": {Down: true, At: now0.Add(-2 * time.Second)}}, 2},
-		{"stale opinion of a dead monitor does not count", map[string]quorum.Opinion{"m1": {Down: true, At: now0}, "m2": {Down: true, At: now0.Add(-4 * time.Second)}}, 1},
-		{"up opinions do not count", map[string]quorum.Opinion{"m1": {Down: false, At: now0}, "m2": {Down: true, At: now0}}, 1},
-		{"non-members do not count", map[string]quorum.Opinion{"x9": {Down: true, At: now0}, "m3": {Down: true, At: now0}}, 1},
+		{"two fresh", map[string]state.Opinion{"m1": {Down: true, At: now0}, "m2": {Down: true, At: now0.Add(-2 * time.Second)}}, 2},
+		{"stale opinion of a dead monitor does not count", map[string]state.Opinion{"m1": {Down: true, At: now0}, "m2": {Down: true, At: now0.Add(-4 * time.Second)}}, 1},
+		{"up opinions do not count", map[string]state.Opinion{"m1": {Down: false, At: now0}, "m2": {Down: true, At: now0}}, 1},
+		{"non-members do not count", map[string]state.Opinion{"x9": {Down: true, At: now0}, "m3": {Down: true, At: now0}}, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := &quorum.Master{Opinions: c.ops}
+			m := &state.Master{Opinions: c.ops}
 			if got := ODownVotes(m, members, now0, ttl); got != c.want {
 				t.Fatalf("votes = %d, want %d", got, c.want)
 			}
@@ -66,7 +66,7 @@ func replica(port int, mut func(*probe.Observation)) Candidate {
 	if mut != nil {
 		mut(&o)
 	}
-	return Candidate{Addr: quorum.Addr{Host: "127.0.0.1", Port: port}, Obs: o, Known: true}
+	return Candidate{Addr: state.Addr{Host: "127.0.0.1", Port: port}, Obs: o, Known: true}
 }
 
 func TestSelectReplica(t *testing.T) {
@@ -94,9 +94,9 @@ func TestSelectReplica(t *testing.T) {
 		}, 3, 0},
 		{"priority 0 never", []Candidate{replica(1, func(o *probe.Observation) { o.Priority = 0 })}, 0, 1},
 		{"down, disconnected, unknown excluded", []Candidate{
-			{Addr: quorum.Addr{Host: "127.0.0.1", Port: 1}, Obs: replica(1, nil).Obs, Known: true, SDown: true},
+			{Addr: state.Addr{Host: "127.0.0.1", Port: 1}, Obs: replica(1, nil).Obs, Known: true, SDown: true},
 			replica(2, func(o *probe.Observation) { o.Connected = false }),
-			{Addr: quorum.Addr{Host: "127.0.0.1", Port: 3}},
+			{Addr: state.Addr{Host: "127.0.0.1", Port: 3}},
 			replica(4, func(o *probe.Observation) { o.ReplOffset = 1 }),
 		}, 4, 3},
 		{"stale reply or INFO excluded", []Candidate{
@@ -128,32 +128,32 @@ func TestSelectReplica(t *testing.T) {
 }
 
 func TestEventPayloads(t *testing.T) {
-	a := quorum.Addr{Host: "127.0.0.1", Port: 6379}
-	b := quorum.Addr{Host: "127.0.0.1", Port: 6380}
-	st := quorum.NewState()
-	st.Masters["mymaster"] = &quorum.Master{Name: "mymaster", Addr: b, Replicas: []quorum.Addr{a}}
-	st.Monitors["m2"] = &quorum.Monitor{ID: "m2", RunID: "abc", Announce: quorum.Addr{Host: "127.0.0.1", Port: 26380}}
+	a := state.Addr{Host: "127.0.0.1", Port: 6379}
+	b := state.Addr{Host: "127.0.0.1", Port: 6380}
+	st := state.NewState()
+	st.Masters["mymaster"] = &state.Master{Name: "mymaster", Addr: b, Replicas: []state.Addr{a}}
+	st.Monitors["m2"] = &state.Monitor{ID: "m2", RunID: "abc", Announce: state.Addr{Host: "127.0.0.1", Port: 26380}}
 	cases := []struct {
-		e    quorum.Effect
+		e    state.Effect
 		want [][2]string
 	}{
-		{quorum.Effect{Kind: quorum.EffSwitchMaster, Master: "mymaster", From: a, To: b},
+		{state.Effect{Kind: state.EffSwitchMaster, Master: "mymaster", From: a, To: b},
 			[][2]string{{"+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"},
 				{"+slave", "slave 127.0.0.1:6379 127.0.0.1 6379 @ mymaster 127.0.0.1 6380"}}},
-		{quorum.Effect{Kind: quorum.EffSwitchMaster, Master: "mymaster", From: a, To: b, Failover: &quorum.Failover{Leader: "m2"}},
+		{state.Effect{Kind: state.EffSwitchMaster, Master: "mymaster", From: a, To: b, Failover: &state.Failover{Leader: "m2"}},
 			[][2]string{{"+config-update-from", "sentinel abc 127.0.0.1 26380 @ mymaster 127.0.0.1 6379"},
 				{"+switch-master", "mymaster 127.0.0.1 6379 127.0.0.1 6380"},
 				{"+slave", "slave 127.0.0.1:6379 127.0.0.1 6379 @ mymaster 127.0.0.1 6380"}}},
-		{quorum.Effect{Kind: quorum.EffODown, Master: "mymaster", Addr: a, Votes: 2, Quorum: 2},
+		{state.Effect{Kind: state.EffODown, Master: "mymaster", Addr: a, Votes: 2, Quorum: 2},
 			[][2]string{{"+odown", "master mymaster 127.0.0.1 6379 #quorum 2/2"}}},
-		{quorum.Effect{Kind: quorum.EffODownCleared, Master: "mymaster", Addr: a},
+		{state.Effect{Kind: state.EffODownCleared, Master: "mymaster", Addr: a},
 			[][2]string{{"-odown", "master mymaster 127.0.0.1 6379"}}},
-		{quorum.Effect{Kind: quorum.EffReplicaAdded, Master: "mymaster", Addr: a, From: b},
+		{state.Effect{Kind: state.EffReplicaAdded, Master: "mymaster", Addr: a, From: b},
 			[][2]string{{"+slave", "slave 127.0.0.1:6379 127.0.0.1 6379 @ mymaster 127.0.0.1 6380"}}},
-		{quorum.Effect{Kind: quorum.EffMonitorAdded, Monitor: "m2"},
+		{state.Effect{Kind: state.EffMonitorAdded, Monitor: "m2"},
 			[][2]string{{"+sentinel", "sentinel abc 127.0.0.1 26380 @ mymaster 127.0.0.1 6380"}}},
-		{quorum.Effect{Kind: quorum.EffNewEpoch, Epoch: 7}, [][2]string{{"+new-epoch", "7"}}},
-		{quorum.Effect{Kind: quorum.EffOpinion}, nil},
+		{state.Effect{Kind: state.EffNewEpoch, Epoch: 7}, [][2]string{{"+new-epoch", "7"}}},
+		{state.Effect{Kind: state.EffOpinion}, nil},
 	}
 	for _, c := range cases {
 		got := effectEvents(c.e, st, "m1", nil)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // refusingBackend is a backend whose monitor refuses to fail masters over
@@ -47,7 +47,7 @@ func TestDropInHooks(t *testing.T) {
 	n := len(b.proposed)
 	last := b.proposed[n-1]
 	b.mu.Unlock()
-	if last.Op != quorum.OpSet || last.Master != "mymaster" {
+	if last.Op != state.OpSet || last.Master != "mymaster" {
 		t.Fatalf("the SET was not committed before the rewrite: %+v", last)
 	}
 	c.do("SENTINEL", "CKQUORUM", "mymaster")

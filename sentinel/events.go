@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Event channel names, as Redis Sentinel publishes them.
@@ -48,17 +48,17 @@ const (
 // effectEvents translates one committed effect into the Sentinel events
 // monitor self publishes for it. st is the state after the effect's entry
 // was applied (used for instance details).
-func effectEvents(e quorum.Effect, st *quorum.State, self string, an *announcer) [][2]string {
+func effectEvents(e state.Effect, st *state.State, self string, an *announcer) [][2]string {
 	var out [][2]string
 	add := func(ch, msg string) { out = append(out, [2]string{ch, msg}) }
 	switch e.Kind {
-	case quorum.EffODown:
+	case state.EffODown:
 		add(EvODown, fmt.Sprintf("%s #quorum %d/%d", an.masterInst(e.Master, e.Addr), e.Votes, e.Quorum))
-	case quorum.EffODownCleared:
+	case state.EffODownCleared:
 		add(EvODownCleared, an.masterInst(e.Master, e.Addr))
-	case quorum.EffNewEpoch:
+	case state.EffNewEpoch:
 		add(EvNewEpoch, strconv.FormatUint(e.Epoch, 10))
-	case quorum.EffSwitchMaster:
+	case state.EffSwitchMaster:
 		// Observers say whose configuration they adopt, as Sentinel's do.
 		if f := e.Failover; f != nil && f.Leader != "" && f.Leader != self {
 			if mon, ok := st.Monitors[f.Leader]; ok {
@@ -72,26 +72,26 @@ func effectEvents(e quorum.Effect, st *quorum.State, self string, an *announcer)
 				add(EvSlave, an.replicaInst(r, e.Master, e.To))
 			}
 		}
-	case quorum.EffFailoverEnd:
+	case state.EffFailoverEnd:
 		// As Sentinel, the instance details are the master as it was.
 		from := e.Addr
 		if e.Failover != nil {
 			from = e.Failover.From
 		}
 		add(EvFailoverEnd, an.masterInst(e.Master, from))
-	case quorum.EffFailoverAbort:
+	case state.EffFailoverAbort:
 		add(EvAbortTimeout, an.masterInst(e.Master, e.Addr))
-	case quorum.EffReplicaAdded:
+	case state.EffReplicaAdded:
 		add(EvSlave, an.replicaInst(e.Addr, e.Master, e.From))
-	case quorum.EffMasterAdded:
+	case state.EffMasterAdded:
 		add(EvMonitor, fmt.Sprintf("%s quorum %d", an.masterInst(e.Master, e.Addr), e.Quorum))
-	case quorum.EffMasterRemoved:
+	case state.EffMasterRemoved:
 		add(EvRemoved, an.masterInst(e.Master, e.Addr))
-	case quorum.EffSet:
+	case state.EffSet:
 		add(EvSet, an.masterInst(e.Master, e.Addr)+" "+e.Option+" "+e.Value)
-	case quorum.EffReset:
+	case state.EffReset:
 		add(EvResetMaster, an.masterInst(e.Master, e.Addr))
-	case quorum.EffMonitorAdded:
+	case state.EffMonitorAdded:
 		mon, ok := st.Monitors[e.Monitor]
 		if !ok {
 			break

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Blocking reasons reported when a down master is not failed over.
@@ -35,7 +35,7 @@ func (m *Monitor) Refused(master string) string {
 
 // leaderStep runs the leader's decisions for one tick. Only a leader whose
 // state has caught up with its term (a Barrier since it won) acts.
-func (m *Monitor) leaderStep(ctx context.Context, st *quorum.State, now time.Time) {
+func (m *Monitor) leaderStep(ctx context.Context, st *state.State, now time.Time) {
 	lctx, ok := m.leadership(ctx)
 	if !ok || m.crashPoint("") {
 		return
@@ -99,7 +99,7 @@ func (m *Monitor) leadership(ctx context.Context) (context.Context, bool) {
 // pruneMembers removes from the state, about once a second, monitors that
 // are no longer in the Raft configuration (a leader that removed itself
 // could not record it).
-func (m *Monitor) pruneMembers(ctx context.Context, st *quorum.State, now time.Time) {
+func (m *Monitor) pruneMembers(ctx context.Context, st *state.State, now time.Time) {
 	m.mu.Lock()
 	due := now.Sub(m.lastPrune) >= time.Second
 	if due {
@@ -115,31 +115,31 @@ func (m *Monitor) pruneMembers(ctx context.Context, st *quorum.State, now time.T
 	}
 	for id := range st.Monitors {
 		if _, ok := servers[id]; !ok {
-			m.queue("prune/"+id, quorum.Command{Op: quorum.OpRemoveMonitor, MonitorID: id})
+			m.queue("prune/"+id, state.Command{Op: state.OpRemoveMonitor, MonitorID: id})
 		}
 	}
 }
 
 // discoverReplicas commits replicas that the master's INFO lists and the
 // state does not know yet.
-func (m *Monitor) discoverReplicas(ctx context.Context, ms *quorum.Master) {
+func (m *Monitor) discoverReplicas(ctx context.Context, ms *state.Master) {
 	o, ok := m.prober.Observe(ms.Addr.String())
 	if !ok || o.Role != "master" || !o.Connected {
 		return
 	}
-	var add []quorum.Addr
+	var add []state.Addr
 	for _, r := range o.Replicas {
-		a := quorum.Addr{Host: r.Host, Port: r.Port}
+		a := state.Addr{Host: r.Host, Port: r.Port}
 		if a != ms.Addr && !containsAddr(ms.Replicas, a) {
 			add = append(add, a)
 		}
 	}
 	if len(add) > 0 {
-		m.queue("replicas/"+ms.Name, quorum.Command{Op: quorum.OpReplicas, Master: ms.Name, Replicas: add})
+		m.queue("replicas/"+ms.Name, state.Command{Op: state.OpReplicas, Master: ms.Name, Replicas: add})
 	}
 }
 
-func containsAddr(list []quorum.Addr, a quorum.Addr) bool {
+func containsAddr(list []state.Addr, a state.Addr) bool {
 	for _, x := range list {
 		if x == a {
 			return true
@@ -150,7 +150,7 @@ func containsAddr(list []quorum.Addr, a quorum.Addr) bool {
 
 // judgeODown commits a change of the objective-down judgement and returns
 // the judgement in force (committed) and since when.
-func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.Master, now time.Time) (bool, time.Time) {
+func (m *Monitor) judgeODown(ctx context.Context, st *state.State, ms *state.Master, now time.Time) (bool, time.Time) {
 	votes := ODownVotes(ms, st.Monitors, now, m.opt.OpinionTTL)
 	odown := votes >= ms.Quorum
 	switch {
@@ -164,7 +164,7 @@ func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.M
 	if odown == ms.ODown {
 		return ms.ODown, ms.ODownSince
 	}
-	cmd := quorum.Command{Op: quorum.OpODown, Master: ms.Name, Addr: ms.Addr, Down: odown, Votes: votes}
+	cmd := state.Command{Op: state.OpODown, Master: ms.Name, Addr: ms.Addr, Down: odown, Votes: votes}
 	if err := m.store.Apply(ctx, cmd); err != nil {
 		m.log.Debug("commit odown", "master", ms.Name, "err", err)
 		return ms.ODown, ms.ODownSince
@@ -174,7 +174,7 @@ func (m *Monitor) judgeODown(ctx context.Context, st *quorum.State, ms *quorum.M
 
 // tryFailover starts a failover of a master judged down, or records why it
 // cannot.
-func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince, now time.Time) {
+func (m *Monitor) tryFailover(ctx context.Context, ms *state.Master, downSince, now time.Time) {
 	if why := m.Refused(ms.Name); why != "" {
 		m.blockedBecause(ms, BlockForeignSentinel, why)
 		return
@@ -204,7 +204,7 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 		return
 	}
 	id := newID()
-	cmd := quorum.Command{Op: quorum.OpFailoverStart, Master: ms.Name, Addr: ms.Addr, To: best.Addr,
+	cmd := state.Command{Op: state.OpFailoverStart, Master: ms.Name, Addr: ms.Addr, To: best.Addr,
 		FailoverID: id, Term: m.store.Term(), MonitorID: m.opt.Self.ID}
 	if err := m.store.Apply(ctx, cmd); err != nil {
 		m.log.Warn("failover not started", "master", ms.Name, "err", err)
@@ -233,7 +233,7 @@ func (m *Monitor) tryFailover(ctx context.Context, ms *quorum.Master, downSince,
 
 // blockedBecause logs a blocking reason once per change and reports whether
 // it is new.
-func (m *Monitor) blockedBecause(ms *quorum.Master, kind, detail string) bool {
+func (m *Monitor) blockedBecause(ms *state.Master, kind, detail string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := kind + ": " + detail
@@ -246,7 +246,7 @@ func (m *Monitor) blockedBecause(ms *quorum.Master, kind, detail string) bool {
 	return true
 }
 
-func (m *Monitor) selectReplica(ms *quorum.Master, downSince, now time.Time) (Candidate, []Rejection, bool) {
+func (m *Monitor) selectReplica(ms *state.Master, downSince, now time.Time) (Candidate, []Rejection, bool) {
 	var cands []Candidate
 	m.mu.Lock()
 	for _, a := range ms.Replicas {
@@ -329,7 +329,7 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 		f := ms.Failover
 		auth := linkAuth(ms)
 		switch f.Stage {
-		case quorum.StageStarted:
+		case state.StageStarted:
 			promote := m.promote
 			if f.Coordinated {
 				promote = m.switchover
@@ -343,8 +343,8 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 				}
 				if m.now().After(giveUp) {
 					m.log.Warn("failover aborted", "master", name, "failover_id", f.ID, "err", err)
-					abort := quorum.Command{Op: quorum.OpFailoverEnd, Master: name, FailoverID: f.ID,
-						Stage: quorum.StageAborted, Reason: "promotion failed: " + err.Error()}
+					abort := state.Command{Op: state.OpFailoverEnd, Master: name, FailoverID: f.ID,
+						Stage: state.StageAborted, Reason: "promotion failed: " + err.Error()}
 					return m.store.Apply(ctx, abort)
 				}
 				if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
@@ -355,7 +355,7 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 			if m.crashPoint(CrashAfterPromotion) {
 				return nil
 			}
-			cmd := quorum.Command{Op: quorum.OpFailoverPromoted, Master: name, FailoverID: f.ID}
+			cmd := state.Command{Op: state.OpFailoverPromoted, Master: name, FailoverID: f.ID}
 			if err := m.store.Apply(ctx, cmd); err != nil {
 				return fmt.Errorf("commit promotion: %w", err)
 			}
@@ -365,12 +365,12 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 			m.log.Warn("replica promoted", "master", name, "new", f.To.String(), "epoch", f.Epoch, "failover_id", f.ID)
 			m.opt.Publisher.Publish(EvPromotedSlave, m.ann.replicaInst(f.To, name, f.From))
 			m.opt.Publisher.Publish(EvReconfSlaves, m.ann.masterInst(name, f.From))
-		case quorum.StagePromoted:
+		case state.StagePromoted:
 			m.reconfigureReplicas(ctx, ms, f, auth)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			cmd := quorum.Command{Op: quorum.OpFailoverEnd, Master: name, FailoverID: f.ID, Stage: quorum.StageCompleted}
+			cmd := state.Command{Op: state.OpFailoverEnd, Master: name, FailoverID: f.ID, Stage: state.StageCompleted}
 			if err := m.store.Apply(ctx, cmd); err != nil {
 				return fmt.Errorf("commit completion: %w", err)
 			}
@@ -382,7 +382,7 @@ func (m *Monitor) drive(ctx context.Context, name string) error {
 
 // promote makes f.To a master (unless it already is) and verifies it with
 // ROLE.
-func (m *Monitor) promote(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) error {
+func (m *Monitor) promote(ctx context.Context, ms *state.Master, f *state.Failover, auth probe.Auth) error {
 	target := f.To.String()
 	inst := m.ann.replicaInst(f.To, ms.Name, f.From)
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -424,7 +424,7 @@ func (m *Monitor) promote(ctx context.Context, ms *quorum.Master, f *quorum.Fail
 // writes, waits until the candidate has every write, and swaps the roles,
 // so no acknowledged write is lost. If the swap does not happen within
 // the time given, the old master aborts it and takes writes again.
-func (m *Monitor) switchover(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) error {
+func (m *Monitor) switchover(ctx context.Context, ms *state.Master, f *state.Failover, auth probe.Auth) error {
 	target := f.To.String()
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	role, err := m.prober.Role(rctx, target, auth)
@@ -465,8 +465,8 @@ func (m *Monitor) switchover(ctx context.Context, ms *quorum.Master, f *quorum.F
 // master at it, parallel-syncs at a time, waiting for each batch to report
 // the new master (bounded by ReconfTimeout). Unreachable replicas, and the
 // old master while it is down, are left to reconcile when they return.
-func (m *Monitor) reconfigureReplicas(ctx context.Context, ms *quorum.Master, f *quorum.Failover, auth probe.Auth) {
-	var todo []quorum.Addr
+func (m *Monitor) reconfigureReplicas(ctx context.Context, ms *state.Master, f *state.Failover, auth probe.Auth) {
+	var todo []state.Addr
 	for _, a := range ms.Replicas {
 		if a == f.To {
 			continue
@@ -498,7 +498,7 @@ func (m *Monitor) reconfigureReplicas(ctx context.Context, ms *quorum.Master, f 
 // failover), publishes Sentinel's reconfiguration events — with evMaster,
 // the master as it was, in their instance details — and waits for addr to
 // report the new master (up to ReconfTimeout).
-func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, master, evMaster quorum.Addr, auth probe.Auth, wait bool) bool {
+func (m *Monitor) repoint(ctx context.Context, a state.Addr, name string, master, evMaster state.Addr, auth probe.Auth, wait bool) bool {
 	inst := m.ann.replicaInst(a, name, evMaster)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := m.prober.ReplicaOf(cctx, a.String(), auth, master.Host, master.Port)
@@ -539,7 +539,7 @@ func (m *Monitor) repoint(ctx context.Context, a quorum.Addr, name string, maste
 // replica that reports role master (the returning old master) is made a
 // replica of the current master, and a replica following another master is
 // repointed. It acts only while the current master is healthy.
-func (m *Monitor) reconcile(ctx context.Context, ms *quorum.Master, now time.Time) {
+func (m *Monitor) reconcile(ctx context.Context, ms *state.Master, now time.Time) {
 	mo, ok := m.prober.Observe(ms.Addr.String())
 	if !ok || !mo.Connected || mo.Role != "master" {
 		return
@@ -609,29 +609,29 @@ var ErrNoGoodReplica = errors.New("no suitable replica to promote")
 
 // manualFailoverer is what ManualFailover reads (a Backend, the Monitor).
 type manualFailoverer interface {
-	State() *quorum.State
-	Candidate(name string) (quorum.Addr, bool)
-	Self() quorum.Monitor
+	State() *state.State
+	Candidate(name string) (state.Addr, bool)
+	Self() state.Monitor
 }
 
 // ManualFailover returns the command that starts a manual failover of
 // master name (SENTINEL FAILOVER, the admin API's failover and switchover):
 // forced past the anti-flap rule, toward the replica this monitor would
-// promote now. It fails with quorum.ErrNoSuchMaster, quorum.ErrFailoverInProg
+// promote now. It fails with state.ErrNoSuchMaster, state.ErrFailoverInProg
 // or ErrNoGoodReplica. The FSM checks the same again when it commits.
-func ManualFailover(b manualFailoverer, name string, coordinated bool) (quorum.Command, error) {
+func ManualFailover(b manualFailoverer, name string, coordinated bool) (state.Command, error) {
 	m, ok := b.State().Masters[name]
 	if !ok {
-		return quorum.Command{}, quorum.ErrNoSuchMaster
+		return state.Command{}, state.ErrNoSuchMaster
 	}
 	if m.Failover.InProgress() {
-		return quorum.Command{}, quorum.ErrFailoverInProg
+		return state.Command{}, state.ErrFailoverInProg
 	}
 	to, ok := b.Candidate(name)
 	if !ok {
-		return quorum.Command{}, ErrNoGoodReplica
+		return state.Command{}, ErrNoGoodReplica
 	}
-	return quorum.Command{Op: quorum.OpFailoverStart, Master: name, Addr: m.Addr, To: to,
+	return state.Command{Op: state.OpFailoverStart, Master: name, Addr: m.Addr, To: to,
 		FailoverID: newID(), MonitorID: b.Self().ID, Force: true, Coordinated: coordinated}, nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Fence events (raftsentinel's own; Sentinel has no fencing).
@@ -74,7 +74,7 @@ func (m *Monitor) fenceLoop(ctx context.Context) {
 
 // localAuth returns the credentials of the master whose topology holds
 // the local node, and whether the committed state names it the master.
-func (m *Monitor) localAuth(st *quorum.State) (probe.Auth, bool) {
+func (m *Monitor) localAuth(st *state.State) (probe.Auth, bool) {
 	for _, ms := range st.Masters {
 		if ms.Addr.String() == m.opt.LocalRedis {
 			return linkAuth(ms), true

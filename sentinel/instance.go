@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // This file builds the instance maps of SENTINEL MASTER(S), REPLICAS/SLAVES
@@ -84,8 +84,8 @@ func flagList(flags ...instFlag) string {
 // vocabulary: a started failover is promoting its candidate
 // (send_slaveof_noone); a promoted one is repointing replicas
 // (reconf_slaves).
-func failoverStateName(s quorum.Stage) string {
-	if s == quorum.StagePromoted {
+func failoverStateName(s state.Stage) string {
+	if s == state.StagePromoted {
 		return "reconf_slaves"
 	}
 	return "send_slaveof_noone"
@@ -93,7 +93,7 @@ func failoverStateName(s quorum.Stage) string {
 
 // masterView is the input of masterMap.
 type masterView struct {
-	M          *quorum.Master
+	M          *state.Master
 	Obs        probe.Observation // this monitor's probe of M.Addr
 	Observed   bool              // Obs is valid
 	SDown      bool              // this monitor sees M.Addr subjectively down
@@ -102,7 +102,7 @@ type masterView struct {
 	Others     int // other monitors (num-other-sentinels)
 	// Shown is M.Addr as replies announce it (see Backend.Announce); zero
 	// means M.Addr.
-	Shown quorum.Addr
+	Shown state.Addr
 	// StaleView: this monitor is cut off from the Raft majority for longer
 	// than stale-after, so the committed view it answers from may be
 	// outdated (flag stale_view, which Sentinel clients ignore).
@@ -176,14 +176,14 @@ func masterMap(v masterView, k instClock) []instField {
 
 // replicaView is the input of replicaMap.
 type replicaView struct {
-	Master     *quorum.Master
-	Addr       quorum.Addr
+	Master     *state.Master
+	Addr       state.Addr
 	Obs        probe.Observation
 	Observed   bool
 	SDown      bool
 	SDownSince time.Time
 	// Shown is Addr as replies announce it; zero means Addr.
-	Shown     quorum.Addr
+	Shown     state.Addr
 	StaleView bool // as masterView's
 }
 
@@ -194,7 +194,7 @@ type replicaView struct {
 const FlagStaleView = "stale_view"
 
 // shown returns a unless it is zero, then def.
-func shown(a, def quorum.Addr) quorum.Addr {
+func shown(a, def state.Addr) state.Addr {
 	if a.IsZero() {
 		return def
 	}
@@ -268,7 +268,7 @@ func replicaMap(v replicaView, k instClock) []instField {
 
 // sentinelView is the input of sentinelMap.
 type sentinelView struct {
-	Mon       *quorum.Monitor
+	Mon       *state.Monitor
 	Seen      time.Time     // Backend.PeerSeen; zero if never
 	DownAfter time.Duration // the master's down-after
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 var (
@@ -28,12 +28,12 @@ func render(fs []instField) string {
 
 func lines(s ...string) string { return strings.Join(s, "\n") + "\n" }
 
-func testMaster() *quorum.Master {
-	return &quorum.Master{
-		Name: "mymaster", Addr: quorum.Addr{Host: "127.0.0.1", Port: 6379},
+func testMaster() *state.Master {
+	return &state.Master{
+		Name: "mymaster", Addr: state.Addr{Host: "127.0.0.1", Port: 6379},
 		Quorum: 2, DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1,
 		ConfigEpoch: 7,
-		Replicas:    []quorum.Addr{{Host: "127.0.0.1", Port: 6380}, {Host: "127.0.0.1", Port: 6381}},
+		Replicas:    []state.Addr{{Host: "127.0.0.1", Port: 6380}, {Host: "127.0.0.1", Port: 6381}},
 	}
 }
 
@@ -47,12 +47,12 @@ func healthyObs() probe.Observation {
 func TestMasterMap(t *testing.T) {
 	inFailover := testMaster()
 	inFailover.ODown, inFailover.ODownSince = true, ago(2*time.Second)
-	inFailover.Failover = &quorum.Failover{Stage: quorum.StageStarted, Reason: "manual",
-		To: quorum.Addr{Host: "127.0.0.1", Port: 6380}}
+	inFailover.Failover = &state.Failover{Stage: state.StageStarted, Reason: "manual",
+		To: state.Addr{Host: "127.0.0.1", Port: 6380}}
 	promoted := testMaster()
-	promoted.Failover = &quorum.Failover{Stage: quorum.StagePromoted}
+	promoted.Failover = &state.Failover{Stage: state.StagePromoted}
 	finished := testMaster()
-	finished.Failover = &quorum.Failover{Stage: quorum.StageCompleted}
+	finished.Failover = &state.Failover{Stage: state.StageCompleted}
 	down := healthyObs()
 	down.Connected = false
 	down.LastPingSent = ago(6 * time.Second)
@@ -120,14 +120,14 @@ func TestMasterMapFlatIndex(t *testing.T) {
 
 func TestReplicaMap(t *testing.T) {
 	m := testMaster()
-	a := quorum.Addr{Host: "127.0.0.1", Port: 6380}
+	a := state.Addr{Host: "127.0.0.1", Port: 6380}
 	obs := healthyObs()
 	obs.Role, obs.MasterHost, obs.MasterPort, obs.MasterLinkUp = "slave", "127.0.0.1", 6379, true
 	obs.ReplOffset, obs.Priority = 12345, 50
 	hidden := obs
 	hidden.ReplicaAnnounced, hidden.MasterLinkUp, hidden.MasterLinkDownMs = false, false, 4000
 	inFailover := testMaster()
-	inFailover.Failover = &quorum.Failover{Stage: quorum.StageStarted, To: a}
+	inFailover.Failover = &state.Failover{Stage: state.StageStarted, To: a}
 
 	tests := []struct {
 		name string
@@ -165,7 +165,7 @@ func TestReplicaMap(t *testing.T) {
 	if fs[4].val != "slave,promoted" {
 		t.Errorf("candidate flags = %q", fs[4].val)
 	}
-	v6 := replicaMap(replicaView{Master: m, Addr: quorum.Addr{Host: "::1", Port: 6390}}, instClk)
+	v6 := replicaMap(replicaView{Master: m, Addr: state.Addr{Host: "::1", Port: 6390}}, instClk)
 	if v6[0].val != "[::1]:6390" || v6[1].val != "::1" {
 		t.Errorf("IPv6 name/ip = %q/%q", v6[0].val, v6[1].val)
 	}
@@ -175,8 +175,8 @@ func TestReplicaMap(t *testing.T) {
 }
 
 func TestSentinelMap(t *testing.T) {
-	mon := &quorum.Monitor{ID: "m2", RunID: "fedcba9876543210fedcba9876543210fedcba98",
-		Announce: quorum.Addr{Host: "10.0.0.2", Port: 26379}}
+	mon := &state.Monitor{ID: "m2", RunID: "fedcba9876543210fedcba9876543210fedcba98",
+		Announce: state.Addr{Host: "10.0.0.2", Port: 26379}}
 	tests := []struct {
 		name string
 		v    sentinelView

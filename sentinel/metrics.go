@@ -3,7 +3,7 @@ package sentinel
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Metrics are the brain's event metrics. A nil *Metrics records nothing.
@@ -36,16 +36,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return mt
 }
 
-func (mt *Metrics) effect(e quorum.Effect, st *quorum.State) {
+func (mt *Metrics) effect(e state.Effect, st *state.State) {
 	if mt == nil {
 		return
 	}
 	switch e.Kind {
-	case quorum.EffFailoverEnd:
+	case state.EffFailoverEnd:
 		mt.failovers.WithLabelValues(e.Master, "completed").Inc()
-	case quorum.EffFailoverAbort:
+	case state.EffFailoverAbort:
 		mt.failovers.WithLabelValues(e.Master, "aborted").Inc()
-	case quorum.EffSwitchMaster:
+	case state.EffSwitchMaster:
 		// The failover starts in the same instant as the committed
 		// objective-down judgement; both stamps are the leader's.
 		if f := e.Failover; f != nil && !st.LastApplied.IsZero() {

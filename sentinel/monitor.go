@@ -12,20 +12,21 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Store is the replicated state the brain needs (implemented by
 // *quorum.Store). Propose works on any member; Apply only on the leader.
 type Store interface {
-	State() *quorum.State
-	View(fn func(*quorum.State))
-	Propose(ctx context.Context, cmd quorum.Command) error
-	Apply(ctx context.Context, cmd quorum.Command) error
+	State() *state.State
+	View(fn func(*state.State))
+	Propose(ctx context.Context, cmd state.Command) error
+	Apply(ctx context.Context, cmd state.Command) error
 	Barrier(ctx context.Context) error
 	IsLeader() bool
 	Term() uint64
 	LeaderChanges() <-chan struct{}
-	Effects() <-chan quorum.Effect
+	Effects() <-chan state.Effect
 	MajorityContact() time.Time
 	// Servers returns the Raft configuration's members (id → address).
 	Servers() (map[string]string, error)
@@ -50,10 +51,10 @@ type Prober interface {
 // Options configure a Monitor. Zero values take the defaults noted.
 type Options struct {
 	// Self is this monitor's membership record (ID, RunID, addresses).
-	Self quorum.Monitor
+	Self state.Monitor
 	// Masters are the masters from the configuration; each is added to the
 	// replicated state if no master of that name is there yet.
-	Masters []quorum.Master
+	Masters []state.Master
 	// Tick is the period of local evaluation and of the leader's decision
 	// loop; default 50ms.
 	Tick time.Duration
@@ -73,7 +74,7 @@ type Options struct {
 	ReconfTimeout time.Duration
 	// Defaults are the settings of masters added with SENTINEL MONITOR
 	// (reported by SENTINEL DEBUG).
-	Defaults quorum.Master
+	Defaults state.Master
 	// ElectionTimeout is Raft's (reported by SENTINEL DEBUG).
 	ElectionTimeout time.Duration
 	// LocalRedis is the Redis node this monitor runs beside (a sidecar),
@@ -141,9 +142,9 @@ type Monitor struct {
 	masterSince  map[string]masterSeen // master name -> its address, and since when this monitor sees it there
 	opinionSent  map[string]time.Time  // master name -> last successful down assertion
 	lastBeat     time.Time
-	pending      map[string]quorum.Command // coalesced proposals by key
-	blocked      map[string]string         // master -> last logged blocking reason
-	backoff      map[string]time.Time      // addr -> earliest next reconfiguration
+	pending      map[string]state.Command // coalesced proposals by key
+	blocked      map[string]string        // master -> last logged blocking reason
+	backoff      map[string]time.Time     // addr -> earliest next reconfiguration
 	started      time.Time
 	simulate     map[string]bool // SIMULATE-FAILURE points armed
 	crashed      bool
@@ -226,7 +227,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 	mon := &Monitor{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
 		watchedSince: map[string]time.Time{}, watchAuth: map[string]probe.Auth{}, sdownSince: map[string]time.Time{}, runIDs: map[string]string{}, roles: map[string]string{}, rebootSince: map[string]time.Time{},
 		masterSince: map[string]masterSeen{},
-		opinionSent: map[string]time.Time{}, pending: map[string]quorum.Command{}, blocked: map[string]string{},
+		opinionSent: map[string]time.Time{}, pending: map[string]state.Command{}, blocked: map[string]string{},
 		backoff: map[string]time.Time{}, driving: map[string]bool{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
 	mon.timers = newTimerSet(map[string]time.Duration{
@@ -244,7 +245,7 @@ func New(store Store, prober Prober, opt Options) *Monitor {
 // masterSeen is the address a monitor considers a group's master, and
 // since when (MasterRoleDown counts from then at the earliest).
 type masterSeen struct {
-	addr  quorum.Addr
+	addr  state.Addr
 	since time.Time
 }
 
@@ -296,16 +297,16 @@ func (m *Monitor) poke() {
 // ---- Backend ----
 
 // State implements Backend.
-func (m *Monitor) State() *quorum.State { return m.store.State() }
+func (m *Monitor) State() *state.State { return m.store.State() }
 
 // Announce implements Backend.
-func (m *Monitor) Announce(a quorum.Addr) quorum.Addr { return m.ann.addr(a) }
+func (m *Monitor) Announce(a state.Addr) state.Addr { return m.ann.addr(a) }
 
 // AnnounceMayWait implements Backend.
 func (m *Monitor) AnnounceMayWait() bool { return m.ann.mayWait() }
 
 // Self implements Backend.
-func (m *Monitor) Self() quorum.Monitor { return m.opt.Self }
+func (m *Monitor) Self() state.Monitor { return m.opt.Self }
 
 // Observe implements Backend.
 func (m *Monitor) Observe(addr string) (probe.Observation, bool) { return m.prober.Observe(addr) }
@@ -322,7 +323,7 @@ func (m *Monitor) SDown(addr string) (time.Time, bool) {
 // heartbeat registration.
 func (m *Monitor) PeerSeen(id string) time.Time {
 	var t time.Time
-	m.store.View(func(st *quorum.State) {
+	m.store.View(func(st *state.State) {
 		if mon, ok := st.Monitors[id]; ok {
 			t = mon.SeenAt
 		}
@@ -334,7 +335,7 @@ func (m *Monitor) PeerSeen(id string) time.Time {
 }
 
 // Propose implements Backend.
-func (m *Monitor) Propose(ctx context.Context, cmd quorum.Command) error {
+func (m *Monitor) Propose(ctx context.Context, cmd state.Command) error {
 	err := m.store.Propose(ctx, cmd)
 	if err == nil {
 		m.poke()
@@ -344,11 +345,11 @@ func (m *Monitor) Propose(ctx context.Context, cmd quorum.Command) error {
 
 // Candidate implements Backend: the replica a failover of master name
 // started now would promote, judged from this monitor's probes.
-func (m *Monitor) Candidate(name string) (quorum.Addr, bool) {
+func (m *Monitor) Candidate(name string) (state.Addr, bool) {
 	st := m.store.State()
 	ms, ok := st.Masters[name]
 	if !ok {
-		return quorum.Addr{}, false
+		return state.Addr{}, false
 	}
 	best, _, ok := m.selectReplica(ms, ms.ODownSince, m.now())
 	return best.Addr, ok
@@ -418,7 +419,7 @@ func (m *Monitor) rebootedTooLong(key string, o probe.Observation, now time.Time
 // address. It is not applied while a failover of ms is in progress: then
 // the committed master changing role is the failover's own doing (a
 // switchover's FAILOVER TO makes it a replica just before the switch).
-func (m *Monitor) masterReportsSlave(ms *quorum.Master, o probe.Observation, now time.Time) bool {
+func (m *Monitor) masterReportsSlave(ms *state.Master, o probe.Observation, now time.Time) bool {
 	seen, ok := m.masterSince[ms.Name]
 	if !ok || seen.addr != ms.Addr {
 		seen = masterSeen{addr: ms.Addr, since: now}
@@ -514,7 +515,7 @@ func (m *Monitor) Tilt() (time.Time, bool) {
 
 // register keeps this monitor's record and the configured masters in the
 // replicated state.
-func (m *Monitor) register(st *quorum.State, now time.Time) {
+func (m *Monitor) register(st *state.State, now time.Time) {
 	self := m.opt.Self
 	cur, ok := st.Monitors[self.ID]
 	m.mu.Lock()
@@ -522,12 +523,12 @@ func (m *Monitor) register(st *quorum.State, now time.Time) {
 	m.mu.Unlock()
 	if !ok || cur.RunID != self.RunID || cur.Announce != self.Announce || cur.HTTPAddr != self.HTTPAddr || due {
 		s := self
-		m.queue("register", quorum.Command{Op: quorum.OpRegisterMonitor, Monitor: &s})
+		m.queue("register", state.Command{Op: state.OpRegisterMonitor, Monitor: &s})
 	}
 	for i := range m.opt.Masters {
 		spec := m.opt.Masters[i]
 		if _, ok := st.Masters[spec.Name]; !ok && !st.Seeded[spec.Name] {
-			m.queue("master/"+spec.Name, quorum.Command{Op: quorum.OpAddMaster, Spec: &spec})
+			m.queue("master/"+spec.Name, state.Command{Op: state.OpAddMaster, Spec: &spec})
 		}
 	}
 }
@@ -535,7 +536,7 @@ func (m *Monitor) register(st *quorum.State, now time.Time) {
 // linkAuth returns the link settings toward ms and its replicas: the
 // committed auth-user, auth-pass and rename-command table (a copy, owned
 // by the caller).
-func linkAuth(ms *quorum.Master) probe.Auth {
+func linkAuth(ms *state.Master) probe.Auth {
 	return probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}
 }
 
@@ -544,7 +545,7 @@ func linkAuth(ms *quorum.Master) probe.Auth {
 // rename-command): when those change (SENTINEL SET), the prober is given
 // the new ones and reconnects with them at once, and every later command
 // uses the new renames.
-func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
+func (m *Monitor) syncWatches(st *state.State, now time.Time) {
 	// In name order, the first master naming a node gives its credentials:
 	// a node listed under two masters (a misconfiguration) must not flip
 	// between their credentials from one step to the next.
@@ -552,7 +553,7 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
 		auth := linkAuth(ms)
-		for _, a := range append([]quorum.Addr{ms.Addr}, ms.Replicas...) {
+		for _, a := range append([]state.Addr{ms.Addr}, ms.Replicas...) {
 			if _, ok := want[a.String()]; !ok {
 				want[a.String()] = auth
 			}
@@ -597,10 +598,10 @@ func (m *Monitor) syncWatches(st *quorum.State, now time.Time) {
 // evaluateLocal computes SDOWN for every probed node, publishes +sdown,
 // -sdown and +reboot, and keeps this monitor's committed opinion on each
 // master in step with what it sees.
-func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
+func (m *Monitor) evaluateLocal(st *state.State, now time.Time, tilt bool) {
 	for _, name := range st.MasterNames() {
 		ms := st.Masters[name]
-		nodes := append([]quorum.Addr{ms.Addr}, ms.Replicas...)
+		nodes := append([]state.Addr{ms.Addr}, ms.Replicas...)
 		for i, a := range nodes {
 			key := a.String()
 			o, ok := m.prober.Observe(key)
@@ -667,7 +668,7 @@ func (m *Monitor) evaluateLocal(st *quorum.State, now time.Time, tilt bool) {
 	}
 }
 
-func (m *Monitor) syncOpinion(ms *quorum.Master, down bool, now time.Time) {
+func (m *Monitor) syncOpinion(ms *state.Master, down bool, now time.Time) {
 	id := m.opt.Self.ID
 	committed, has := ms.Opinions[id]
 	m.mu.Lock()
@@ -683,12 +684,12 @@ func (m *Monitor) syncOpinion(ms *quorum.Master, down bool, now time.Time) {
 		need = true
 	}
 	if need {
-		m.queue("opinion/"+ms.Name, quorum.Command{Op: quorum.OpOpinion, Master: ms.Name, MonitorID: id, Addr: ms.Addr, Down: down})
+		m.queue("opinion/"+ms.Name, state.Command{Op: state.OpOpinion, Master: ms.Name, MonitorID: id, Addr: ms.Addr, Down: down})
 	}
 }
 
 // queue records a proposal, replacing any pending one with the same key.
-func (m *Monitor) queue(key string, cmd quorum.Command) {
+func (m *Monitor) queue(key string, cmd state.Command) {
 	m.mu.Lock()
 	m.pending[key] = cmd
 	m.mu.Unlock()
@@ -710,7 +711,7 @@ func (m *Monitor) proposeLoop(ctx context.Context) {
 		}
 		m.mu.Lock()
 		batch := m.pending
-		m.pending = map[string]quorum.Command{}
+		m.pending = map[string]state.Command{}
 		m.mu.Unlock()
 		for key, cmd := range batch {
 			pctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -726,7 +727,7 @@ func (m *Monitor) proposeLoop(ctx context.Context) {
 			switch {
 			case key == "register":
 				m.lastBeat = m.now()
-			case cmd.Op == quorum.OpOpinion && cmd.Down:
+			case cmd.Op == state.OpOpinion && cmd.Down:
 				m.opinionSent[cmd.Master] = m.now()
 			}
 			m.mu.Unlock()
@@ -752,7 +753,7 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 				m.opt.Publisher.Publish(ev[0], ev[1])
 			}
 			switch e.Kind {
-			case quorum.EffSwitchMaster:
+			case state.EffSwitchMaster:
 				// The old master is now watched as a replica: its down
 				// state is judged (and announced) afresh in that role.
 				// Its expected role is now slave: when it comes back
@@ -770,7 +771,7 @@ func (m *Monitor) effectLoop(ctx context.Context) {
 					m.opt.Publisher.Publish(EvRoleChangeWrong, m.ann.replicaInst(e.To, e.Master, e.From)+" new reported role is master")
 				}
 				m.log.Warn("+switch-master", "master", e.Master, "from", e.From.String(), "to", e.To.String(), "epoch", e.Epoch)
-			case quorum.EffODown:
+			case state.EffODown:
 				m.log.Warn("+odown", "master", e.Master, "addr", e.Addr.String(), "votes", e.Votes, "quorum", e.Quorum)
 			}
 			m.poke()

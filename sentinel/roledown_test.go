@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func TestMasterRoleDown(t *testing.T) {
@@ -55,7 +55,7 @@ func TestMasterReportingSlaveIsSDown(t *testing.T) {
 		pr.mu.Unlock()
 	}
 	m := newTestMonitor(st, pr, clk)
-	down := func(a quorum.Addr) bool { _, d := m.SDown(a.String()); return d }
+	down := func(a state.Addr) bool { _, d := m.SDown(a.String()); return d }
 	for range 29 { // 2.9 s
 		m.evaluateLocal(st.State(), clk.now(), false)
 		clk.add(100 * time.Millisecond)
@@ -78,7 +78,7 @@ func TestMasterReportingSlaveIsSDown(t *testing.T) {
 	}
 
 	// While a failover of it runs, the rule does not apply.
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
 	m.evaluateLocal(st.State(), clk.now(), false)
 	if down(addrA) {
 		t.Fatal("role rule applied during a failover")
@@ -88,7 +88,7 @@ func TestMasterReportingSlaveIsSDown(t *testing.T) {
 // TestPromotedReplicaNotRoleDown: after the committed master changes to a
 // replica that reported slave for long (its INFO not yet refreshed), the
 // new master is not SDOWN: the count starts when it became the master.
-var addrD = quorum.Addr{Host: "10.0.0.4", Port: 6379}
+var addrD = state.Addr{Host: "10.0.0.4", Port: 6379}
 
 func TestPromotedReplicaNotRoleDown(t *testing.T) {
 	clk := &clock{t: now0}
@@ -107,7 +107,7 @@ func TestPromotedReplicaNotRoleDown(t *testing.T) {
 		n.obs.LastOKPing, n.obs.InfoAt = clk.now(), clk.now()
 	}
 	pr.mu.Unlock()
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpAddMaster, Spec: &quorum.Master{Name: "second", Addr: addrD,
+	must(t, st.Apply(ctx, state.Command{Op: state.OpAddMaster, Spec: &state.Master{Name: "second", Addr: addrD,
 		Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}}))
 	m.evaluateLocal(st.State(), clk.now(), false)
 	if _, d := m.SDown(addrD.String()); d {

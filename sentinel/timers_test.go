@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // TestSentinelDebugSet checks SENTINEL DEBUG <timer> <ms> against Redis
@@ -76,8 +76,8 @@ func TestMonitorTimersReportAndChange(t *testing.T) {
 	pr := &periodProber{fakeProber: fp}
 	var hooked []string
 	var hmu sync.Mutex
-	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now,
-		Defaults: quorum.Master{DownAfter: 30 * time.Second, FailoverTimeout: 3 * time.Minute},
+	m := New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now,
+		Defaults: state.Master{DownAfter: 30 * time.Second, FailoverTimeout: 3 * time.Minute},
 		OnTimer: func(name string, d time.Duration) {
 			hmu.Lock()
 			hooked = append(hooked, name+"="+d.String())
@@ -147,7 +147,7 @@ func TestMonitorTimersReportAndChange(t *testing.T) {
 func TestMonitorUsesDebugDefaults(t *testing.T) {
 	b := newFakeBackend()
 	b.timers = []Timer{{TimerDefaultDownAfter, 30000}, {TimerDefaultFailoverTimeout, 180000}}
-	_, addr := startSentinel(t, b, HandlerOptions{MasterDefaults: quorum.Master{DownAfter: 30 * time.Second,
+	_, addr := startSentinel(t, b, HandlerOptions{MasterDefaults: state.Master{DownAfter: 30 * time.Second,
 		FailoverTimeout: 3 * time.Minute, ParallelSyncs: 1}})
 	c := dialRaw(t, addr)
 	c.do("SENTINEL", "DEBUG", "default-down-after", "1234", "default-failover-timeout", "5678")

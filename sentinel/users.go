@@ -12,15 +12,15 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/acl"
-	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // Users of the Sentinel-protocol port come from two places:
 //
 //   - the configuration file (HandlerOptions.RequirePass for "default",
 //     Users and Permissions for the others), this monitor's own;
-//   - the replicated state (quorum.State.Users and DeletedUsers), changed
+//   - the replicated state (state.State.Users and DeletedUsers), changed
 //     with ACL SETUSER and ACL DELUSER on any monitor and committed
 //     through Raft, so every monitor of the group has the same.
 //
@@ -56,7 +56,7 @@ func fileUsers(opt HandlerOptions) map[string]*acl.User {
 
 // user returns the effective user name in st (see the merge rule above),
 // nil if there is none.
-func (h *handler) user(st *quorum.State, name string) *acl.User {
+func (h *handler) user(st *state.State, name string) *acl.User {
 	if u, known := st.User(name); known {
 		return u
 	}
@@ -64,7 +64,7 @@ func (h *handler) user(st *quorum.State, name string) *acl.User {
 }
 
 // userNames returns every effective user name, sorted.
-func (h *handler) userNames(st *quorum.State) []string {
+func (h *handler) userNames(st *state.State) []string {
 	var out []string
 	for n := range h.files {
 		if _, known := st.User(n); !known {
@@ -247,7 +247,7 @@ func (h *handler) aclSetUser(c *resp.Conn, args [][]byte) {
 	}
 	hashed := acl.HashPasswords(mods)
 	st := h.b.State()
-	cmd := quorum.Command{Op: quorum.OpSetUser, User: name, Rules: hashed}
+	cmd := state.Command{Op: state.OpSetUser, User: name, Rules: hashed}
 	trial := acl.NewUser(name)
 	if u, known := st.User(name); known {
 		if u != nil {
@@ -283,7 +283,7 @@ func (h *handler) aclDelUser(c *resp.Conn, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	h.propose(c, quorum.Command{Op: quorum.OpDelUser, Names: names}, func() { c.WriteInt(int64(len(names))) })
+	h.propose(c, state.Command{Op: state.OpDelUser, Names: names}, func() { c.WriteInt(int64(len(names))) })
 }
 
 func (h *handler) aclCat(c *resp.Conn, args [][]byte) {

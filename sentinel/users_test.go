@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/acl"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func bulk(s string) string { return "$" + itoa(len(s)) + "\r\n" + s + "\r\n" }
@@ -76,7 +76,7 @@ func TestACLCommands(t *testing.T) {
 		c.expect(s.want)
 	}
 	b.mu.Lock()
-	proposed := append([]quorum.Command(nil), b.proposed...)
+	proposed := append([]state.Command(nil), b.proposed...)
 	b.mu.Unlock()
 	for _, p := range proposed {
 		for _, r := range p.Rules {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // sortedWatches orders recorded Watch calls by address.
@@ -22,7 +22,7 @@ func watchesEqual(a, b []watchCall) bool {
 	return slices.EqualFunc(a, b, func(x, y watchCall) bool { return x.addr == y.addr && x.auth.Equal(y.auth) })
 }
 
-func watchesOf(auth probe.Auth, addrs ...quorum.Addr) []watchCall {
+func watchesOf(auth probe.Auth, addrs ...state.Addr) []watchCall {
 	var out []watchCall
 	for _, a := range addrs {
 		out = append(out, watchCall{a.String(), auth})
@@ -48,15 +48,15 @@ func TestSetAuthReachesProber(t *testing.T) {
 		t.Fatalf("unchanged state re-watched %v", got)
 	}
 
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-		Options: []quorum.SetOption{{Name: "auth-pass", Values: []string{"new"}}}}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+		Options: []state.SetOption{{Name: "auth-pass", Values: []string{"new"}}}}))
 	m.step(ctx)
 	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "new"}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("after SET auth-pass: %v, want %v", got, want)
 	}
 
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-		Options: []quorum.SetOption{{Name: "auth-user", Values: []string{"sentinel"}}}}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+		Options: []state.SetOption{{Name: "auth-user", Values: []string{"sentinel"}}}}))
 	m.step(ctx)
 	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{User: "sentinel", Pass: "new"}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("after SET auth-user: %v, want %v", got, want)
@@ -82,8 +82,8 @@ func TestSetRenameCommandReachesProber(t *testing.T) {
 
 	set := func(from, to string) {
 		t.Helper()
-		must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-			Options: []quorum.SetOption{{Name: "rename-command", Values: []string{from, to}}}}))
+		must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+			Options: []state.SetOption{{Name: "rename-command", Values: []string{from, to}}}}))
 		m.step(ctx)
 	}
 	set("PING", "xping")
@@ -122,10 +122,10 @@ func TestRestartedMonitorUsesCommittedAuth(t *testing.T) {
 	clk := &clock{t: now0}
 	st, pr := setup(t, clk)
 	ctx := context.Background()
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpSet, Master: "mymaster",
-		Options: []quorum.SetOption{{Name: "auth-pass", Values: []string{"committed"}}}}))
-	configured := quorum.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, AuthPass: "configured"}
-	m := New(st, pr, Options{Self: quorum.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Masters: []quorum.Master{configured}})
+	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
+		Options: []state.SetOption{{Name: "auth-pass", Values: []string{"committed"}}}}))
+	configured := state.Master{Name: "mymaster", Addr: addrA, Quorum: 2, DownAfter: time.Second, AuthPass: "configured"}
+	m := New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, Masters: []state.Master{configured}})
 	m.step(ctx)
 	if got, want := sortedWatches(pr.takeWatches()), watchesOf(probe.Auth{Pass: "committed"}, addrA, addrB, addrC); !watchesEqual(got, want) {
 		t.Fatalf("restarted monitor watched %v, want %v", got, want)
@@ -136,7 +136,7 @@ func TestRestartedMonitorUsesCommittedAuth(t *testing.T) {
 // flagged disconnected in SENTINEL MASTER and REPLICAS, though it replies.
 func TestAuthRefusedShowsDisconnected(t *testing.T) {
 	now := time.Now()
-	ms := &quorum.Master{Name: "mymaster", Addr: addrA, DownAfter: 5 * time.Second}
+	ms := &state.Master{Name: "mymaster", Addr: addrA, DownAfter: 5 * time.Second}
 	refused := probe.Observation{Connected: false, AuthRefused: true, LastOKPing: now.Add(-100 * time.Millisecond),
 		LastPingReply: now, LastPingSent: now.Add(-100 * time.Millisecond), Role: "master"}
 	k := instClock{now: now, start: now.Add(-time.Minute)}
@@ -180,7 +180,7 @@ func TestUnwatchDoesNotBlockReplies(t *testing.T) {
 	bp := &blockingUnwatch{fakeProber: pr, entered: make(chan string, 1), release: make(chan struct{})}
 	m := newTestMonitor(st, bp, clk)
 	m.step(ctx)
-	must(t, st.Apply(ctx, quorum.Command{Op: quorum.OpRemove, Master: "mymaster"}))
+	must(t, st.Apply(ctx, state.Command{Op: state.OpRemove, Master: "mymaster"}))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // TestRenderSentinelConf: operator lines are kept, the monitor line follows
@@ -18,15 +18,15 @@ func TestRenderSentinelConf(t *testing.T) {
 		"sentinel monitor gone 10.0.0.9 6379 2\nsentinel parallel-syncs gone 3\n" +
 		"sentinel myid 0000000000000000000000000000000000000001\nsentinel known-replica mymaster 10.0.0.7 6379\n" +
 		"sentinel current-epoch 4\n"
-	st := &quorum.State{CurrentEpoch: 2, Masters: map[string]*quorum.Master{
-		"mymaster": {Name: "mymaster", Addr: quorum.Addr{Host: "10.0.0.2", Port: 6379}, Quorum: 2, DownAfter: 5 * time.Second,
+	st := &state.State{CurrentEpoch: 2, Masters: map[string]*state.Master{
+		"mymaster": {Name: "mymaster", Addr: state.Addr{Host: "10.0.0.2", Port: 6379}, Quorum: 2, DownAfter: 5 * time.Second,
 			FailoverTimeout: time.Minute, ParallelSyncs: 1, ConfigEpoch: 2, AuthPass: "s p",
-			Replicas: []quorum.Addr{{Host: "10.0.0.1", Port: 6379}, {Host: "10.0.0.2", Port: 6379}}},
-		"added": {Name: "added", Addr: quorum.Addr{Host: "10.0.0.5", Port: 6380}, Quorum: 1, DownAfter: time.Second,
+			Replicas: []state.Addr{{Host: "10.0.0.1", Port: 6379}, {Host: "10.0.0.2", Port: 6379}}},
+		"added": {Name: "added", Addr: state.Addr{Host: "10.0.0.5", Port: 6380}, Quorum: 1, DownAfter: time.Second,
 			FailoverTimeout: time.Minute, ParallelSyncs: 2},
-	}, Monitors: map[string]*quorum.Monitor{
-		"a": {ID: "a", RunID: "aaaa", Announce: quorum.Addr{Host: "10.0.0.11", Port: 26379}},
-		"b": {ID: "b", RunID: "bbbb", Announce: quorum.Addr{Host: "10.0.0.12", Port: 26379}, AnnounceIP: "192.0.2.1"},
+	}, Monitors: map[string]*state.Monitor{
+		"a": {ID: "a", RunID: "aaaa", Announce: state.Addr{Host: "10.0.0.11", Port: 26379}},
+		"b": {ID: "b", RunID: "bbbb", Announce: state.Addr{Host: "10.0.0.12", Port: 26379}, AnnounceIP: "192.0.2.1"},
 	}}
 	got := string(Render([]byte(orig), st, "a", "aaaa", 4, nil))
 	for _, want := range []string{

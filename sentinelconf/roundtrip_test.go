@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/config"
-	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/sentinelconf"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // TestRenderRoundTrip: a file rendered from a state reads back (through the
@@ -16,15 +16,15 @@ import (
 // what was read changes nothing.
 func TestRenderRoundTrip(t *testing.T) {
 	orig := "port 26379\nbind 127.0.0.1\nsentinel monitor a 10.0.0.1 6379 2\n"
-	st := &quorum.State{CurrentEpoch: 3, Masters: map[string]*quorum.Master{
-		"a": {Name: "a", Addr: quorum.Addr{Host: "10.0.0.2", Port: 6380}, Quorum: 2, DownAfter: 1500 * time.Millisecond,
+	st := &state.State{CurrentEpoch: 3, Masters: map[string]*state.Master{
+		"a": {Name: "a", Addr: state.Addr{Host: "10.0.0.2", Port: 6380}, Quorum: 2, DownAfter: 1500 * time.Millisecond,
 			FailoverTimeout: time.Minute, ParallelSyncs: 2, ConfigEpoch: 3,
-			Replicas: []quorum.Addr{{Host: "10.0.0.1", Port: 6379}}},
-		"b": {Name: "b", Addr: quorum.Addr{Host: "10.0.0.9", Port: 7000}, Quorum: 1, DownAfter: 5 * time.Second,
+			Replicas: []state.Addr{{Host: "10.0.0.1", Port: 6379}}},
+		"b": {Name: "b", Addr: state.Addr{Host: "10.0.0.9", Port: 7000}, Quorum: 1, DownAfter: 5 * time.Second,
 			FailoverTimeout: 3 * time.Minute, ParallelSyncs: 1, AuthUser: "u", AuthPass: "p \"w\\d\" é\u2028\t#"},
-	}, Monitors: map[string]*quorum.Monitor{
+	}, Monitors: map[string]*state.Monitor{
 		"self":  {ID: "self", RunID: "1111111111111111111111111111111111111111"},
-		"other": {ID: "other", RunID: "2222222222222222222222222222222222222222", Announce: quorum.Addr{Host: "10.0.0.5", Port: 26379}},
+		"other": {ID: "other", RunID: "2222222222222222222222222222222222222222", Announce: state.Addr{Host: "10.0.0.5", Port: 26379}},
 	}}
 	out := sentinelconf.Render([]byte(orig), st, "self", "1111111111111111111111111111111111111111", 0, nil)
 	im, err := config.ImportSentinelConf(strings.NewReader(string(out)))

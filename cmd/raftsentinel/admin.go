@@ -13,7 +13,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/daemon"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // newStatusCmd prints a monitor's view of the group as a table.
@@ -238,8 +238,8 @@ func newJoinCmd() *cobra.Command {
 			"does this by itself; this command is for doing it by hand.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m := &quorum.Monitor{ID: args[0], RaftAddr: args[1]}
-			if err := l.propose(cmd.Context(), quorum.Command{Op: quorum.OpJoin, Monitor: m}); err != nil {
+			m := &state.Monitor{ID: args[0], RaftAddr: args[1]}
+			if err := l.propose(cmd.Context(), state.Command{Op: state.OpJoin, Monitor: m}); err != nil {
 				return fmt.Errorf("join %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s joined the group\n", args[0])

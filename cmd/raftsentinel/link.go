@@ -14,6 +14,7 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // defaultVia is the http-addr the admin commands ask when neither --via nor
@@ -94,7 +95,7 @@ func (l *monitorLink) close() {
 
 // propose opens the link, commits cmd through the monitor (any member: it
 // forwards to the leader) and closes the link.
-func (l *monitorLink) propose(ctx context.Context, cmd quorum.Command) error {
+func (l *monitorLink) propose(ctx context.Context, cmd state.Command) error {
 	if err := l.open(); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (l *monitorLink) propose(ctx context.Context, cmd quorum.Command) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	fwd := quorum.NewHTTPForwarder(quorum.ForwardOptions{Client: l.client, TLS: l.tls, Secret: l.secret})
-	_, err := fwd(ctx, quorum.Monitor{ID: l.via, HTTPAddr: l.via}, cmd)
+	_, err := fwd(ctx, state.Monitor{ID: l.via, HTTPAddr: l.via}, cmd)
 	return err
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
-	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -151,7 +151,7 @@ func newLeaveCmd() *cobra.Command {
 			"its http-addr (--via). Stop the removed monitor's process afterwards.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := l.propose(cmd.Context(), quorum.Command{Op: quorum.OpLeave, MonitorID: args[0]}); err != nil {
+			if err := l.propose(cmd.Context(), state.Command{Op: state.OpLeave, MonitorID: args[0]}); err != nil {
 				return fmt.Errorf("leave %s: %w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s left the group\n", args[0])

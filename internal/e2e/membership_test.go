@@ -15,6 +15,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/state"
 )
 
 func sentinelsSeen(ctx context.Context, addr string) (int, error) {
@@ -66,7 +67,7 @@ func TestMembershipGrowsAndShrinks(t *testing.T) {
 		fwd := quorum.HTTPForwarder(&http.Client{Timeout: 5 * time.Second})
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		_, err := fwd(lctx, quorum.Monitor{HTTPAddr: g.Daemons[0].HTTPAddr()}, quorum.Command{Op: quorum.OpLeave, MonitorID: id})
+		_, err := fwd(lctx, state.Monitor{HTTPAddr: g.Daemons[0].HTTPAddr()}, state.Command{Op: state.OpLeave, MonitorID: id})
 		return err
 	}
 	if err := leave("m9"); err == nil {

@@ -1,4 +1,4 @@
-package quorum
+package state
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ type SettingError struct{ Msg string }
 func (e *SettingError) Error() string { return e.Msg }
 
 // ErrSetting matches every *SettingError with errors.Is.
-var ErrSetting = errors.New("quorum: invalid setting")
+var ErrSetting = errors.New("state: invalid setting")
 
 // Is makes errors.Is(err, ErrSetting) true for setting errors.
 func (e *SettingError) Is(target error) bool { return target == ErrSetting }

@@ -1,4 +1,4 @@
-package quorum
+package state
 
 import (
 	"encoding/json"
@@ -92,6 +92,18 @@ const (
 	OpLeave Op = "leave"
 )
 
+// IsConfig reports whether op is a configuration change: SENTINEL
+// MONITOR, SET, REMOVE, RESET, CONFIG SET or a configuration file's
+// master. These are the changes a monitor holds before it belongs to a
+// group; every other op needs the group.
+func (op Op) IsConfig() bool {
+	switch op {
+	case OpAddMaster, OpMonitor, OpSet, OpRemove, OpReset, OpConfigSet:
+		return true
+	}
+	return false
+}
+
 // Command is one replicated state change. Which fields matter depends on Op.
 type Command struct {
 	Op         Op       `json:"op"`
@@ -136,24 +148,20 @@ func DecodeCommand(b []byte) (Command, error) {
 	return c, nil
 }
 
-// Errors returned by the FSM (as the result of Apply) and the Store.
+// Errors returned by Apply (the FSM hands them back as an entry's result).
 var (
-	ErrBadCommand       = errors.New("quorum: malformed command")
-	ErrUnknownOp        = errors.New("quorum: unknown command op")
-	ErrNoSuchMaster     = errors.New("quorum: no such master")
-	ErrFailoverInProg   = errors.New("quorum: failover already in progress")
-	ErrStaleAddress     = errors.New("quorum: address is not the current master")
-	ErrNoSuchFailover   = errors.New("quorum: not the current failover")
-	ErrTooSoon          = errors.New("quorum: a failover of this master happened within failover-timeout")
-	ErrWrongStage       = errors.New("quorum: failover is not at the stage this step needs")
-	ErrNotLeader        = errors.New("quorum: not the raft leader")
-	ErrNoLeader         = errors.New("quorum: no known raft leader")
-	ErrClosed           = errors.New("quorum: store closed")
-	ErrInvalidMonitorID = errors.New("quorum: invalid monitor")
-	ErrDuplicateMaster  = errors.New("quorum: duplicate master name")
-	ErrMembership       = errors.New("quorum: membership change refused")
-	ErrMergeConflict    = errors.New("quorum: the group has another definition of this master")
-	ErrDefaultUser      = errors.New("quorum: the 'default' user cannot be removed")
+	ErrBadCommand       = errors.New("state: malformed command")
+	ErrUnknownOp        = errors.New("state: unknown command op")
+	ErrNoSuchMaster     = errors.New("state: no such master")
+	ErrFailoverInProg   = errors.New("state: failover already in progress")
+	ErrStaleAddress     = errors.New("state: address is not the current master")
+	ErrNoSuchFailover   = errors.New("state: not the current failover")
+	ErrTooSoon          = errors.New("state: a failover of this master happened within failover-timeout")
+	ErrWrongStage       = errors.New("state: failover is not at the stage this step needs")
+	ErrInvalidMonitorID = errors.New("state: invalid monitor")
+	ErrDuplicateMaster  = errors.New("state: duplicate master name")
+	ErrMergeConflict    = errors.New("state: the group has another definition of this master")
+	ErrDefaultUser      = errors.New("state: the 'default' user cannot be removed")
 )
 
 // EffectKind names something an applied command changed that monitors
