@@ -73,6 +73,13 @@ type Guard interface {
 	Admit(c *Conn, args [][]byte) bool
 }
 
+// Namer is optionally implemented by a Handler to name a command as Redis'
+// errors do: "cmd|sub" for a subcommand of a container command. Without
+// it the server names a command by its lower-cased first argument.
+type Namer interface {
+	FullName(args [][]byte) string
+}
+
 // Blocker is optionally implemented by a Handler to tell which commands may
 // block (wait for I/O, a lock held long, another goroutine). It matters on
 // the event loop only: there a command for which MayBlock returns true runs
@@ -456,7 +463,7 @@ func (s *Server) exec(c *Conn, args [][]byte, offload bool) (res execResult) {
 		case is(name, "reset"):
 			// allowed in this context; the handler decides what it is
 		default:
-			c.WriteError("ERR Can't execute '" + fullName(args) +
+			c.WriteError("ERR Can't execute '" + s.fullName(args) +
 				"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 			return execKeep
 		}
@@ -494,17 +501,13 @@ func (s *Server) panicked(c *Conn, args [][]byte, r any) {
 }
 
 // is reports whether arg equals the lower-case word w, ignoring case.
-// containers are the commands whose first argument is a subcommand; Redis
-// names those as "cmd|sub" in its errors.
-var containers = map[string]bool{"sentinel": true, "client": true, "command": true, "config": true, "acl": true}
-
-// fullName is the command's name as Redis' errors give it.
-func fullName(args [][]byte) string {
-	name := strings.ToLower(string(args[0]))
-	if containers[name] && len(args) > 1 {
-		return name + "|" + strings.ToLower(string(args[1]))
+// fullName is the command's name as Redis' errors give it: the Handler's
+// answer when it is a Namer, else the lower-cased name.
+func (s *Server) fullName(args [][]byte) string {
+	if n, ok := s.h.(Namer); ok {
+		return n.FullName(args)
 	}
-	return name
+	return strings.ToLower(string(args[0]))
 }
 
 func is(arg []byte, w string) bool { return len(arg) == len(w) && bytes.EqualFold(arg, []byte(w)) }

@@ -144,91 +144,6 @@ type handler struct {
 	log        aclLog
 }
 
-// cmdFunc runs one validated command.
-type cmdFunc func(h *handler, c *resp.Conn, args [][]byte)
-
-// cmdSpec describes a command: its Redis arity (n > 0: exactly n
-// arguments including the name; n < 0: at least -n), whether it is allowed
-// before authentication, and either its function or its subcommands.
-type cmdSpec struct {
-	arity  int
-	noAuth bool
-	blocks bool // waits for a Raft commit or the disk (resp.Blocker)
-	// announces: the reply names Redis nodes (Backend.Announce), which may
-	// wait for a first hostname lookup.
-	announces bool
-	run       cmdFunc
-	subs      map[string]cmdSpec
-	id        int // index of the command's call counter (see numberCommands)
-}
-
-// serverOwned marks commands the resp server executes itself; they are in
-// the table only so that Admit knows them.
-var serverOwned cmdFunc
-
-// commandTable is the Sentinel command set (lower-case names).
-var commandTable = map[string]cmdSpec{
-	"ping":         {arity: -1, run: (*handler).ping},
-	"auth":         {arity: -2, noAuth: true, run: (*handler).auth},
-	"hello":        {arity: -1, noAuth: true, run: (*handler).hello},
-	"info":         {arity: -1, announces: true, run: (*handler).info},
-	"role":         {arity: 1, run: (*handler).role},
-	"publish":      {arity: 3, run: (*handler).publish},
-	"subscribe":    {arity: -2, run: serverOwned},
-	"psubscribe":   {arity: -2, run: serverOwned},
-	"unsubscribe":  {arity: -1, run: serverOwned},
-	"punsubscribe": {arity: -1, run: serverOwned},
-	"quit":         {arity: -1, noAuth: true, run: serverOwned},
-	"shutdown":     {arity: -1, run: (*handler).shutdown},
-	"acl": {arity: -2, subs: map[string]cmdSpec{
-		"cat":     {arity: -2, run: (*handler).aclCat},
-		"deluser": {arity: -3, blocks: true, run: (*handler).aclDelUser},
-		"dryrun":  {arity: -4, run: (*handler).aclDryRun},
-		"genpass": {arity: -2, run: (*handler).aclGenPass},
-		"getuser": {arity: 3, run: (*handler).aclGetUser},
-		"help":    {arity: 2, run: (*handler).aclHelp},
-		"list":    {arity: 2, run: (*handler).aclList},
-		"load":    {arity: 2, run: (*handler).aclNoFile},
-		"log":     {arity: -2, run: (*handler).aclLogCmd},
-		"save":    {arity: 2, run: (*handler).aclNoFile},
-		"setuser": {arity: -3, blocks: true, run: (*handler).aclSetUser},
-		"users":   {arity: 2, run: (*handler).aclUsers},
-		"whoami":  {arity: 2, run: (*handler).aclWhoami},
-	}},
-	"client": {arity: -2, subs: map[string]cmdSpec{
-		"id":       {arity: 2, run: (*handler).clientID},
-		"getname":  {arity: 2, run: (*handler).clientGetName},
-		"setname":  {arity: 3, run: (*handler).clientSetName},
-		"setinfo":  {arity: 4, run: (*handler).clientSetInfo},
-		"tracking": {arity: -3, run: (*handler).clientTracking},
-		"info":     {arity: 2, run: (*handler).clientInfo},
-		"help":     {arity: 2, run: (*handler).clientHelp},
-	}},
-	"sentinel": {arity: -2, subs: map[string]cmdSpec{
-		"masters":                 {arity: 2, announces: true, run: (*handler).sentinelMasters},
-		"master":                  {arity: 3, announces: true, run: (*handler).sentinelMaster},
-		"replicas":                {arity: 3, announces: true, run: (*handler).sentinelReplicas},
-		"slaves":                  {arity: 3, announces: true, run: (*handler).sentinelReplicas},
-		"sentinels":               {arity: 3, run: (*handler).sentinelSentinels},
-		"get-master-addr-by-name": {arity: 3, announces: true, run: (*handler).sentinelGetMasterAddr},
-		"myid":                    {arity: 2, run: (*handler).sentinelMyID},
-		"ckquorum":                {arity: 3, run: (*handler).sentinelCKQuorum},
-		"is-master-down-by-addr":  {arity: 6, announces: true, run: (*handler).sentinelIsMasterDown},
-		"help":                    {arity: 2, run: (*handler).sentinelHelp},
-		"monitor":                 {arity: 6, blocks: true, run: (*handler).sentinelMonitor},
-		"remove":                  {arity: 3, blocks: true, run: (*handler).sentinelRemove},
-		"set":                     {arity: -5, blocks: true, run: (*handler).sentinelSet},
-		"reset":                   {arity: 3, blocks: true, run: (*handler).sentinelReset},
-		"config":                  {arity: -3, blocks: true, run: (*handler).sentinelConfig},
-		"failover":                {arity: -3, blocks: true, run: (*handler).sentinelFailover},
-		"flushconfig":             {arity: 2, blocks: true, run: (*handler).sentinelFlushConfig},
-		"pending-scripts":         {arity: 2, run: (*handler).sentinelPendingScripts},
-		"info-cache":              {arity: -3, run: (*handler).sentinelInfoCache},
-		"debug":                   {arity: -2, run: (*handler).sentinelDebug},
-		"simulate-failure":        {arity: -3, blocks: true, run: (*handler).sentinelSimulateFailure},
-	}},
-}
-
 // lookupCommand resolves args to a command spec, or returns the Redis error text:
 // unknown command, unknown subcommand, then wrong arity.
 func lookupCommand(args [][]byte) (cmdSpec, string) {
@@ -237,7 +152,7 @@ func lookupCommand(args [][]byte) (cmdSpec, string) {
 		return cmdSpec{}, unknownCommandError(args)
 	}
 	spec := &specsByID[id]
-	hasSub := spec.subs != nil && len(args) >= 2
+	hasSub := spec.subs != nil && !spec.parsesSubs && len(args) >= 2
 	if hasSub {
 		sid, ok := subIndex[id].find(args[1])
 		if !ok {

@@ -14,56 +14,6 @@ import (
 // COMMAND and CLIENT LIST/KILL: what a client or an operator's tool asks
 // about the server itself.
 
-func init() {
-	// Registered here: the COMMAND handler reads commandTable itself.
-	commandTable["command"] = cmdSpec{arity: -1, run: (*handler).command}
-	commandTable["client"].subs["list"] = cmdSpec{arity: -2, run: (*handler).clientList}
-	commandTable["client"].subs["kill"] = cmdSpec{arity: -3, run: (*handler).clientKill}
-	numberCommands()
-}
-
-// commandNamesByID names each call counter: "ping", "sentinel|masters", ...
-// specsByID holds the command of each id.
-// commandIndex finds a command's id by name, subIndex[id] the subcommands
-// of command id (nil when it has none).
-var (
-	commandNamesByID []string
-	specsByID        []cmdSpec
-	commandIndex     nameIndex
-	subIndex         []*nameIndex
-)
-
-// numberCommands gives every command and subcommand its counter index.
-// It runs once, at package initialisation; the table is fixed after it.
-func numberCommands() {
-	for _, name := range commandNames() {
-		spec := commandTable[name]
-		spec.id = len(commandNamesByID)
-		commandNamesByID = append(commandNamesByID, name)
-		specsByID = append(specsByID, spec)
-		subIndex = append(subIndex, nil)
-		commandIndex.add(name, spec.id)
-		subs := make([]string, 0, len(spec.subs))
-		for s := range spec.subs {
-			subs = append(subs, s)
-		}
-		sort.Strings(subs)
-		for _, s := range subs {
-			sub := spec.subs[s]
-			sub.id = len(commandNamesByID)
-			commandNamesByID = append(commandNamesByID, name+"|"+s)
-			specsByID = append(specsByID, sub)
-			subIndex = append(subIndex, nil)
-			spec.subs[s] = sub
-			if subIndex[spec.id] == nil {
-				subIndex[spec.id] = &nameIndex{}
-			}
-			subIndex[spec.id].add(s, sub.id)
-		}
-		commandTable[name] = spec
-	}
-}
-
 // CommandCounts calls fn with every command's name and how many times this
 // handler admitted it (for metrics). h must come from NewHandler.
 func CommandCounts(h resp.Handler, fn func(name string, n int64)) {
@@ -86,98 +36,6 @@ func commandNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// commandMeta is what COMMAND INFO and COMMAND DOCS say about a command
-// or "cmd|sub" beyond the table: Redis 7.0's flags and command tips (as
-// redis-sentinel 7.0.15 reports them), and a summary and group for DOCS.
-type commandMeta struct {
-	flags   []string
-	tips    []string
-	summary string
-	group   string
-}
-
-// Flag sets of Redis 7.0's sentinel command table.
-var (
-	flagsLS      = []string{"loading", "stale"}
-	flagsNLS     = []string{"noscript", "loading", "stale"}
-	flagsANLS    = []string{"admin", "noscript", "loading", "stale"}
-	flagsNoAuth  = []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}
-	flagsPubSub  = []string{"pubsub", "noscript", "loading", "stale"}
-	tipsOutOrder = []string{"nondeterministic_output_order"}
-	tipsOutput   = []string{"nondeterministic_output"}
-)
-
-var commandMetas = map[string]commandMeta{
-	"ping":     {flags: []string{"fast"}, tips: []string{"request_policy:all_shards", "response_policy:all_succeeded"}, summary: "Answer PONG, or echo the message", group: "connection"},
-	"auth":     {flags: flagsNoAuth, summary: "Authenticate the connection as a user", group: "connection"},
-	"hello":    {flags: flagsNoAuth, summary: "Choose the protocol version, optionally authenticating and naming the connection", group: "connection"},
-	"quit":     {flags: flagsNoAuth, summary: "Close the connection", group: "connection"},
-	"info":     {flags: flagsLS, tips: []string{"nondeterministic_output", "request_policy:all_shards", "response_policy:special"}, summary: "Report information and statistics about this monitor", group: "server"},
-	"role":     {flags: []string{"noscript", "loading", "stale", "fast"}, summary: "Report the sentinel role and the monitored master names", group: "server"},
-	"publish":  {flags: []string{"pubsub", "loading", "stale", "fast"}, summary: "Post a message to a channel", group: "pubsub"},
-	"shutdown": {flags: []string{"admin", "noscript", "loading", "stale", "no_multi", "allow_busy"}, summary: "Stop this monitor", group: "server"},
-
-	"subscribe":    {flags: flagsPubSub, summary: "Listen to channels", group: "pubsub"},
-	"psubscribe":   {flags: flagsPubSub, summary: "Listen to channels matching patterns", group: "pubsub"},
-	"unsubscribe":  {flags: flagsPubSub, summary: "Stop listening to channels", group: "pubsub"},
-	"punsubscribe": {flags: flagsPubSub, summary: "Stop listening to channel patterns", group: "pubsub"},
-
-	"acl":         {summary: "Container of the access control list commands", group: "server"},
-	"acl|cat":     {flags: flagsNLS, summary: "List the ACL categories, or the commands of one", group: "server"},
-	"acl|deluser": {flags: flagsANLS, summary: "Delete users", group: "server"},
-	"acl|dryrun":  {flags: flagsANLS, summary: "Tell whether a user may run a command, without running it", group: "server"},
-	"acl|genpass": {flags: flagsNLS, summary: "Generate a random password", group: "server"},
-	"acl|getuser": {flags: flagsANLS, summary: "Describe one user", group: "server"},
-	"acl|help":    {flags: flagsLS, summary: "Describe the ACL subcommands", group: "server"},
-	"acl|list":    {flags: flagsANLS, summary: "Describe every user, one rule line each", group: "server"},
-	"acl|load":    {flags: flagsANLS, summary: "Reload the users from the ACL file (there is none)", group: "server"},
-	"acl|log":     {flags: flagsANLS, summary: "List the recent denied commands and failed authentications", group: "server"},
-	"acl|save":    {flags: flagsANLS, summary: "Save the users to the ACL file (there is none)", group: "server"},
-	"acl|setuser": {flags: flagsANLS, summary: "Create or change a user, for every monitor of the group", group: "server"},
-	"acl|users":   {flags: flagsANLS, summary: "List the user names", group: "server"},
-	"acl|whoami":  {flags: flagsNLS, summary: "Name the user of this connection", group: "server"},
-
-	"client":          {summary: "Container of the connection commands", group: "connection"},
-	"client|getname":  {flags: flagsNLS, summary: "Return the connection's name", group: "connection"},
-	"client|help":     {flags: flagsLS, summary: "Describe the CLIENT subcommands", group: "connection"},
-	"client|id":       {flags: flagsNLS, summary: "Return the connection's id", group: "connection"},
-	"client|info":     {flags: flagsNLS, tips: tipsOutput, summary: "Describe this connection", group: "connection"},
-	"client|kill":     {flags: flagsANLS, summary: "Close connections by address, id, user or type", group: "connection"},
-	"client|list":     {flags: flagsANLS, tips: tipsOutput, summary: "Describe the open connections", group: "connection"},
-	"client|setinfo":  {flags: flagsNLS, summary: "Accept client library information (not kept)", group: "connection"},
-	"client|setname":  {flags: flagsNLS, summary: "Name the connection", group: "connection"},
-	"client|tracking": {flags: flagsNLS, summary: "Accept tracking settings (there are no keys to track)", group: "connection"},
-
-	"command":                 {flags: flagsLS, tips: tipsOutOrder, summary: "Describe every command", group: "server"},
-	"command|count":           {flags: flagsLS, summary: "Count the commands", group: "server"},
-	"command|docs":            {flags: flagsLS, tips: tipsOutOrder, summary: "Document commands", group: "server"},
-	"command|getkeys":         {flags: flagsLS, summary: "Extract the keys of a command (none here)", group: "server"},
-	"command|getkeysandflags": {flags: flagsLS, summary: "Extract the keys of a command and their flags (none here)", group: "server"},
-	"command|help":            {flags: flagsLS, summary: "Describe the COMMAND subcommands", group: "server"},
-	"command|info":            {flags: flagsLS, tips: tipsOutOrder, summary: "Describe commands", group: "server"},
-	"command|list":            {flags: flagsLS, tips: tipsOutOrder, summary: "List the command names, optionally filtered", group: "server"},
-
-	"sentinel":      {flags: []string{"admin"}, summary: "Container of the Sentinel commands", group: "sentinel"},
-	"sentinel|help": {flags: flagsLS, summary: "Describe the SENTINEL subcommands", group: "sentinel"},
-}
-
-// commandSubs are COMMAND's subcommands with their Redis arity. COMMAND
-// parses them itself (its table entry has no subs) so that its subcommand
-// errors keep Redis' texts.
-var commandSubs = map[string]int{"count": 2, "docs": -2, "getkeys": -4, "getkeysandflags": -4, "help": 2, "info": -2, "list": -2}
-
-// metaOf returns a command's metadata; SENTINEL subcommands other than
-// HELP are all "admin" with no tips.
-func metaOf(full string) commandMeta {
-	if m, ok := commandMetas[full]; ok {
-		return m
-	}
-	if strings.HasPrefix(full, "sentinel|") {
-		return commandMeta{flags: []string{"admin"}, summary: "Sentinel subcommand " + strings.ToUpper(full[len("sentinel|"):]), group: "sentinel"}
-	}
-	return commandMeta{}
 }
 
 // categoriesOf returns the ACL categories of a command with their "@",
@@ -207,11 +65,6 @@ func commandEntries() []cmdEntry {
 	for _, n := range commandNames() {
 		spec := commandTable[n]
 		e := cmdEntry{name: n, arity: spec.arity}
-		if n == "command" {
-			for _, s := range sortedKeys(commandSubs) {
-				e.subs = append(e.subs, cmdEntry{name: n + "|" + s, arity: commandSubs[s]})
-			}
-		}
 		for _, s := range sortedKeys(spec.subs) {
 			e.subs = append(e.subs, cmdEntry{name: n + "|" + s, arity: spec.subs[s].arity})
 		}
@@ -254,7 +107,7 @@ func findEntry(name string) (cmdEntry, bool) {
 // categories, tips, key specs (none) and subcommands. In RESP3 flags,
 // categories, tips, key specs and an empty subcommand list are sets.
 func writeCommandInfo(c *resp.Conn, e cmdEntry) {
-	m := metaOf(e.name)
+	m, _ := specOf(e.name)
 	c.WriteArrayHeader(10)
 	c.WriteBulkString(e.name)
 	c.WriteInt(int64(e.arity))
@@ -290,7 +143,7 @@ func writeStatusSet(c *resp.Conn, items []string) {
 // this implementation's own; Redis' since, complexity, history and
 // arguments are not reported.
 func writeCommandDocs(c *resp.Conn, e cmdEntry) {
-	m := metaOf(e.name)
+	m, _ := specOf(e.name)
 	n := 2
 	if len(e.subs) > 0 {
 		n++
@@ -326,7 +179,8 @@ func (h *handler) command(c *resp.Conn, args [][]byte) {
 		return
 	}
 	sub := strings.ToLower(string(args[1]))
-	arity, ok := commandSubs[sub]
+	subSpec, ok := commandTable["command"].subs[sub]
+	arity := subSpec.arity
 	if !ok {
 		c.WriteError(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", clipArg(args[1], 128)))
 		return

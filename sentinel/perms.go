@@ -125,8 +125,8 @@ func denial(rules *acl.Rules, spec cmdSpec, args [][]byte) (reason, object strin
 	if name == "command" && len(args) > 1 {
 		// COMMAND's subcommands are parsed by its handler, but Redis' rules
 		// and error name them ('command|count').
-		if sub := "command|" + strings.ToLower(string(args[1])); acl.Categories(sub) != nil {
-			name = sub
+		if sub := strings.ToLower(string(args[1])); commandTable["command"].subs[sub].arity != 0 {
+			name += "|" + sub
 		}
 	}
 	if !rules.Allows(name) {
