@@ -134,11 +134,66 @@ type Store struct {
 
 // Open creates or reopens a store in opt.DataDir and starts its raft node.
 func Open(opt Options) (*Store, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
+		effWake: make(chan struct{}, 1), effOut: make(chan state.Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1), saveNow: make(chan struct{}, 1)}
+	s.fsm = NewFSM(s.enqueueEffects)
+	s.fsm.configApplied = func() {
+		select {
+		case s.saveNow <- struct{}{}:
+		default:
+		}
+	}
+	if err := checkDataDir(opt.DataDir); err != nil {
+		return nil, err
+	}
+	if s.held, err = loadHeld(opt.DataDir); err != nil {
+		return nil, err
+	}
+	last, err := loadLastKnown(opt.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	hlog := newHCLogger(opt.Logger.With("component", "raft"))
+	conf, err := opt.raftConfig(hlog)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := s.openStorage(hlog)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openTransport(hlog); err != nil {
+		s.bolt.Close()
+		return nil, err
+	}
+	if err := s.startRaft(conf, snaps); err != nil {
+		s.trans.Close()
+		s.bolt.Close()
+		return nil, err
+	}
+	if last != nil && !s.applied(last.index) {
+		s.preview.Store(last)
+	}
+	s.wg.Add(4)
+	go s.watchLeader()
+	go s.pumpEffects()
+	go s.keepLastKnown()
+	go s.replayHeld()
+	return s, nil
+}
+
+// withDefaults fills the zero durations and counts from DefaultOptions and
+// validates the result.
+func (opt Options) withDefaults() (Options, error) {
 	if opt.Listener != nil && opt.RaftAddr == "" {
 		opt.RaftAddr = opt.Listener.Addr().String()
 	}
 	if opt.ID == "" || opt.RaftAddr == "" || opt.DataDir == "" {
-		return nil, fmt.Errorf("quorum: Options.ID, RaftAddr and DataDir are required")
+		return opt, fmt.Errorf("quorum: Options.ID, RaftAddr and DataDir are required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -156,33 +211,16 @@ func Open(opt Options) (*Store, error) {
 		opt.SnapshotThreshold = dflt.SnapshotThreshold
 	}
 	if err := opt.Validate(); err != nil {
-		return nil, err
+		return opt, err
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{opt: opt, log: opt.Logger, leader: make(chan struct{}, 1),
-		effWake: make(chan struct{}, 1), effOut: make(chan state.Effect), done: make(chan struct{}), heldWake: make(chan struct{}, 1), saveNow: make(chan struct{}, 1)}
-	s.fsm = NewFSM(s.enqueueEffects)
-	s.fsm.configApplied = func() {
-		select {
-		case s.saveNow <- struct{}{}:
-		default:
-		}
-	}
+	return opt, nil
+}
 
-	if err := checkDataDir(opt.DataDir); err != nil {
-		return nil, err
-	}
-	var err error
-	if s.held, err = loadHeld(opt.DataDir); err != nil {
-		return nil, err
-	}
-	last, err := loadLastKnown(opt.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	hlog := newHCLogger(opt.Logger.With("component", "raft"))
+// raftConfig is hashicorp/raft's configuration for these options.
+func (opt Options) raftConfig(hlog hclog.Logger) (*raft.Config, error) {
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(opt.ID)
 	conf.HeartbeatTimeout = opt.HeartbeatTimeout
@@ -195,30 +233,45 @@ func Open(opt Options) (*Store, error) {
 	if err := raft.ValidateConfig(conf); err != nil {
 		return nil, fmt.Errorf("quorum: raft config: %w", err)
 	}
+	return conf, nil
+}
 
+// openStorage opens the log and stable store (raft.db, into s.bolt) and
+// the snapshot store of the data dir, checking the snapshots against the
+// log. On error nothing stays open.
+func (s *Store) openStorage(hlog hclog.Logger) (*raft.FileSnapshotStore, error) {
+	dir := s.opt.DataDir
 	bolt, err := raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(opt.DataDir, "raft.db"),
+		Path:        filepath.Join(dir, "raft.db"),
 		BoltOptions: &bbolt.Options{Timeout: time.Second},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("quorum: open raft store %s: %w", filepath.Join(opt.DataDir, "raft.db"), err)
+		return nil, fmt.Errorf("quorum: open raft store %s: %w", filepath.Join(dir, "raft.db"), err)
 	}
-	s.bolt = bolt
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(opt.DataDir, 2, hlog)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
 	if err != nil {
 		bolt.Close()
-		return nil, fmt.Errorf("quorum: snapshot store in %s: %w", opt.DataDir, err)
+		return nil, fmt.Errorf("quorum: snapshot store in %s: %w", dir, err)
 	}
-	if err := checkSnapshots(opt.DataDir, snaps, bolt, bolt); err != nil {
+	if err := checkSnapshots(dir, snaps, bolt, bolt); err != nil {
 		bolt.Close()
 		return nil, err
 	}
+	s.bolt = bolt
+	return snaps, nil
+}
+
+// openTransport listens (unless Options.Listener is given) and builds the
+// Raft transport over the secured stream layer; s.opt.RaftAddr becomes
+// the advertised address.
+func (s *Store) openTransport(hlog hclog.Logger) error {
+	opt := s.opt
 	ln := opt.Listener
 	if ln == nil {
+		var err error
 		ln, err = net.Listen("tcp", opt.RaftAddr)
 		if err != nil {
-			bolt.Close()
-			return nil, fmt.Errorf("quorum: raft listen %s: %w", opt.RaftAddr, err)
+			return fmt.Errorf("quorum: raft listen %s: %w", opt.RaftAddr, err)
 		}
 	}
 	adv := ln.Addr().(*net.TCPAddr)
@@ -233,33 +286,32 @@ func Open(opt Options) (*Store, error) {
 		Logger: hlog, MaxRPCsInFlight: 1,
 	})
 	s.opt.RaftAddr = adv.String()
+	return nil
+}
 
-	existing, err := raft.HasExistingState(bolt, bolt, snaps)
+// startRaft bootstraps a new data dir with Options.Peers (when given),
+// starts Raft and registers the leadership observer.
+func (s *Store) startRaft(conf *raft.Config, snaps *raft.FileSnapshotStore) error {
+	existing, err := raft.HasExistingState(s.bolt, s.bolt, snaps)
 	if err != nil {
-		s.trans.Close()
-		bolt.Close()
-		return nil, fmt.Errorf("quorum: read raft state: %w", err)
+		return fmt.Errorf("quorum: read raft state: %w", err)
 	}
-	if !existing && len(opt.Peers) > 0 {
+	if !existing && len(s.opt.Peers) > 0 {
 		var cfg raft.Configuration
-		for _, p := range opt.Peers {
+		for _, p := range s.opt.Peers {
 			addr := p.RaftAddr
-			if p.ID == opt.ID {
+			if p.ID == s.opt.ID {
 				addr = s.opt.RaftAddr
 			}
 			cfg.Servers = append(cfg.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(addr), Suffrage: raft.Voter})
 		}
-		if err := raft.BootstrapCluster(conf, bolt, bolt, snaps, s.trans, cfg); err != nil {
-			s.trans.Close()
-			bolt.Close()
-			return nil, fmt.Errorf("quorum: bootstrap: %w", err)
+		if err := raft.BootstrapCluster(conf, s.bolt, s.bolt, snaps, s.trans, cfg); err != nil {
+			return fmt.Errorf("quorum: bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(conf, s.fsm, bolt, bolt, snaps, s.trans)
+	r, err := raft.NewRaft(conf, s.fsm, s.bolt, s.bolt, snaps, s.trans)
 	if err != nil {
-		s.trans.Close()
-		bolt.Close()
-		return nil, fmt.Errorf("quorum: start raft from %s: %w", opt.DataDir, err)
+		return fmt.Errorf("quorum: start raft from %s: %w", s.opt.DataDir, err)
 	}
 	s.raft = r
 	s.obsCh = make(chan raft.Observation, 16)
@@ -271,15 +323,7 @@ func Open(opt Options) (*Store, error) {
 		return false
 	})
 	r.RegisterObserver(s.obs)
-	if last != nil && !s.applied(last.index) {
-		s.preview.Store(last)
-	}
-	s.wg.Add(4)
-	go s.watchLeader()
-	go s.pumpEffects()
-	go s.keepLastKnown()
-	go s.replayHeld()
-	return s, nil
+	return nil
 }
 
 // RaftAddr returns the transport's advertised address (useful with port 0).

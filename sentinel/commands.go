@@ -489,128 +489,139 @@ func writeHelp(c *resp.Conn, cmd string, lines []string) {
 
 // --- INFO ---
 
-// infoSections are the sections INFO knows, in output order.
-var infoSections = []string{"server", "clients", "stats", "cpu", "sentinel"}
+// infoSections are INFO's sections in Redis' order, each with the
+// function that writes its fields.
+var infoSections = []struct {
+	name, title string
+	write       func(h *handler, c *resp.Conn, w *infoWriter)
+}{
+	{"server", "Server", (*handler).infoServer},
+	{"clients", "Clients", (*handler).infoClients},
+	{"stats", "Stats", (*handler).infoStats},
+	{"cpu", "CPU", (*handler).infoCPU},
+	{"sentinel", "Sentinel", (*handler).infoSentinel},
+}
 
-// info answers INFO [section ...]: no argument, "default", "all" or
-// "everything" select every section; unknown ones are ignored (possibly
-// leaving an empty reply). The reply is a bulk string in both protocols.
+// infoWriter builds INFO's text: "# Title" headers and "key:value" lines.
+type infoWriter struct {
+	b   strings.Builder
+	now time.Time
+}
+
+func (w *infoWriter) section(title string) {
+	if w.b.Len() > 0 {
+		w.b.WriteString("\r\n")
+	}
+	w.b.WriteString("# " + title + "\r\n")
+}
+
+func (w *infoWriter) line(k string, v any) { fmt.Fprintf(&w.b, "%s:%v\r\n", k, v) }
+
+// info answers INFO [section ...]: every section without arguments or
+// with default/all/everything, else the named ones (unknown names give
+// nothing), in Redis' order.
 func (h *handler) info(c *resp.Conn, args [][]byte) {
 	want := map[string]bool{}
-	if len(args) == 1 {
-		for _, s := range infoSections {
-			want[s] = true
-		}
-	}
 	for _, a := range args[1:] {
-		switch s := strings.ToLower(string(a)); s {
-		case "default", "all", "everything":
-			for _, s := range infoSections {
-				want[s] = true
-			}
-		default:
-			want[s] = true
+		want[strings.ToLower(string(a))] = true
+	}
+	all := len(args) == 1 || want["default"] || want["all"] || want["everything"]
+	w := &infoWriter{now: h.opt.Now()}
+	for _, s := range infoSections {
+		if all || want[s.name] {
+			w.section(s.title)
+			s.write(h, c, w)
 		}
 	}
-	now := h.opt.Now()
-	var b strings.Builder
-	section := func(title string) {
-		if b.Len() > 0 {
-			b.WriteString("\r\n")
+	c.WriteBulkString(w.b.String())
+}
+
+func (h *handler) infoServer(c *resp.Conn, w *infoWriter) {
+	_, port, _ := net.SplitHostPort(c.LocalAddr())
+	up := max(w.now.Sub(h.start), 0)
+	w.line("redis_version", h.opt.Version)
+	w.line("redis_git_sha1", "00000000")
+	w.line("redis_git_dirty", 0)
+	w.line("redis_mode", "sentinel")
+	w.line("os", runtime.GOOS+" "+runtime.GOARCH)
+	w.line("arch_bits", strconv.IntSize)
+	w.line("process_id", h.pid)
+	w.line("process_supervised", "no")
+	w.line("run_id", h.b.Self().RunID)
+	w.line("tcp_port", port)
+	w.line("server_time_usec", w.now.UnixMicro())
+	w.line("uptime_in_seconds", int64(up/time.Second))
+	w.line("uptime_in_days", int64(up/(24*time.Hour)))
+	w.line("hz", 10)
+	w.line("configured_hz", 10)
+	w.line("executable", h.exe)
+	w.line("config_file", "")
+}
+
+func (h *handler) infoClients(c *resp.Conn, w *infoWriter) {
+	clients := 0
+	if srv := c.Server(); srv != nil {
+		clients = srv.Clients()
+	}
+	w.line("connected_clients", clients)
+	w.line("cluster_connections", 0)
+	w.line("maxclients", 10000)
+	w.line("blocked_clients", 0)
+	w.line("tracking_clients", 0)
+}
+
+func (h *handler) infoStats(c *resp.Conn, w *infoWriter) {
+	var st resp.Stats
+	channels, patterns := 0, 0
+	if srv := c.Server(); srv != nil {
+		st = srv.Stats()
+		channels, patterns = srv.Hub().Counts()
+	}
+	w.line("total_connections_received", st.ConnectionsReceived)
+	w.line("total_commands_processed", st.CommandsProcessed)
+	w.line("rejected_connections", 0)
+	w.line("pubsub_channels", channels)
+	w.line("pubsub_patterns", patterns)
+}
+
+func (h *handler) infoCPU(_ *resp.Conn, w *infoWriter) {
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	tv := func(t syscall.Timeval) string { return fmt.Sprintf("%d.%06d", t.Sec, t.Usec) }
+	w.line("used_cpu_sys", tv(self.Stime))
+	w.line("used_cpu_user", tv(self.Utime))
+	w.line("used_cpu_sys_children", tv(children.Stime))
+	w.line("used_cpu_user_children", tv(children.Utime))
+}
+
+func (h *handler) infoSentinel(_ *resp.Conn, w *infoWriter) {
+	st := h.b.State()
+	names := st.MasterNames()
+	others := len(h.otherMonitors(st))
+	w.line("sentinel_masters", len(names))
+	if since, on := h.b.Tilt(); on {
+		w.line("sentinel_tilt", 1)
+		w.line("sentinel_tilt_since_seconds", int64(h.opt.Now().Sub(since).Seconds()))
+	} else {
+		w.line("sentinel_tilt", 0)
+		w.line("sentinel_tilt_since_seconds", -1)
+	}
+	w.line("sentinel_running_scripts", 0)
+	w.line("sentinel_scripts_queue_length", 0)
+	w.line("sentinel_simulate_failure_flags", 0)
+	for i, n := range names {
+		m := st.Masters[n]
+		status := "ok"
+		if m.ODown {
+			status = "odown"
+		} else if _, down := h.b.SDown(m.Addr.String()); down {
+			status = "sdown"
 		}
-		b.WriteString("# " + title + "\r\n")
+		a := h.b.Announce(m.Addr)
+		fmt.Fprintf(&w.b, "master%d:name=%s,status=%s,address=%s:%d,slaves=%d,sentinels=%d\r\n",
+			i, n, status, a.Host, a.Port, len(listedReplicas(m)), others+1)
 	}
-	line := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
-	srv := c.Server()
-	if want["server"] {
-		section("Server")
-		_, port, _ := net.SplitHostPort(c.LocalAddr())
-		up := max(now.Sub(h.start), 0)
-		line("redis_version", h.opt.Version)
-		line("redis_git_sha1", "00000000")
-		line("redis_git_dirty", 0)
-		line("redis_mode", "sentinel")
-		line("os", runtime.GOOS+" "+runtime.GOARCH)
-		line("arch_bits", strconv.IntSize)
-		line("process_id", h.pid)
-		line("process_supervised", "no")
-		line("run_id", h.b.Self().RunID)
-		line("tcp_port", port)
-		line("server_time_usec", now.UnixMicro())
-		line("uptime_in_seconds", int64(up/time.Second))
-		line("uptime_in_days", int64(up/(24*time.Hour)))
-		line("hz", 10)
-		line("configured_hz", 10)
-		line("executable", h.exe)
-		line("config_file", "")
-	}
-	if want["clients"] {
-		section("Clients")
-		clients := 0
-		if srv != nil {
-			clients = srv.Clients()
-		}
-		line("connected_clients", clients)
-		line("cluster_connections", 0)
-		line("maxclients", 10000)
-		line("blocked_clients", 0)
-		line("tracking_clients", 0)
-	}
-	if want["stats"] {
-		section("Stats")
-		var st resp.Stats
-		channels, patterns := 0, 0
-		if srv != nil {
-			st = srv.Stats()
-			channels, patterns = srv.Hub().Counts()
-		}
-		line("total_connections_received", st.ConnectionsReceived)
-		line("total_commands_processed", st.CommandsProcessed)
-		line("rejected_connections", 0)
-		line("pubsub_channels", channels)
-		line("pubsub_patterns", patterns)
-	}
-	if want["cpu"] {
-		section("CPU")
-		var self, children syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-		_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-		tv := func(t syscall.Timeval) string { return fmt.Sprintf("%d.%06d", t.Sec, t.Usec) }
-		line("used_cpu_sys", tv(self.Stime))
-		line("used_cpu_user", tv(self.Utime))
-		line("used_cpu_sys_children", tv(children.Stime))
-		line("used_cpu_user_children", tv(children.Utime))
-	}
-	if want["sentinel"] {
-		section("Sentinel")
-		st := h.b.State()
-		names := st.MasterNames()
-		others := len(h.otherMonitors(st))
-		line("sentinel_masters", len(names))
-		if since, on := h.b.Tilt(); on {
-			line("sentinel_tilt", 1)
-			line("sentinel_tilt_since_seconds", int64(h.opt.Now().Sub(since).Seconds()))
-		} else {
-			line("sentinel_tilt", 0)
-			line("sentinel_tilt_since_seconds", -1)
-		}
-		line("sentinel_running_scripts", 0)
-		line("sentinel_scripts_queue_length", 0)
-		line("sentinel_simulate_failure_flags", 0)
-		for i, n := range names {
-			m := st.Masters[n]
-			status := "ok"
-			if m.ODown {
-				status = "odown"
-			} else if _, down := h.b.SDown(m.Addr.String()); down {
-				status = "sdown"
-			}
-			a := h.b.Announce(m.Addr)
-			fmt.Fprintf(&b, "master%d:name=%s,status=%s,address=%s:%d,slaves=%d,sentinels=%d\r\n",
-				i, n, status, a.Host, a.Port, len(listedReplicas(m)), others+1)
-		}
-	}
-	c.WriteBulkString(b.String())
 }
 
 // --- SENTINEL ---
