@@ -114,65 +114,14 @@ func (l *limitReader) scan(b []byte) (int, bool, error) {
 			l.st, l.productive, l.cr = stInline, false, false
 			i-- // handle c as part of the inline line
 		case stInline:
-			l.junk++
-			if l.junk > maxInline {
-				return i, boundary, &protocolError{"too big inline request"}
+			passed, err := l.inline(c)
+			if err != nil {
+				return i, boundary, err
 			}
-			// redcon splits lines on ' ' and strips one '\r' before the
-			// '\n'; any other byte (an earlier '\r' too) makes an argument.
-			if l.cr && c != '\n' {
-				l.productive = true
-			}
-			l.cr = c == '\r'
-			switch c {
-			case '\n':
-				l.st = stStart
-				if l.productive {
-					l.junk, boundary = 0, true
-				}
-			case ' ', '\r':
-			default:
-				l.productive = true
-			}
+			boundary = boundary || passed
 		case stCount, stBulkLen:
-			l.req++
-			if c != '\n' {
-				if len(l.line) >= maxHeader {
-					if l.st == stCount {
-						return i, boundary, &protocolError{"too big mbulk count string"}
-					}
-					return i, boundary, &protocolError{"too big bulk count string"}
-				}
-				l.line = append(l.line, c)
-				continue
-			}
-			digits := l.line
-			if len(digits) > 0 && digits[len(digits)-1] == '\r' {
-				digits = digits[:len(digits)-1]
-			}
-			// Same number syntax as redcon (strconv.Atoi).
-			n, ok := atoi(digits)
-			v := int64(n)
-			if l.st == stCount {
-				switch {
-				case !ok || v <= 0:
-					l.st = stPass
-				case v > l.maxArgs:
-					return i, boundary, &protocolError{"invalid multibulk length"}
-				default:
-					l.args, l.st = v, stBulk
-				}
-				continue
-			}
-			switch {
-			case !ok || v < 0:
-				l.st = stPass
-			case v > l.maxBulk:
-				return i, boundary, &protocolError{"invalid bulk length"}
-			case l.req+v+2 > l.maxReq:
-				return i, boundary, &protocolError{"too big request"}
-			default:
-				l.body, l.st = v+2, stBody
+			if err := l.header(c); err != nil {
+				return i, boundary, err
 			}
 		case stBulk:
 			l.req++
@@ -199,4 +148,76 @@ func (l *limitReader) scan(b []byte) (int, bool, error) {
 		}
 	}
 	return len(b), boundary, nil
+}
+
+// inline advances over byte c of an inline request line; passed reports
+// the end of a line that held an argument (a request boundary).
+func (l *limitReader) inline(c byte) (passed bool, err error) {
+	l.junk++
+	if l.junk > maxInline {
+		return false, &protocolError{"too big inline request"}
+	}
+	// redcon splits lines on ' ' and strips one '\r' before the '\n'; any
+	// other byte (an earlier '\r' too) makes an argument.
+	if l.cr && c != '\n' {
+		l.productive = true
+	}
+	l.cr = c == '\r'
+	switch c {
+	case '\n':
+		l.st = stStart
+		if l.productive {
+			l.junk, passed = 0, true
+		}
+	case ' ', '\r':
+	default:
+		l.productive = true
+	}
+	return passed, nil
+}
+
+// header advances over byte c of a "*<count>" or "$<len>" line; at its end
+// it checks the number against the limits and moves to the next state (a
+// malformed number is passed on for the parser to reject).
+func (l *limitReader) header(c byte) error {
+	l.req++
+	if c != '\n' {
+		if len(l.line) >= maxHeader {
+			if l.st == stCount {
+				return &protocolError{"too big mbulk count string"}
+			}
+			return &protocolError{"too big bulk count string"}
+		}
+		l.line = append(l.line, c)
+		return nil
+	}
+	digits := l.line
+	if len(digits) > 0 && digits[len(digits)-1] == '\r' {
+		digits = digits[:len(digits)-1]
+	}
+	// Same number syntax as redcon (strconv.Atoi).
+	n, ok := atoi(digits)
+	v := int64(n)
+	if l.st == stCount {
+		switch {
+		case !ok || v <= 0:
+			l.st = stPass
+		case v > l.maxArgs:
+			return &protocolError{"invalid multibulk length"}
+		default:
+			l.args, l.st = v, stBulk
+		}
+		return nil
+	}
+	switch {
+	case !ok || v < 0:
+		l.st = stPass
+	case v > l.maxBulk:
+		return &protocolError{"invalid bulk length"}
+	case l.req+v+2 > l.maxReq:
+		return &protocolError{"too big request"}
+	default:
+		l.body, l.st = v+2, stBody
+	}
+	return nil
 }

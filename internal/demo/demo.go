@@ -330,49 +330,106 @@ func port(addr string) string {
 func Drill(ctx context.Context, c *Cluster, w io.Writer) (Result, error) {
 	res := Result{OldMaster: c.Master.Addr()}
 	addrs := c.SentinelAddrs()
-	ready := func() error {
-		for _, a := range addrs {
-			sc := redis.NewSentinelClient(&redis.Options{Addr: a})
-			reps, err := sc.Replicas(ctx, "mymaster").Result()
-			got, err2 := sc.GetMasterAddrByName(ctx, "mymaster").Result()
-			sc.Close()
-			if err != nil || err2 != nil {
-				return errors.Join(err, err2)
-			}
-			if len(reps) != 1 || net.JoinHostPort(got[0], got[1]) != c.Master.Addr() {
-				return fmt.Errorf("monitor %s: master %v, %d replicas", a, got, len(reps))
-			}
-		}
-		return nil
-	}
-	if err := poll(ctx, 20*time.Second, ready); err != nil {
+	if err := poll(ctx, 20*time.Second, func() error { return groupReady(ctx, c, addrs) }); err != nil {
 		return res, fmt.Errorf("monitors not ready: %w", err)
 	}
 	fc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "mymaster", SentinelAddrs: addrs,
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer fc.Close()
-	if err := fc.Set(ctx, "demo:before", "1", 0).Err(); err != nil {
-		return res, fmt.Errorf("write before the drill: %w", err)
+	if err := writeReplicated(ctx, fc, c); err != nil {
+		return res, err
 	}
-	// Wait until the replica has the write, so the drill loses nothing.
+	tl := &timeline{}
+	stopSubs, err := subscribeAll(ctx, addrs, tl)
+	if err != nil {
+		return res, err
+	}
+	defer stopSubs()
+
+	fmt.Fprintf(w, "\nkilling the master %s (SIGKILL)\n", c.Master.Addr())
+	tl.start = time.Now()
+	if err := c.Master.Kill(); err != nil {
+		return res, err
+	}
+	tl.add("master " + c.Master.Addr() + " killed")
+	if err := watchFailover(ctx, c, fc, addrs, tl, &res); err != nil {
+		tl.print(w)
+		return res, err
+	}
+	if v, err := fc.Get(ctx, "demo:before").Result(); err != nil || v != "1" {
+		return res, fmt.Errorf("the write made before the failover is missing on the new master: %v", err)
+	}
+
+	fmt.Fprintf(w, "restarting the old master %s\n", c.Master.Addr())
+	restartAt := time.Now()
+	if err := c.Master.Restart(ctx); err != nil {
+		return res, err
+	}
+	tl.add("old master restarted")
+	if err := poll(ctx, Promise, func() error { return rejoined(ctx, c) }); err != nil {
+		tl.print(w)
+		return res, fmt.Errorf("old master did not rejoin as a replica: %w", err)
+	}
+	res.Rejoined = time.Since(restartAt)
+	tl.add("old master " + c.Master.Addr() + " is a replica of " + c.Replica.Addr())
+	// Let the subscribers drain what was already published.
+	_ = sleep(ctx, 100*time.Millisecond)
+	fmt.Fprintln(w, "\ntimeline (seconds after the kill):")
+	tl.print(w)
+	return res, nil
+}
+
+// groupReady checks that every monitor names the master and its replica.
+func groupReady(ctx context.Context, c *Cluster, addrs []string) error {
+	for _, a := range addrs {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: a})
+		reps, err := sc.Replicas(ctx, "mymaster").Result()
+		got, err2 := sc.GetMasterAddrByName(ctx, "mymaster").Result()
+		sc.Close()
+		if err != nil || err2 != nil {
+			return errors.Join(err, err2)
+		}
+		if len(reps) != 1 || net.JoinHostPort(got[0], got[1]) != c.Master.Addr() {
+			return fmt.Errorf("monitor %s: master %v, %d replicas", a, got, len(reps))
+		}
+	}
+	return nil
+}
+
+// writeReplicated writes demo:before and waits until the replica has it,
+// so the drill loses nothing.
+func writeReplicated(ctx context.Context, fc *redis.Client, c *Cluster) error {
+	if err := fc.Set(ctx, "demo:before", "1", 0).Err(); err != nil {
+		return fmt.Errorf("write before the drill: %w", err)
+	}
 	if err := poll(ctx, 10*time.Second, func() error {
 		rc := redis.NewClient(&redis.Options{Addr: c.Replica.Addr()})
 		defer rc.Close()
 		return rc.Get(ctx, "demo:before").Err()
 	}); err != nil {
-		return res, fmt.Errorf("replica never got the write: %w", err)
+		return fmt.Errorf("replica never got the write: %w", err)
 	}
+	return nil
+}
 
-	tl := &timeline{}
-	sctx, stopSubs := context.WithCancel(ctx)
+// subscribeAll puts every event of every monitor on the timeline until
+// the returned stop is called (which waits for the subscribers to end).
+func subscribeAll(ctx context.Context, addrs []string, tl *timeline) (stop func(), err error) {
+	sctx, cancel := context.WithCancel(ctx)
 	var subs sync.WaitGroup
+	stop = func() {
+		cancel()
+		subs.Wait()
+	}
 	for i, a := range addrs {
 		name := fmt.Sprintf("m%d", i+1)
 		sc := redis.NewClient(&redis.Options{Addr: a})
 		ps := sc.PSubscribe(sctx, "*")
 		if _, err := ps.Receive(sctx); err != nil {
-			stopSubs()
-			return res, fmt.Errorf("subscribe to %s: %w", name, err)
+			ps.Close()
+			sc.Close()
+			stop()
+			return nil, fmt.Errorf("subscribe to %s: %w", name, err)
 		}
 		subs.Add(1)
 		go func() {
@@ -393,26 +450,18 @@ func Drill(ctx context.Context, c *Cluster, w io.Writer) (Result, error) {
 			}
 		}()
 	}
-	defer func() {
-		stopSubs()
-		subs.Wait()
-	}()
+	return stop, nil
+}
 
-	fmt.Fprintf(w, "\nkilling the master %s (SIGKILL)\n", c.Master.Addr())
-	tl.start = time.Now()
-	if err := c.Master.Kill(); err != nil {
-		return res, err
-	}
-	tl.add("master " + c.Master.Addr() + " killed")
+// watchFailover keeps a client writing through the monitors until the new
+// master accepts, and watches every monitor's answer, within Promise.
+func watchFailover(ctx context.Context, c *Cluster, fc *redis.Client, addrs []string, tl *timeline, res *Result) error {
 	deadline := time.Now().Add(Promise)
-	// A client keeps writing through the monitors until the new master
-	// accepts; meanwhile every monitor's answer is watched.
 	answered := map[string]bool{}
 	var wrote bool
 	for !wrote || len(answered) < len(addrs) {
 		if time.Now().After(deadline) {
-			tl.print(w)
-			return res, fmt.Errorf("no failover within %s (write accepted: %v, monitors agreeing: %d/%d)", Promise, wrote, len(answered), len(addrs))
+			return fmt.Errorf("no failover within %s (write accepted: %v, monitors agreeing: %d/%d)", Promise, wrote, len(answered), len(addrs))
 		}
 		for i, a := range addrs {
 			if answered[a] {
@@ -437,42 +486,24 @@ func Drill(ctx context.Context, c *Cluster, w io.Writer) (Result, error) {
 			}
 		}
 		if err := sleep(ctx, 5*time.Millisecond); err != nil {
-			return res, err
-		}
-	}
-	if v, err := fc.Get(ctx, "demo:before").Result(); err != nil || v != "1" {
-		return res, fmt.Errorf("the write made before the failover is missing on the new master: %v", err)
-	}
-
-	fmt.Fprintf(w, "restarting the old master %s\n", c.Master.Addr())
-	restartAt := time.Now()
-	if err := c.Master.Restart(ctx); err != nil {
-		return res, err
-	}
-	tl.add("old master restarted")
-	err := poll(ctx, Promise, func() error {
-		rc := redis.NewClient(&redis.Options{Addr: c.Master.Addr()})
-		defer rc.Close()
-		info, err := rc.Info(ctx, "replication").Result()
-		if err != nil {
 			return err
 		}
-		if redisproc.InfoField(info, "role") != "slave" || redisproc.InfoField(info, "master_port") != port(c.Replica.Addr()) {
-			return fmt.Errorf("old master reports role %s", redisproc.InfoField(info, "role"))
-		}
-		return nil
-	})
-	if err != nil {
-		tl.print(w)
-		return res, fmt.Errorf("old master did not rejoin as a replica: %w", err)
 	}
-	res.Rejoined = time.Since(restartAt)
-	tl.add("old master " + c.Master.Addr() + " is a replica of " + c.Replica.Addr())
-	// Let the subscribers drain what was already published.
-	_ = sleep(ctx, 100*time.Millisecond)
-	fmt.Fprintln(w, "\ntimeline (seconds after the kill):")
-	tl.print(w)
-	return res, nil
+	return nil
+}
+
+// rejoined checks that the old master reports itself a replica of the new.
+func rejoined(ctx context.Context, c *Cluster) error {
+	rc := redis.NewClient(&redis.Options{Addr: c.Master.Addr()})
+	defer rc.Close()
+	info, err := rc.Info(ctx, "replication").Result()
+	if err != nil {
+		return err
+	}
+	if redisproc.InfoField(info, "role") != "slave" || redisproc.InfoField(info, "master_port") != port(c.Replica.Addr()) {
+		return fmt.Errorf("old master reports role %s", redisproc.InfoField(info, "role"))
+	}
+	return nil
 }
 
 func poll(ctx context.Context, d time.Duration, fn func() error) error {
