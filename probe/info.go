@@ -104,20 +104,27 @@ func ParseInfo(text string) (Info, error) {
 	if !sawRole {
 		return Info{}, fmt.Errorf("%w: no role field", ErrBadInfo)
 	}
-	if in.Role == "slave" {
-		if sawSlaveOffset {
-			in.ReplOffset = slaveOffset
-		} else {
-			in.ReplOffset = masterOffset
-		}
-		if in.MasterLinkUp {
-			in.MasterLinkDownMs = 0
-		}
-	} else {
+	in.settleRole(masterOffset, slaveOffset, sawSlaveOffset)
+	return in, nil
+}
+
+// settleRole fills ReplOffset from the offset fields the role uses (a
+// replica's own offset, else the master's) and clears the master link
+// fields of a master.
+func (in *Info) settleRole(masterOffset, slaveOffset int64, sawSlaveOffset bool) {
+	if in.Role != "slave" {
 		in.ReplOffset = masterOffset
 		in.MasterHost, in.MasterPort, in.MasterLinkUp, in.MasterLinkDownMs = "", 0, false, 0
+		return
 	}
-	return in, nil
+	if sawSlaveOffset {
+		in.ReplOffset = slaveOffset
+	} else {
+		in.ReplOffset = masterOffset
+	}
+	if in.MasterLinkUp {
+		in.MasterLinkDownMs = 0
+	}
 }
 
 // parseSlaveLine parses "slaveN:ip=..,port=..,state=..,offset=..,lag=.."
