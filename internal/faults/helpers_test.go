@@ -23,6 +23,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/daemon"
 	"github.com/raftsentinel/raftsentinel/internal/demo"
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/netfault"
 	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
@@ -80,7 +81,7 @@ type groupOpts struct {
 	// links, when set, carries every monitor-to-monitor connection and
 	// watches the monitors' connections to Redis (partitions between
 	// live monitors).
-	links *Links
+	links *netfault.Links
 }
 
 // group is three in-process monitors of testenv.MasterName, built like

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/netfault"
 	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 	"github.com/raftsentinel/raftsentinel/sentinel"
 )
@@ -138,7 +139,7 @@ func (g *group) seenAndOpinion(at int, id string) (seen, opinion time.Time) {
 func TestMinorityPartitioned(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	links := NewLinks()
+	links := netfault.NewLinks()
 	master, best, other, g := threeNodes(t, dir, groupOpts{downAfter: time.Second, staleAfter: partitionStale, links: links})
 
 	leader := g.leader(t, 10*time.Second)
@@ -259,7 +260,7 @@ func TestMinorityPartitioned(t *testing.T) {
 func TestLeaderPartitioned(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	links := NewLinks()
+	links := netfault.NewLinks()
 	master, best, other, g := threeNodes(t, dir, groupOpts{downAfter: time.Second, staleAfter: partitionStale, links: links})
 
 	old := g.leader(t, 10*time.Second)

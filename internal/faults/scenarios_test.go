@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/redisproc"
+	"github.com/raftsentinel/raftsentinel/internal/testing/netfault"
 	"github.com/raftsentinel/raftsentinel/internal/testing/testenv"
 )
 
@@ -94,7 +95,7 @@ func TestMasterPartitioned(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	master := startNode(t, dir, "master", "", 0)
-	px, err := NewProxy(master.Addr())
+	px, err := netfault.NewProxy(master.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,4 @@
-//go:build integration
-
-package faults
+package netfault
 
 import (
 	"bufio"

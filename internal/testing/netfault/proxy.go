@@ -1,10 +1,8 @@
-// Package faults holds fault-injection integration tests: real redis-server
-// processes and raftsentinel monitors on real sockets, under hangs
-// (SIGSTOP), crashes (SIGKILL), partitions (a TCP proxy that can be cut
-// in front of a Redis node; Links between live monitors), monitor losses
-// and flapping. The non-test parts are the cuttable proxy (this file) and
-// Links (links.go).
-package faults
+// Package netfault is the test harness for network faults on loopback:
+// Proxy, a TCP proxy in front of one address that can be cut (a
+// partition of that node), and Links, a switchboard that cuts chosen pairs of monitors apart. The fault suites
+// (internal/faults and others) use them; the shipped binary does not.
+package netfault
 
 import (
 	"context"
