@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/raftsentinel/raftsentinel/discovery"
 )
 
 // Drop-in mode defaults.
@@ -20,12 +22,12 @@ const (
 	// DefaultExpectedMonitors is the group size a fresh drop-in monitor
 	// waits for before the group may form, when the sentinel.conf has no
 	// known-sentinel lines.
-	DefaultExpectedMonitors = 3
+	DefaultExpectedMonitors = discovery.DefaultExpected
 	// DefaultForgetAfter is how long a member may go unheard (no hello)
 	// before the leader removes it from the group.
-	DefaultForgetAfter = 5 * time.Minute
+	DefaultForgetAfter = discovery.DefaultForgetAfter
 	// DefaultHelloPeriod is how often hellos are published (Sentinel: 2s).
-	DefaultHelloPeriod = 2 * time.Second
+	DefaultHelloPeriod = discovery.DefaultPeriod
 )
 
 // DropIn holds the settings of a monitor run from a Redis sentinel.conf

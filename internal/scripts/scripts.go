@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/exec"
 	"sync"
@@ -29,7 +30,17 @@ import (
 	"time"
 )
 
-// Options configure a Runner; zero values take Sentinel's values.
+// Sentinel's limits, the defaults of Options.
+const (
+	DefaultMaxRunning = 16
+	DefaultMaxQueue   = 256
+	DefaultMaxRuntime = 60 * time.Second
+	DefaultMaxRetries = 10
+	DefaultRetryDelay = 30 * time.Second
+)
+
+// Options configure a Runner; zero values take Sentinel's values (see
+// DefaultOptions).
 type Options struct {
 	MaxRunning int           // default 16
 	MaxQueue   int           // default 256
@@ -103,26 +114,60 @@ type Runner struct {
 	wg   sync.WaitGroup
 }
 
+// DefaultOptions are Sentinel's limits (src/sentinel.c
+// SENTINEL_SCRIPT_MAX_*).
+func DefaultOptions() Options {
+	return Options{MaxRunning: DefaultMaxRunning, MaxQueue: DefaultMaxQueue, MaxRuntime: DefaultMaxRuntime,
+		MaxRetries: DefaultMaxRetries, RetryDelay: DefaultRetryDelay}
+}
+
+// Validate reports options no runner can run with (zero values are
+// defaults, not errors; negative ones are).
+func (o Options) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"MaxRunning", o.MaxRunning}, {"MaxQueue", o.MaxQueue}, {"MaxRetries", o.MaxRetries}} {
+		if f.v < 0 {
+			return fmt.Errorf("scripts: Options.%s must not be negative, got %d", f.name, f.v)
+		}
+	}
+	if o.MaxRuntime < 0 {
+		return fmt.Errorf("scripts: Options.MaxRuntime must not be negative, got %v", o.MaxRuntime)
+	}
+	if o.RetryDelay < 0 {
+		return fmt.Errorf("scripts: Options.RetryDelay must not be negative, got %v", o.RetryDelay)
+	}
+	return nil
+}
+
+// withDefaults fills in the zero (or negative) options.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.MaxRunning <= 0 {
+		o.MaxRunning = d.MaxRunning
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = d.MaxQueue
+	}
+	if o.MaxRuntime <= 0 {
+		o.MaxRuntime = d.MaxRuntime
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = d.MaxRetries
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = d.RetryDelay
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
 // New returns a Runner; call Run to execute what is scheduled.
 func New(opt Options) *Runner {
-	if opt.MaxRunning <= 0 {
-		opt.MaxRunning = 16
-	}
-	if opt.MaxQueue <= 0 {
-		opt.MaxQueue = 256
-	}
-	if opt.MaxRuntime <= 0 {
-		opt.MaxRuntime = 60 * time.Second
-	}
-	if opt.MaxRetries <= 0 {
-		opt.MaxRetries = 10
-	}
-	if opt.RetryDelay <= 0 {
-		opt.RetryDelay = 30 * time.Second
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
+	opt = opt.withDefaults()
 	return &Runner{opt: opt, log: opt.Logger.With("component", "scripts"), wake: make(chan struct{}, 1)}
 }
 
