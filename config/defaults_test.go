@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/raftsentinel/raftsentinel/discovery"
@@ -26,5 +27,23 @@ func TestServerAndDropInDefaultsComeFromTheComponents(t *testing.T) {
 		if err != nil {
 			t.Fatalf("a component's defaults do not validate: %v", err)
 		}
+	}
+}
+
+// TestValidateDropInDiscovery: a drop-in monitor's discovery settings are
+// checked by discovery's Validate, the error naming the field.
+func TestValidateDropInDiscovery(t *testing.T) {
+	p := writeConfFile(t, "port 26379\nbind 127.0.0.1\ndir "+t.TempDir()+"\n")
+	c, _, err := LoadSentinelConf(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NodeID = "0123456789012345678901234567890123456789"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("drop-in defaults: %v", err)
+	}
+	c.DropIn.ForgetAfter = c.DropIn.HelloPeriod
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "drop-in: discovery: Options.ForgetAfter") {
+		t.Fatalf("forget-after not longer than the hello period: %v", err)
 	}
 }
