@@ -85,12 +85,27 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-// fixedKeys are the settings that shape the process: a reload that
-// changes one is refused.
-var fixedKeys = []struct {
+// configKey is a key of the configuration and how to read its value.
+type configKey struct {
 	key string
 	get func(config.Config) any
-}{
+}
+
+// changedKeys are the keys whose value differs between old and cfg, in
+// order.
+func changedKeys(keys []configKey, old, cfg config.Config) []string {
+	var out []string
+	for _, k := range keys {
+		if !reflect.DeepEqual(k.get(old), k.get(cfg)) {
+			out = append(out, k.key)
+		}
+	}
+	return out
+}
+
+// fixedKeys are the settings that shape the process: a reload that
+// changes one is refused.
+var fixedKeys = []configKey{
 	{"node-id", func(c config.Config) any { return c.NodeID }},
 	{"listen", func(c config.Config) any { return c.Listen }},
 	{"announce", func(c config.Config) any { return c.Announce }},
@@ -104,10 +119,8 @@ var fixedKeys = []struct {
 // checkFixed returns an error naming every fixed key cfg changes.
 func checkFixed(old, cfg config.Config) error {
 	var errs []error
-	for _, k := range fixedKeys {
-		if !reflect.DeepEqual(k.get(old), k.get(cfg)) {
-			errs = append(errs, fmt.Errorf("%s cannot change at run time (restart the monitor)", k.key))
-		}
+	for _, k := range changedKeys(fixedKeys, old, cfg) {
+		errs = append(errs, fmt.Errorf("%s cannot change at run time (restart the monitor)", k))
 	}
 	return errors.Join(errs...)
 }
@@ -163,10 +176,8 @@ func (d *Daemon) applyAdminToken(cfg config.Config) error {
 
 // noteRestartKeys logs every restart-only setting cfg changes.
 func (d *Daemon) noteRestartKeys(old, cfg config.Config) {
-	for _, k := range restartKeys {
-		if !reflect.DeepEqual(k.get(old), k.get(cfg)) {
-			d.log.Warn("configuration change takes effect at the next restart", "key", k.key)
-		}
+	for _, k := range changedKeys(restartKeys, old, cfg) {
+		d.log.Warn("configuration change takes effect at the next restart", "key", k)
 	}
 }
 
@@ -195,10 +206,7 @@ func (d *Daemon) addFileMasters(ctx context.Context, cfg config.Config) error {
 
 // restartKeys are the settings a reload can only note: they take effect
 // at the next start.
-var restartKeys = []struct {
-	key string
-	get func(config.Config) any
-}{
+var restartKeys = []configKey{
 	{"probe", func(c config.Config) any { return c.Probe }},
 	{"raft", func(c config.Config) any { return c.Raft }},
 	{"opinion", func(c config.Config) any { return c.Opinion }},

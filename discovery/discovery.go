@@ -78,6 +78,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/raftsentinel/raftsentinel/internal/options"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/state"
@@ -198,16 +199,12 @@ func DefaultOptions() Options {
 // Validate reports options no discoverer can run with (zero values are
 // defaults, not errors).
 func (o Options) Validate() error {
-	if o.Expected < 0 {
-		return fmt.Errorf("discovery: Options.Expected must not be negative, got %d", o.Expected)
+	if err := options.NonNegative("discovery", options.F("Expected", o.Expected)); err != nil {
+		return err
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"Period", o.Period}, {"Settle", o.Settle}, {"ForgetAfter", o.ForgetAfter}, {"ForeignWindow", o.ForeignWindow}} {
-		if d.v < 0 {
-			return fmt.Errorf("discovery: Options.%s must not be negative, got %v", d.name, d.v)
-		}
+	if err := options.NonNegative("discovery", options.F("Period", o.Period), options.F("Settle", o.Settle),
+		options.F("ForgetAfter", o.ForgetAfter), options.F("ForeignWindow", o.ForeignWindow)); err != nil {
+		return err
 	}
 	if o = o.withDefaults(); o.ForgetAfter <= o.Period {
 		return fmt.Errorf("discovery: Options.ForgetAfter (%v) must be longer than Period (%v)", o.ForgetAfter, o.Period)
@@ -218,21 +215,11 @@ func (o Options) Validate() error {
 // withDefaults fills in the zero (or negative) options.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.Expected < 1 {
-		o.Expected = d.Expected
-	}
-	if o.Period <= 0 {
-		o.Period = d.Period
-	}
-	if o.Settle <= 0 {
-		o.Settle = 3 * o.Period
-	}
-	if o.ForgetAfter <= 0 {
-		o.ForgetAfter = d.ForgetAfter
-	}
-	if o.ForeignWindow <= 0 {
-		o.ForeignWindow = max(5*o.Period, 10*time.Second)
-	}
+	options.Default(&o.Expected, d.Expected)
+	options.Default(&o.Period, d.Period)
+	options.Default(&o.Settle, 3*o.Period)
+	options.Default(&o.ForgetAfter, d.ForgetAfter)
+	options.Default(&o.ForeignWindow, max(5*o.Period, 10*time.Second))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

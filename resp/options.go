@@ -1,9 +1,10 @@
 package resp
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/internal/options"
 )
 
 // The defaults NewServer takes for a zero MaxBulk, MaxArgs, OutputLimit
@@ -31,23 +32,11 @@ func DefaultOptions() Options {
 // defaults (or, for the timeouts, no bound), not errors; negative ones
 // are.
 func (o Options) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"MaxBulk", o.MaxBulk}, {"MaxArgs", o.MaxArgs}, {"OutputLimit", o.OutputLimit}, {"MaxClients", o.MaxClients}} {
-		if f.v < 0 {
-			return fmt.Errorf("resp: Options.%s must not be negative, got %d", f.name, f.v)
-		}
+	if err := options.NonNegative("resp", options.F("MaxBulk", o.MaxBulk), options.F("MaxArgs", o.MaxArgs),
+		options.F("OutputLimit", o.OutputLimit), options.F("MaxClients", o.MaxClients)); err != nil {
+		return err
 	}
-	for _, f := range []struct {
-		name string
-		v    time.Duration
-	}{{"IdleTimeout", o.IdleTimeout}, {"WriteTimeout", o.WriteTimeout}} {
-		if f.v < 0 {
-			return fmt.Errorf("resp: Options.%s must not be negative, got %v", f.name, f.v)
-		}
-	}
-	return nil
+	return options.NonNegative("resp", options.F("IdleTimeout", o.IdleTimeout), options.F("WriteTimeout", o.WriteTimeout))
 }
 
 // withDefaults fills in a nil Logger (slog.Default()) and the zero limits
@@ -57,17 +46,9 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.MaxBulk <= 0 {
-		o.MaxBulk = d.MaxBulk
-	}
-	if o.MaxArgs <= 0 {
-		o.MaxArgs = d.MaxArgs
-	}
-	if o.OutputLimit <= 0 {
-		o.OutputLimit = d.OutputLimit
-	}
-	if o.MaxClients <= 0 {
-		o.MaxClients = d.MaxClients
-	}
+	options.Default(&o.MaxBulk, d.MaxBulk)
+	options.Default(&o.MaxArgs, d.MaxArgs)
+	options.Default(&o.OutputLimit, d.OutputLimit)
+	options.Default(&o.MaxClients, d.MaxClients)
 	return o
 }

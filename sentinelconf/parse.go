@@ -276,6 +276,19 @@ func (p *parser) master(l line) (*Master, error) {
 	return m, nil
 }
 
+// masterWith is master for a line that must have n arguments, refused
+// with why otherwise.
+func (p *parser) masterWith(l line, n int, why string) (*Master, error) {
+	m, err := p.master(l)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.args) != n {
+		return nil, l.errorf("%s", why)
+	}
+	return m, nil
+}
+
 // millis reads the line's argument i as milliseconds.
 func (l line) millis(i int) (time.Duration, error) {
 	if len(l.args) <= i {
@@ -332,12 +345,9 @@ func readRebootDownAfter(p *parser, l line) error {
 }
 
 func readParallelSyncs(p *parser, l line) error {
-	m, err := p.master(l)
+	m, err := p.masterWith(l, 4, "missing value")
 	if err != nil {
 		return err
-	}
-	if len(l.args) != 4 {
-		return l.errorf("missing value")
 	}
 	v, err := strconv.Atoi(l.args[3])
 	if err != nil || v < 1 {
@@ -349,12 +359,9 @@ func readParallelSyncs(p *parser, l line) error {
 
 func readAuth(field func(*Master) *string) func(*parser, line) error {
 	return func(p *parser, l line) error {
-		m, err := p.master(l)
+		m, err := p.masterWith(l, 4, "missing value")
 		if err != nil {
 			return err
-		}
-		if len(l.args) != 4 {
-			return l.errorf("missing value")
 		}
 		*field(m) = l.args[3]
 		return nil
@@ -390,12 +397,9 @@ func readAnnounce(field func(*File) *string) func(*parser, line) error {
 }
 
 func readScript(p *parser, l line) error {
-	m, err := p.master(l)
+	m, err := p.masterWith(l, 4, fmt.Sprintf("want: sentinel %s <master-name> <script-path>", l.sub()))
 	if err != nil {
 		return err
-	}
-	if len(l.args) != 4 {
-		return l.errorf("want: sentinel %s <master-name> <script-path>", l.sub())
 	}
 	if m.Scripts == nil {
 		m.Scripts = map[string]string{}

@@ -22,12 +22,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/internal/options"
 )
 
 // Sentinel's limits, the defaults of Options.
@@ -124,41 +125,21 @@ func DefaultOptions() Options {
 // Validate reports options no runner can run with (zero values are
 // defaults, not errors; negative ones are).
 func (o Options) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"MaxRunning", o.MaxRunning}, {"MaxQueue", o.MaxQueue}, {"MaxRetries", o.MaxRetries}} {
-		if f.v < 0 {
-			return fmt.Errorf("scripts: Options.%s must not be negative, got %d", f.name, f.v)
-		}
+	if err := options.NonNegative("scripts", options.F("MaxRunning", o.MaxRunning), options.F("MaxQueue", o.MaxQueue),
+		options.F("MaxRetries", o.MaxRetries)); err != nil {
+		return err
 	}
-	if o.MaxRuntime < 0 {
-		return fmt.Errorf("scripts: Options.MaxRuntime must not be negative, got %v", o.MaxRuntime)
-	}
-	if o.RetryDelay < 0 {
-		return fmt.Errorf("scripts: Options.RetryDelay must not be negative, got %v", o.RetryDelay)
-	}
-	return nil
+	return options.NonNegative("scripts", options.F("MaxRuntime", o.MaxRuntime), options.F("RetryDelay", o.RetryDelay))
 }
 
 // withDefaults fills in the zero (or negative) options.
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.MaxRunning <= 0 {
-		o.MaxRunning = d.MaxRunning
-	}
-	if o.MaxQueue <= 0 {
-		o.MaxQueue = d.MaxQueue
-	}
-	if o.MaxRuntime <= 0 {
-		o.MaxRuntime = d.MaxRuntime
-	}
-	if o.MaxRetries <= 0 {
-		o.MaxRetries = d.MaxRetries
-	}
-	if o.RetryDelay <= 0 {
-		o.RetryDelay = d.RetryDelay
-	}
+	options.Default(&o.MaxRunning, d.MaxRunning)
+	options.Default(&o.MaxQueue, d.MaxQueue)
+	options.Default(&o.MaxRuntime, d.MaxRuntime)
+	options.Default(&o.MaxRetries, d.MaxRetries)
+	options.Default(&o.RetryDelay, d.RetryDelay)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
