@@ -26,7 +26,9 @@ import (
 
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
+	"github.com/raftsentinel/raftsentinel/resp"
 	"github.com/raftsentinel/raftsentinel/sentinel"
+	"github.com/raftsentinel/raftsentinel/sentinelconf"
 )
 
 // ErrInvalid is wrapped by every error that [Load] and [Config.Validate]
@@ -294,19 +296,20 @@ func Default() Config {
 func DefaultMaster() Master {
 	return Master{
 		DownAfter:       5 * time.Second,
-		FailoverTimeout: 180 * time.Second,
-		ParallelSyncs:   1,
+		FailoverTimeout: sentinelconf.DefaultFailoverTimeout, // Sentinel's
+		ParallelSyncs:   sentinelconf.DefaultParallelSyncs,
 	}
 }
 
 // defaults is Default without the derived Announce: it is what Load starts
 // from, so that an unset announce follows whatever listen ends up being.
 // defaults builds the configuration's defaults from the components'
-// DefaultOptions, so each default lives in one place.
+// DefaultOptions (and Sentinel's, in sentinelconf), so each default lives
+// in one place.
 func defaults() Config {
-	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions()
+	p, q, b, r := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions(), resp.DefaultOptions()
 	return Config{
-		Listen: "0.0.0.0:26379",
+		Listen: net.JoinHostPort("0.0.0.0", sentinelconf.DefaultPort), // Sentinel's port
 		Probe:  Probe{PingPeriod: p.PingPeriod, InfoPeriod: p.InfoPeriod, Timeout: p.Timeout},
 		Raft: Raft{
 			HeartbeatTimeout:   q.HeartbeatTimeout,
@@ -319,8 +322,8 @@ func defaults() Config {
 		},
 		FenceAfter:         3 * time.Second,
 		StaleAfter:         b.StaleAfter,
-		MaxClients:         10000,
-		ClientWriteTimeout: time.Minute,
+		MaxClients:         r.MaxClients,
+		ClientWriteTimeout: r.WriteTimeout,
 		Log:                Log{Level: "info", Format: "text"},
 		Opinion:            Opinion{Refresh: b.OpinionRefresh, TTL: b.OpinionTTL},
 	}

@@ -5,12 +5,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/raftsentinel/raftsentinel/discovery"
 )
 
 // Drop-in mode defaults.
@@ -22,15 +22,13 @@ const (
 	// DefaultExpectedMonitors is the group size a fresh drop-in monitor
 	// waits for before the group may form, when the sentinel.conf has no
 	// known-sentinel lines.
-	DefaultExpectedMonitors = 3
+	DefaultExpectedMonitors = discovery.DefaultExpected
 	// DefaultForgetAfter is how long a member may go unheard (no hello)
 	// before the leader removes it from the group.
-	DefaultForgetAfter = 5 * time.Minute
+	DefaultForgetAfter = discovery.DefaultForgetAfter
 	// DefaultHelloPeriod is how often hellos are published (Sentinel: 2s).
-	DefaultHelloPeriod = 2 * time.Second
+	DefaultHelloPeriod = discovery.DefaultPeriod
 )
-
-var sentinelIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
 
 // DropIn holds the settings of a monitor run from a Redis sentinel.conf
 // (drop-in mode) that have no YAML key: the group forms itself from hello
@@ -77,59 +75,6 @@ type DropIn struct {
 	DenyScriptsReconfig bool
 	// LogFile and PidFile are the file's logfile and pidfile ("" = none).
 	LogFile, PidFile string
-
-	denySeen bool // a deny-scripts-reconfig line was read
-}
-
-// state records a Sentinel state line (myid, current-epoch, known-*).
-func (d *DropIn) state(sub string, args []string) error {
-	switch sub {
-	case "myid":
-		if len(args) != 3 || !sentinelIDPattern.MatchString(args[2]) {
-			return fmt.Errorf("sentinel myid must be 40 hex characters")
-		}
-		d.MyID = strings.ToLower(args[2])
-	case "current-epoch":
-		if len(args) != 3 {
-			return fmt.Errorf("want: sentinel current-epoch <n>")
-		}
-		e, err := strconv.ParseUint(args[2], 10, 64)
-		if err != nil {
-			return fmt.Errorf("current-epoch %q is not a number", args[2])
-		}
-		d.CurrentEpoch = e
-	case "known-replica", "known-slave":
-		if len(args) != 5 {
-			return fmt.Errorf("want: sentinel %s <master> <ip> <port>", sub)
-		}
-		if d.KnownReplicas == nil {
-			d.KnownReplicas = map[string][]string{}
-		}
-		d.KnownReplicas[args[2]] = append(d.KnownReplicas[args[2]], net.JoinHostPort(args[3], args[4]))
-	case "known-sentinel":
-		if len(args) != 6 {
-			return fmt.Errorf("want: sentinel known-sentinel <master> <ip> <port> <runid>")
-		}
-		id := strings.ToLower(args[5])
-		for _, k := range d.KnownSentinels {
-			if k == id {
-				return nil
-			}
-		}
-		d.KnownSentinels = append(d.KnownSentinels, id)
-	}
-	return nil
-}
-
-func (d *DropIn) addScript(master, kind, path string) {
-	m := &d.NotificationScripts
-	if kind == "client-reconfig-script" {
-		m = &d.ReconfigScripts
-	}
-	if *m == nil {
-		*m = map[string]string{}
-	}
-	(*m)[master] = path
 }
 
 // LoadSentinelConf builds the configuration of a monitor run from the Redis
@@ -175,25 +120,50 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 	c.DropIn.Enabled = true
 	c.DropIn.ConfPath = path
 	c.NodeID = c.DropIn.MyID
-	if c.DropIn.ForgetAfter == 0 {
-		c.DropIn.ForgetAfter = DefaultForgetAfter
+	c.DropIn.deriveGroup()
+	c.resolveInDir()
+	port, err := c.deriveDropInAddrs(path, localIP)
+	if err != nil {
+		return Config{}, nil, err
 	}
-	if c.DropIn.HelloPeriod == 0 {
-		c.DropIn.HelloPeriod = DefaultHelloPeriod
+	c, err = overlay(c, "", fs)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if c.RaftAddr == "" || c.HTTPAddr == "" {
+		return Config{}, nil, fmt.Errorf("%w: %s: port %d: raft-addr (port+%d) and http-addr (port+%d) cannot be derived above port %d: set --raft-addr and --http-addr",
+			ErrInvalid, path, port, RaftPortOffset, 2*RaftPortOffset, 65535-2*RaftPortOffset)
+	}
+	return c, im.Notes, nil
+}
+
+// deriveGroup fills in the discovery settings: the default hello period
+// and forget-after, and the group size to wait for (the other known
+// sentinels and this monitor, or DefaultExpectedMonitors when the file
+// knows none).
+func (d *DropIn) deriveGroup() {
+	if d.ForgetAfter == 0 {
+		d.ForgetAfter = DefaultForgetAfter
+	}
+	if d.HelloPeriod == 0 {
+		d.HelloPeriod = DefaultHelloPeriod
 	}
 	known := 0
-	for _, id := range c.DropIn.KnownSentinels {
-		if id != c.DropIn.MyID {
+	for _, id := range d.KnownSentinels {
+		if id != d.MyID {
 			known++
 		}
 	}
-	c.DropIn.ExpectedMonitors = known + 1
+	d.ExpectedMonitors = known + 1
 	if known == 0 {
-		c.DropIn.ExpectedMonitors = DefaultExpectedMonitors
+		d.ExpectedMonitors = DefaultExpectedMonitors
 	}
-	if !c.DropIn.denySet() {
-		c.DropIn.DenyScriptsReconfig = true
-	}
+}
+
+// resolveInDir makes the data directory <dir>/raftsentinel, dir being the
+// file's dir made absolute (the working directory without one), and
+// resolves relative logfile, pidfile and script paths against dir.
+func (c *Config) resolveInDir() {
 	dir := c.DataDir
 	if dir == "" {
 		dir = "."
@@ -217,10 +187,15 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 			scripts[m] = inDir(p)
 		}
 	}
+}
 
+// deriveDropInAddrs sets the announced host (see LoadSentinelConf) and the
+// raft and http addresses derived from the Sentinel port, which it
+// returns; it leaves them empty when the port is too high to derive them.
+func (c *Config) deriveDropInAddrs(path string, localIP func(masterAddr string) string) (int, error) {
 	lhost, lport, err := net.SplitHostPort(c.Listen)
 	if err != nil {
-		return Config{}, nil, fmt.Errorf("%w: %s: port/bind: %w", ErrInvalid, path, err)
+		return 0, fmt.Errorf("%w: %s: port/bind: %w", ErrInvalid, path, err)
 	}
 	if lport == "0" && c.TLSPort > 0 {
 		// TLS only ("port 0", "tls-port N"): the plain port is off and
@@ -229,7 +204,7 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 	}
 	port, err := strconv.Atoi(lport)
 	if err != nil || port < 1 {
-		return Config{}, nil, fmt.Errorf("%w: %s: port %q: must be between 1 and 65535", ErrInvalid, path, lport)
+		return 0, fmt.Errorf("%w: %s: port %q: must be between 1 and 65535", ErrInvalid, path, lport)
 	}
 	ahost, aport, _ := net.SplitHostPort(c.Announce)
 	host := ahost
@@ -245,19 +220,5 @@ func LoadSentinelConf(path string, fs *pflag.FlagSet, localIP func(masterAddr st
 		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(port+RaftPortOffset))
 		c.HTTPAddr = net.JoinHostPort(host, strconv.Itoa(port+2*RaftPortOffset))
 	}
-
-	c, err = overlay(c, "", fs)
-	if err != nil {
-		return Config{}, nil, err
-	}
-	if c.RaftAddr == "" || c.HTTPAddr == "" {
-		return Config{}, nil, fmt.Errorf("%w: %s: port %d: raft-addr (port+%d) and http-addr (port+%d) cannot be derived above port %d: set --raft-addr and --http-addr",
-			ErrInvalid, path, port, RaftPortOffset, 2*RaftPortOffset, 65535-2*RaftPortOffset)
-	}
-	return c, im.Notes, nil
+	return port, nil
 }
-
-// denySet reports whether the file had a deny-scripts-reconfig line; the
-// line sets DenyScriptsReconfig, whose zero value would otherwise read as
-// "no" while Sentinel's default is "yes".
-func (d *DropIn) denySet() bool { return d.denySeen }

@@ -67,60 +67,86 @@ func Load(path string, fs *pflag.FlagSet) (Config, error) {
 func overlay(base Config, path string, fs *pflag.FlagSet) (Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
-
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("%w: reading config file: %w", ErrInvalid, err)
-		}
-		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-			var pe viper.ConfigParseError
-			if errors.As(err, &pe) && pe.Unwrap() != nil {
-				err = pe.Unwrap()
-			}
-			return Config{}, fmt.Errorf("%w: config file %s: %w", ErrInvalid, path, err)
-		}
-		// Only the file has been read so far, so these are its keys.
-		var p problems
-		checkKeys(&p, "", v.AllSettings(), reflect.TypeFor[Config]())
-		for i, e := range p {
-			p[i] = fmt.Errorf("config file %s: %w", path, e)
-		}
-		if err := p.err(); err != nil {
+		if err := readConfigFile(v, path); err != nil {
 			return Config{}, err
 		}
 	}
-
 	keys := scalarKeys()
 	for _, k := range keys {
 		if err := v.BindEnv(k.key, envName(k.key)); err != nil {
 			return Config{}, fmt.Errorf("%w: %s: %w", ErrInvalid, k.key, err) // cannot happen: key is given
 		}
 	}
-
-	src := sources{path: path, fs: fs}
 	if fs != nil {
-		for _, k := range keys {
-			if f := fs.Lookup(k.key); f != nil && f.Changed {
-				v.Set(k.key, f.Value.String())
-			}
-		}
-		if f := fs.Lookup(peerFlag); f != nil && f.Changed {
-			items, err := parsePeerFlags(flagValues(f))
-			if err != nil {
-				return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-			v.Set("peers", items)
-		}
-		if f := fs.Lookup(masterFlag); f != nil && f.Changed {
-			items, err := parseMasterFlags(flagValues(f))
-			if err != nil {
-				return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-			v.Set("masters", items)
+		if err := setFlags(v, fs, keys); err != nil {
+			return Config{}, err
 		}
 	}
+	cfg, err := decode(v, base, sources{path: path, fs: fs})
+	if err != nil {
+		return Config{}, err
+	}
+	if cfg.Announce == "" {
+		cfg.Announce = deriveAnnounce(cfg.Listen)
+		if cfg.Listen == "" && cfg.TLSPort > 0 {
+			cfg.Announce = deriveAnnounce(cfg.TLSListen())
+		}
+	}
+	return cfg, nil
+}
 
+// readConfigFile reads the YAML file at path into v, refusing the keys
+// Config does not have.
+func readConfigFile(v *viper.Viper, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: reading config file: %w", ErrInvalid, err)
+	}
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		var pe viper.ConfigParseError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			err = pe.Unwrap()
+		}
+		return fmt.Errorf("%w: config file %s: %w", ErrInvalid, path, err)
+	}
+	// Only the file has been read so far, so these are its keys.
+	var p problems
+	checkKeys(&p, "", v.AllSettings(), reflect.TypeFor[Config]())
+	for i, e := range p {
+		p[i] = fmt.Errorf("config file %s: %w", path, e)
+	}
+	return p.err()
+}
+
+// setFlags sets in v the flags of fs that were set: the scalar keys, and
+// --peer and --master, which replace the whole list.
+func setFlags(v *viper.Viper, fs *pflag.FlagSet, keys []scalarKey) error {
+	for _, k := range keys {
+		if f := fs.Lookup(k.key); f != nil && f.Changed {
+			v.Set(k.key, f.Value.String())
+		}
+	}
+	if f := fs.Lookup(peerFlag); f != nil && f.Changed {
+		items, err := parsePeerFlags(flagValues(f))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		v.Set("peers", items)
+	}
+	if f := fs.Lookup(masterFlag); f != nil && f.Changed {
+		items, err := parseMasterFlags(flagValues(f))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		v.Set("masters", items)
+	}
+	return nil
+}
+
+// decode decodes v onto base strictly (see strictHook); src names the
+// source of a bad value.
+func decode(v *viper.Viper, base Config, src sources) (Config, error) {
 	cfg := base
 	cfg.Masters = slices.Clone(base.Masters)
 	cfg.Peers = slices.Clone(base.Peers)
@@ -140,13 +166,6 @@ func overlay(base Config, path string, fs *pflag.FlagSet) (Config, error) {
 	})
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(src.describe(err)...))
-	}
-
-	if cfg.Announce == "" {
-		cfg.Announce = deriveAnnounce(cfg.Listen)
-		if cfg.Listen == "" && cfg.TLSPort > 0 {
-			cfg.Announce = deriveAnnounce(cfg.TLSListen())
-		}
 	}
 	return cfg, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/acl"
+	"github.com/raftsentinel/raftsentinel/discovery"
 )
 
 var (
@@ -55,7 +56,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: nil *Config", ErrInvalid)
 	}
 	var p problems
+	for _, check := range []func(*problems){
+		c.validateIdentity, c.validatePeers, c.validateMasters, c.validateProbe, c.validateRaft, c.validateLog,
+		c.validateFencing, c.validateClients, c.validateUsers, c.validateTLS, c.validateOpinion, c.validateDropIn,
+	} {
+		check(&p)
+	}
+	return p.err()
+}
 
+// validateIdentity checks the node id, the addresses and the data dir.
+func (c *Config) validateIdentity(p *problems) {
 	switch {
 	case c.NodeID == "":
 		p.addf("node-id: must be set")
@@ -71,26 +82,32 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		p.addf("data-dir: must be set")
 	}
+}
 
-	c.validatePeers(&p)
-	c.validateMasters(&p)
-	c.validateProbe(&p)
-	c.validateRaft(&p)
-
+func (c *Config) validateLog(p *problems) {
 	if _, ok := parseLevel(c.Log.Level); !ok {
 		p.addf("log.level: must be one of debug, info, warn, error, got %q", c.Log.Level)
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		p.addf("log.format: must be text or json, got %q", c.Log.Format)
 	}
+}
 
-	if c.LocalRedis != "" {
-		p.add(checkAddr("local-redis", c.LocalRedis, true, "the monitor connects to it"))
-		if c.FenceAfter <= c.Raft.ElectionTimeout {
-			p.addf("fence-after (%v) must be longer than raft.election-timeout (%v): a leader election must not fence the master",
-				c.FenceAfter, c.Raft.ElectionTimeout)
-		}
+// validateFencing checks local-redis and fence-after.
+func (c *Config) validateFencing(p *problems) {
+	if c.LocalRedis == "" {
+		return
 	}
+	p.add(checkAddr("local-redis", c.LocalRedis, true, "the monitor connects to it"))
+	if c.FenceAfter <= c.Raft.ElectionTimeout {
+		p.addf("fence-after (%v) must be longer than raft.election-timeout (%v): a leader election must not fence the master",
+			c.FenceAfter, c.Raft.ElectionTimeout)
+	}
+}
+
+// validateClients checks the limits of the Sentinel-protocol clients and
+// stale-after.
+func (c *Config) validateClients(p *problems) {
 	if c.MaxClients < 1 {
 		p.addf("maxclients (%d) must be at least 1", c.MaxClients)
 	}
@@ -105,7 +122,10 @@ func (c *Config) Validate() error {
 	} else if c.StaleAfter != 0 && c.StaleAfter <= c.Raft.ElectionTimeout {
 		p.addf("stale-after (%v) must be longer than raft.election-timeout (%v)", c.StaleAfter, c.Raft.ElectionTimeout)
 	}
-	seenUsers := map[string]bool{}
+}
+
+func (c *Config) validateUsers(p *problems) {
+	seen := map[string]bool{}
 	for i, u := range c.Users {
 		key := fmt.Sprintf("users[%d]", i)
 		switch {
@@ -113,10 +133,10 @@ func (c *Config) Validate() error {
 			p.addf("%s.name: must be set and contain no spaces, got %q", key, u.Name)
 		case u.Name == "default":
 			p.addf("%s.name: \"default\" is the requirepass user; set requirepass instead", key)
-		case seenUsers[u.Name]:
+		case seen[u.Name]:
 			p.addf("%s.name: duplicate user %q", key, u.Name)
 		}
-		seenUsers[u.Name] = true
+		seen[u.Name] = true
 		if u.Password == "" {
 			p.addf("%s.password: must be set", key)
 		}
@@ -126,16 +146,26 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+}
 
-	c.validateTLS(&p)
-
-	refreshOK := positive(&p, "opinion.refresh", c.Opinion.Refresh)
-	ttlOK := positive(&p, "opinion.ttl", c.Opinion.TTL)
+func (c *Config) validateOpinion(p *problems) {
+	refreshOK := positive(p, "opinion.refresh", c.Opinion.Refresh)
+	ttlOK := positive(p, "opinion.ttl", c.Opinion.TTL)
 	if refreshOK && ttlOK && c.Opinion.TTL <= c.Opinion.Refresh {
 		p.addf("opinion.ttl (%v) must be longer than opinion.refresh (%v)", c.Opinion.TTL, c.Opinion.Refresh)
 	}
+}
 
-	return p.err()
+// validateDropIn checks a drop-in monitor's discovery settings (the
+// sentinel.conf's, with --expected-monitors and --forget-after).
+func (c *Config) validateDropIn(p *problems) {
+	if !c.DropIn.Enabled {
+		return
+	}
+	o := discovery.Options{Expected: c.DropIn.ExpectedMonitors, Period: c.DropIn.HelloPeriod, ForgetAfter: c.DropIn.ForgetAfter}
+	if err := o.Validate(); err != nil {
+		p.addf("drop-in: %w", err)
+	}
 }
 
 func (c *Config) validatePeers(p *problems) {

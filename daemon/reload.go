@@ -42,6 +42,10 @@ func newReloadMetrics(reg prometheus.Registerer) *reloadMetrics {
 // process (node-id, addresses, data-dir, peers, join) cannot change: the
 // reload is refused, naming them, and nothing changes. Other changes are
 // logged as taking effect at the next restart.
+//
+// Past the fixed keys, each component applies its part (see reloaders):
+// one that fails does not stop the others, nor undo what they applied,
+// and the error joins the failures, each naming its component.
 func (d *Daemon) Reload(ctx context.Context, cfg config.Config) error {
 	err := d.reload(ctx, cfg)
 	if err != nil {
@@ -68,46 +72,11 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 	d.cfgMu.Lock()
 	old := d.cfg
 	d.cfgMu.Unlock()
-	fixed := map[string][2]any{
-		"node-id": {old.NodeID, cfg.NodeID}, "listen": {old.Listen, cfg.Listen}, "announce": {old.Announce, cfg.Announce},
-		"raft-addr": {old.RaftAddr, cfg.RaftAddr}, "http-addr": {old.HTTPAddr, cfg.HTTPAddr}, "data-dir": {old.DataDir, cfg.DataDir},
-		"peers": {old.Peers, cfg.Peers}, "join": {old.Join, cfg.Join},
+	if err := checkFixed(old, cfg); err != nil {
+		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
-	var errs []error
-	for key, v := range fixed {
-		if !reflect.DeepEqual(v[0], v[1]) {
-			errs = append(errs, fmt.Errorf("%s cannot change at run time (restart the monitor)", key))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrReload, errors.Join(errs...))
-	}
-	if d.level != nil {
-		d.level.Set(cfg.LogLevel())
-	}
-	for _, k := range restartKeys {
-		if !reflect.DeepEqual(k.get(old), k.get(cfg)) {
-			d.log.Warn("configuration change takes effect at the next restart", "key", k.key)
-		}
-	}
-	// Masters new to the file are seeded as at start; changes to known
-	// masters go through SENTINEL SET (the replicated state wins).
-	for _, m := range cfg.Masters {
-		if _, ok := d.store.State().Masters[m.Name]; ok {
-			continue
-		}
-		spec, err := masterSpec(cfg, m)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrReload, err)
-		}
-		// OpAddMaster, as at start: the master is seeded, so one removed
-		// later with SENTINEL REMOVE stays removed across restarts.
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = d.mon.Propose(pctx, state.Command{Op: state.OpAddMaster, Spec: &spec})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w: adding master %s: %w", ErrReload, m.Name, err)
-		}
+	if err := applyReloaders(d.reloaders(ctx, old), cfg); err != nil {
+		return fmt.Errorf("%w: %w", ErrReload, err)
 	}
 	d.cfgMu.Lock()
 	d.cfg = cfg
@@ -116,12 +85,128 @@ func (d *Daemon) reload(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-// restartKeys are the settings a reload can only note: they take effect
-// at the next start.
-var restartKeys = []struct {
+// configKey is a key of the configuration and how to read its value.
+type configKey struct {
 	key string
 	get func(config.Config) any
-}{
+}
+
+// changedKeys are the keys whose value differs between old and cfg, in
+// order.
+func changedKeys(keys []configKey, old, cfg config.Config) []string {
+	var out []string
+	for _, k := range keys {
+		if !reflect.DeepEqual(k.get(old), k.get(cfg)) {
+			out = append(out, k.key)
+		}
+	}
+	return out
+}
+
+// fixedKeys are the settings that shape the process: a reload that
+// changes one is refused.
+var fixedKeys = []configKey{
+	{"node-id", func(c config.Config) any { return c.NodeID }},
+	{"listen", func(c config.Config) any { return c.Listen }},
+	{"announce", func(c config.Config) any { return c.Announce }},
+	{"raft-addr", func(c config.Config) any { return c.RaftAddr }},
+	{"http-addr", func(c config.Config) any { return c.HTTPAddr }},
+	{"data-dir", func(c config.Config) any { return c.DataDir }},
+	{"peers", func(c config.Config) any { return c.Peers }},
+	{"join", func(c config.Config) any { return c.Join }},
+}
+
+// checkFixed returns an error naming every fixed key cfg changes.
+func checkFixed(old, cfg config.Config) error {
+	var errs []error
+	for _, k := range changedKeys(fixedKeys, old, cfg) {
+		errs = append(errs, fmt.Errorf("%s cannot change at run time (restart the monitor)", k))
+	}
+	return errors.Join(errs...)
+}
+
+// A reloader is one component's part of a reload, in the manner of
+// Prometheus' ApplyConfig: apply gets the new configuration (validated,
+// its fixed keys unchanged) and applies what that component can change at
+// run time; an error names what failed, and the reload names the
+// component.
+type reloader struct {
+	name  string
+	apply func(config.Config) error
+}
+
+// applyReloaders runs every reloader in order and joins their errors,
+// each prefixed by its component's name.
+func applyReloaders(rs []reloader, cfg config.Config) error {
+	var errs []error
+	for _, r := range rs {
+		if err := r.apply(cfg); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reloaders are the components a reload reaches, in order; old is the
+// configuration in force.
+func (d *Daemon) reloaders(ctx context.Context, old config.Config) []reloader {
+	return []reloader{
+		{"log", d.applyLogLevel},
+		{"restart-only settings", func(cfg config.Config) error { d.noteRestartKeys(old, cfg); return nil }},
+		{"masters", func(cfg config.Config) error { return d.addFileMasters(ctx, cfg) }},
+		{"admin API", d.applyAdminToken},
+	}
+}
+
+// applyLogLevel sets the log level, when the daemon was given a LevelVar.
+func (d *Daemon) applyLogLevel(cfg config.Config) error {
+	if d.level != nil {
+		d.level.Set(cfg.LogLevel())
+	}
+	return nil
+}
+
+// applyAdminToken puts the admin token in force.
+func (d *Daemon) applyAdminToken(cfg config.Config) error {
+	d.cfgMu.Lock()
+	d.cfg.AdminToken = cfg.AdminToken
+	d.cfgMu.Unlock()
+	return nil
+}
+
+// noteRestartKeys logs every restart-only setting cfg changes.
+func (d *Daemon) noteRestartKeys(old, cfg config.Config) {
+	for _, k := range changedKeys(restartKeys, old, cfg) {
+		d.log.Warn("configuration change takes effect at the next restart", "key", k)
+	}
+}
+
+// addFileMasters seeds the masters new to the file as at start; changes
+// to known masters go through SENTINEL SET (the replicated state wins).
+func (d *Daemon) addFileMasters(ctx context.Context, cfg config.Config) error {
+	for _, m := range cfg.Masters {
+		if _, ok := d.store.State().Masters[m.Name]; ok {
+			continue
+		}
+		spec, err := masterSpec(cfg, m)
+		if err != nil {
+			return err
+		}
+		// OpAddMaster, as at start: the master is seeded, so one removed
+		// later with SENTINEL REMOVE stays removed across restarts.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = d.mon.Propose(pctx, state.Command{Op: state.OpAddMaster, Spec: &spec})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("adding master %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// restartKeys are the settings a reload can only note: they take effect
+// at the next start.
+var restartKeys = []configKey{
 	{"probe", func(c config.Config) any { return c.Probe }},
 	{"raft", func(c config.Config) any { return c.Raft }},
 	{"opinion", func(c config.Config) any { return c.Opinion }},

@@ -78,6 +78,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/raftsentinel/raftsentinel/internal/options"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/state"
@@ -114,7 +115,16 @@ type Master struct {
 	Replicas []state.Addr
 }
 
-// Options configure a Discoverer. Zero durations take the defaults noted.
+// Default option values: Sentinel's hello period and raftsentinel's
+// group size and forget-after.
+const (
+	DefaultExpected    = 3
+	DefaultPeriod      = 2 * time.Second
+	DefaultForgetAfter = 5 * time.Minute
+)
+
+// Options configure a Discoverer. Zero values take the defaults noted
+// (see DefaultOptions).
 type Options struct {
 	Self     state.Monitor // ID, RaftAddr, HTTPAddr, Announce, RunID
 	Masters  []Master
@@ -179,29 +189,49 @@ type peer struct {
 	seen  time.Time
 }
 
-// New returns a Discoverer.
+// DefaultOptions are the discoverer's defaults; config builds its drop-in
+// defaults (expected monitors, hello period, forget-after) from them.
+// Settle and ForeignWindow stay 0: they follow Period.
+func DefaultOptions() Options {
+	return Options{Expected: DefaultExpected, Period: DefaultPeriod, ForgetAfter: DefaultForgetAfter}
+}
+
+// Validate reports options no discoverer can run with (zero values are
+// defaults, not errors).
+func (o Options) Validate() error {
+	if err := options.NonNegative("discovery", options.F("Expected", o.Expected)); err != nil {
+		return err
+	}
+	if err := options.NonNegative("discovery", options.F("Period", o.Period), options.F("Settle", o.Settle),
+		options.F("ForgetAfter", o.ForgetAfter), options.F("ForeignWindow", o.ForeignWindow)); err != nil {
+		return err
+	}
+	if o = o.withDefaults(); o.ForgetAfter <= o.Period {
+		return fmt.Errorf("discovery: Options.ForgetAfter (%v) must be longer than Period (%v)", o.ForgetAfter, o.Period)
+	}
+	return nil
+}
+
+// withDefaults fills in the zero (or negative) options.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	options.Default(&o.Expected, d.Expected)
+	options.Default(&o.Period, d.Period)
+	options.Default(&o.Settle, 3*o.Period)
+	options.Default(&o.ForgetAfter, d.ForgetAfter)
+	options.Default(&o.ForeignWindow, max(5*o.Period, 10*time.Second))
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// New returns a Discoverer; zero options take their defaults.
 func New(store Store, bus Bus, opt Options) *Discoverer {
-	if opt.Expected < 1 {
-		opt.Expected = 3
-	}
-	if opt.Period <= 0 {
-		opt.Period = 2 * time.Second
-	}
-	if opt.Settle <= 0 {
-		opt.Settle = 3 * opt.Period
-	}
-	if opt.ForgetAfter <= 0 {
-		opt.ForgetAfter = 5 * time.Minute
-	}
-	if opt.ForeignWindow <= 0 {
-		opt.ForeignWindow = max(5*opt.Period, 10*time.Second)
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
+	opt = opt.withDefaults()
 	d := &Discoverer{store: store, bus: bus, opt: opt, log: opt.Logger.With("component", "discovery"), now: opt.Now,
 		peers: map[string]peer{}, foreign: map[string]map[string]time.Time{}, refused: map[string]string{},
 		groups: map[string]bool{}, nodeOf: map[string][]string{},

@@ -92,7 +92,7 @@ type Blocker interface {
 	MayBlock(c *Conn, args [][]byte) bool
 }
 
-// Options configure a Server. The zero value is valid.
+// Options configure a Server. The zero value is valid (see DefaultOptions).
 type Options struct {
 	// Logger receives connection-level problems (panics, dropped slow
 	// clients). Nil means slog.Default().
@@ -125,13 +125,6 @@ type Options struct {
 	NoEventLoop bool
 }
 
-const (
-	defaultMaxBulk     = 1 << 20
-	defaultMaxArgs     = 1024
-	defaultOutputLimit = 4 << 20
-	defaultMaxClients  = 10000
-)
-
 // Server is a RESP server. Create it with NewServer, run it with Serve,
 // stop it with Close. All methods are safe for concurrent use.
 type Server struct {
@@ -158,21 +151,7 @@ type Server struct {
 // NewServer returns a server dispatching to h (which may also implement
 // Guard). It does not listen; call Serve.
 func NewServer(h Handler, opt Options) *Server {
-	if opt.Logger == nil {
-		opt.Logger = slog.Default()
-	}
-	if opt.MaxBulk <= 0 {
-		opt.MaxBulk = defaultMaxBulk
-	}
-	if opt.MaxArgs <= 0 {
-		opt.MaxArgs = defaultMaxArgs
-	}
-	if opt.OutputLimit <= 0 {
-		opt.OutputLimit = defaultOutputLimit
-	}
-	if opt.MaxClients <= 0 {
-		opt.MaxClients = defaultMaxClients
-	}
+	opt = opt.withDefaults()
 	s := &Server{h: h, opt: opt, log: opt.Logger, hub: newHub(),
 		listeners: map[net.Listener]struct{}{}, conns: map[*Conn]struct{}{}}
 	s.guard, _ = h.(Guard)

@@ -27,9 +27,21 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/raftsentinel/raftsentinel/internal/options"
 )
 
-// Options configure a Runner; zero values take Sentinel's values.
+// Sentinel's limits, the defaults of Options.
+const (
+	DefaultMaxRunning = 16
+	DefaultMaxQueue   = 256
+	DefaultMaxRuntime = 60 * time.Second
+	DefaultMaxRetries = 10
+	DefaultRetryDelay = 30 * time.Second
+)
+
+// Options configure a Runner; zero values take Sentinel's values (see
+// DefaultOptions).
 type Options struct {
 	MaxRunning int           // default 16
 	MaxQueue   int           // default 256
@@ -103,26 +115,40 @@ type Runner struct {
 	wg   sync.WaitGroup
 }
 
+// DefaultOptions are Sentinel's limits (src/sentinel.c
+// SENTINEL_SCRIPT_MAX_*).
+func DefaultOptions() Options {
+	return Options{MaxRunning: DefaultMaxRunning, MaxQueue: DefaultMaxQueue, MaxRuntime: DefaultMaxRuntime,
+		MaxRetries: DefaultMaxRetries, RetryDelay: DefaultRetryDelay}
+}
+
+// Validate reports options no runner can run with (zero values are
+// defaults, not errors; negative ones are).
+func (o Options) Validate() error {
+	if err := options.NonNegative("scripts", options.F("MaxRunning", o.MaxRunning), options.F("MaxQueue", o.MaxQueue),
+		options.F("MaxRetries", o.MaxRetries)); err != nil {
+		return err
+	}
+	return options.NonNegative("scripts", options.F("MaxRuntime", o.MaxRuntime), options.F("RetryDelay", o.RetryDelay))
+}
+
+// withDefaults fills in the zero (or negative) options.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	options.Default(&o.MaxRunning, d.MaxRunning)
+	options.Default(&o.MaxQueue, d.MaxQueue)
+	options.Default(&o.MaxRuntime, d.MaxRuntime)
+	options.Default(&o.MaxRetries, d.MaxRetries)
+	options.Default(&o.RetryDelay, d.RetryDelay)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
 // New returns a Runner; call Run to execute what is scheduled.
 func New(opt Options) *Runner {
-	if opt.MaxRunning <= 0 {
-		opt.MaxRunning = 16
-	}
-	if opt.MaxQueue <= 0 {
-		opt.MaxQueue = 256
-	}
-	if opt.MaxRuntime <= 0 {
-		opt.MaxRuntime = 60 * time.Second
-	}
-	if opt.MaxRetries <= 0 {
-		opt.MaxRetries = 10
-	}
-	if opt.RetryDelay <= 0 {
-		opt.RetryDelay = 30 * time.Second
-	}
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
+	opt = opt.withDefaults()
 	return &Runner{opt: opt, log: opt.Logger.With("component", "scripts"), wake: make(chan struct{}, 1)}
 }
 
