@@ -200,35 +200,6 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		}
 	}
 	build := func(port int) (*Server, error) {
-		lines := [][]string{
-			{"port", strconv.Itoa(port)},
-			{"bind", "127.0.0.1"},
-			{"dir", dir},
-			{"daemonize", "no"},
-			{"save", `""`},
-			{"appendonly", "no"},
-			{"protected-mode", "no"},
-			{"loglevel", "warning"},
-			{"logfile", `""`},
-			// Replicas sync at once instead of waiting 5 s for more replicas.
-			{"repl-diskless-sync-delay", "0"},
-		}
-		if opt.ReplicaOf != "" {
-			lines = append(lines, []string{"replicaof", replHost, replPort})
-		}
-		for _, from := range slices.Sorted(maps.Keys(opt.RenameCommands)) {
-			to := opt.RenameCommands[from]
-			if to == "" {
-				to = `""`
-			}
-			lines = append(lines, []string{"rename-command", from, to})
-		}
-		switch {
-		case opt.NeverPromote:
-			lines = append(lines, []string{"replica-priority", "0"})
-		case opt.Priority > 0:
-			lines = append(lines, []string{"replica-priority", strconv.Itoa(opt.Priority)})
-		}
 		s := &Server{bin: bin, dir: dir, port: port, stdout: opt.Stdout, ping: "PING", info: "INFO"}
 		for from, to := range opt.RenameCommands {
 			switch strings.ToUpper(from) {
@@ -238,24 +209,9 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 				s.info = to
 			}
 		}
+		lines := serverLines(opt, port, dir, replHost, replPort)
 		if opt.NoConfigFile {
-			for _, l := range lines {
-				s.args = append(s.args, "--"+l[0])
-				for _, v := range l[1:] {
-					if v == `""` {
-						v = ""
-					}
-					s.args = append(s.args, v)
-				}
-			}
-			for _, e := range opt.Extra {
-				f := strings.Fields(e)
-				if len(f) == 0 {
-					continue
-				}
-				s.args = append(s.args, "--"+f[0])
-				s.args = append(s.args, f[1:]...)
-			}
+			s.args = confArgs(lines, opt.Extra)
 			return s, nil
 		}
 		s.confPath = filepath.Join(dir, "redis.conf")
@@ -266,6 +222,64 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		return s, nil
 	}
 	return startWithPortRetry(ctx, opt.Port, build)
+}
+
+// serverLines is the configuration of a redis-server for opt on port.
+func serverLines(opt Options, port int, dir, replHost, replPort string) [][]string {
+	lines := [][]string{
+		{"port", strconv.Itoa(port)},
+		{"bind", "127.0.0.1"},
+		{"dir", dir},
+		{"daemonize", "no"},
+		{"save", `""`},
+		{"appendonly", "no"},
+		{"protected-mode", "no"},
+		{"loglevel", "warning"},
+		{"logfile", `""`},
+		// Replicas sync at once instead of waiting 5 s for more replicas.
+		{"repl-diskless-sync-delay", "0"},
+	}
+	if opt.ReplicaOf != "" {
+		lines = append(lines, []string{"replicaof", replHost, replPort})
+	}
+	for _, from := range slices.Sorted(maps.Keys(opt.RenameCommands)) {
+		to := opt.RenameCommands[from]
+		if to == "" {
+			to = `""`
+		}
+		lines = append(lines, []string{"rename-command", from, to})
+	}
+	switch {
+	case opt.NeverPromote:
+		lines = append(lines, []string{"replica-priority", "0"})
+	case opt.Priority > 0:
+		lines = append(lines, []string{"replica-priority", strconv.Itoa(opt.Priority)})
+	}
+	return lines
+}
+
+// confArgs passes configuration lines (and extra "key value..." lines) as
+// redis-server's --key value arguments; `""` becomes an empty argument.
+func confArgs(lines [][]string, extra []string) []string {
+	var args []string
+	for _, l := range lines {
+		args = append(args, "--"+l[0])
+		for _, v := range l[1:] {
+			if v == `""` {
+				v = ""
+			}
+			args = append(args, v)
+		}
+	}
+	for _, e := range extra {
+		f := strings.Fields(e)
+		if len(f) == 0 {
+			continue
+		}
+		args = append(args, "--"+f[0])
+		args = append(args, f[1:]...)
+	}
+	return args
 }
 
 // SentinelOptions describe one redis-sentinel monitoring one master.
