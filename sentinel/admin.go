@@ -254,7 +254,7 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 	switch {
 	case errors.Is(err, state.ErrFailoverInProg):
 		c.WriteError("INPROG Failover already in progress")
-	case errors.Is(err, ErrNoGoodReplica):
+	case errors.Is(err, state.ErrNoGoodReplica):
 		c.WriteError("NOGOODSLAVE No suitable replica to promote")
 	case err != nil:
 		c.WriteError("ERR No such master with that name")

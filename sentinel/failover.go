@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -603,10 +602,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// ErrNoGoodReplica: no replica qualifies for promotion (Sentinel's
-// NOGOODSLAVE).
-var ErrNoGoodReplica = errors.New("no suitable replica to promote")
-
 // manualFailoverer is what ManualFailover reads (a Backend, the Monitor).
 type manualFailoverer interface {
 	State() *state.State
@@ -618,7 +613,7 @@ type manualFailoverer interface {
 // master name (SENTINEL FAILOVER, the admin API's failover and switchover):
 // forced past the anti-flap rule, toward the replica this monitor would
 // promote now. It fails with state.ErrNoSuchMaster, state.ErrFailoverInProg
-// or ErrNoGoodReplica. The FSM checks the same again when it commits.
+// or state.ErrNoGoodReplica. The FSM checks the same again when it commits.
 func ManualFailover(b manualFailoverer, name string, coordinated bool) (state.Command, error) {
 	m, ok := b.State().Masters[name]
 	if !ok {
@@ -629,7 +624,7 @@ func ManualFailover(b manualFailoverer, name string, coordinated bool) (state.Co
 	}
 	to, ok := b.Candidate(name)
 	if !ok {
-		return state.Command{}, ErrNoGoodReplica
+		return state.Command{}, state.ErrNoGoodReplica
 	}
 	return state.Command{Op: state.OpFailoverStart, Master: name, Addr: m.Addr, To: to,
 		FailoverID: newID(), MonitorID: b.Self().ID, Force: true, Coordinated: coordinated}, nil
