@@ -24,9 +24,9 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/failover"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
-	"github.com/raftsentinel/raftsentinel/sentinel"
 )
 
 // ErrInvalid is wrapped by every error that [Load] and [Config.Validate]
@@ -304,7 +304,7 @@ func DefaultMaster() Master {
 // defaults builds the configuration's defaults from the components'
 // DefaultOptions, so each default lives in one place.
 func defaults() Config {
-	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions()
+	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), failover.DefaultOptions()
 	return Config{
 		Listen: "0.0.0.0:26379",
 		Probe:  Probe{PingPeriod: p.PingPeriod, InfoPeriod: p.InfoPeriod, Timeout: p.Timeout},

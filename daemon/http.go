@@ -63,7 +63,7 @@ func maintenanceCmd(name, v string) state.Command {
 }
 
 func (d *Daemon) failoverCmd(name string, coordinated bool) (state.Command, error) {
-	return sentinel.ManualFailover(d.mon, name, coordinated)
+	return d.mon.ManualFailover(name, coordinated)
 }
 
 // admin wraps an admin action: bearer-token check, then the command

@@ -250,7 +250,7 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 	if h.masterOrError(c, h.b.State(), args[2]) == nil {
 		return
 	}
-	cmd, err := ManualFailover(h.b, string(args[2]), coordinated)
+	cmd, err := h.b.ManualFailover(string(args[2]), coordinated)
 	switch {
 	case errors.Is(err, state.ErrFailoverInProg):
 		c.WriteError("INPROG Failover already in progress")
