@@ -12,7 +12,8 @@ package failover
 
 import (
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
@@ -138,7 +139,7 @@ func (d *decider) watches() {
 			}
 		}
 	}
-	for _, a := range sortedKeys(want) {
+	for _, a := range slices.Sorted(maps.Keys(want)) {
 		_, known := d.l.WatchedSince[a]
 		switch {
 		case !known:
@@ -147,7 +148,7 @@ func (d *decider) watches() {
 			d.emit(Watch{Node: a, Auth: want[a]})
 		}
 	}
-	for _, a := range sortedKeys(d.l.WatchedSince) {
+	for _, a := range slices.Sorted(maps.Keys(d.l.WatchedSince)) {
 		if _, ok := want[a]; !ok {
 			d.emit(Unwatch{Node: a})
 		}
@@ -157,15 +158,6 @@ func (d *decider) watches() {
 // nodes returns the master of ms followed by its replicas.
 func nodes(ms *state.Master) []state.Addr {
 	return append([]state.Addr{ms.Addr}, ms.Replicas...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ---- PhaseLocal ----

@@ -2,6 +2,8 @@ package failover
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -418,13 +420,13 @@ func (s *scenario) show(t *testing.T, td *datadriven.TestData) string {
 		b.WriteString("\n")
 	}
 	l := &s.local
-	for _, k := range sortedKeys(l.SDownSince) {
+	for _, k := range slices.Sorted(maps.Keys(l.SDownSince)) {
 		fmt.Fprintf(&b, "sdown %s since %s\n", k, stamp(l.SDownSince[k]))
 	}
-	for _, k := range sortedKeys(l.Blocked) {
+	for _, k := range slices.Sorted(maps.Keys(l.Blocked)) {
 		fmt.Fprintf(&b, "blocked %s: %s\n", k, l.Blocked[k])
 	}
-	for _, k := range sortedKeys(l.Backoff) {
+	for _, k := range slices.Sorted(maps.Keys(l.Backoff)) {
 		fmt.Fprintf(&b, "backoff %s until %s\n", k, stamp(l.Backoff[k]))
 	}
 	if !l.TiltSince.IsZero() {
