@@ -203,6 +203,8 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("15:04:05.000")
 }
 
+// The String methods write an action as the scenario tests print it.
+
 func (a Watch) String() string {
 	s := "watch " + a.Node + authString(a.Auth)
 	if !a.Since.IsZero() {
