@@ -24,10 +24,10 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/failover"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/resp"
-	"github.com/raftsentinel/raftsentinel/sentinel"
 	"github.com/raftsentinel/raftsentinel/sentinelconf"
 )
 
@@ -307,7 +307,7 @@ func DefaultMaster() Master {
 // DefaultOptions (and Sentinel's, in sentinelconf), so each default lives
 // in one place.
 func defaults() Config {
-	p, q, b, r := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions(), resp.DefaultOptions()
+	p, q, b, r := probe.DefaultOptions(), quorum.DefaultOptions(), failover.DefaultOptions(), resp.DefaultOptions()
 	return Config{
 		Listen: net.JoinHostPort("0.0.0.0", sentinelconf.DefaultPort), // Sentinel's port
 		Probe:  Probe{PingPeriod: p.PingPeriod, InfoPeriod: p.InfoPeriod, Timeout: p.Timeout},

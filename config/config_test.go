@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftsentinel/raftsentinel/failover"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
-	"github.com/raftsentinel/raftsentinel/sentinel"
 	"github.com/spf13/pflag"
 	"go.uber.org/goleak"
 )
@@ -697,7 +697,7 @@ func TestEditDistance(t *testing.T) {
 // component's DefaultOptions, and the configuration's defaults are those.
 func TestDefaultsComeFromTheComponents(t *testing.T) {
 	c := Default()
-	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), sentinel.DefaultOptions()
+	p, q, b := probe.DefaultOptions(), quorum.DefaultOptions(), failover.DefaultOptions()
 	got := []time.Duration{c.Probe.PingPeriod, c.Probe.InfoPeriod, c.Probe.Timeout, c.Raft.HeartbeatTimeout,
 		c.Raft.ElectionTimeout, c.Raft.LeaderLeaseTimeout, c.Raft.CommitTimeout, c.Raft.SnapshotInterval,
 		c.Raft.ApplyTimeout, c.StaleAfter, c.Opinion.Refresh, c.Opinion.TTL}
@@ -714,8 +714,8 @@ func TestDefaultsComeFromTheComponents(t *testing.T) {
 	if err := (probe.Options{PingPeriod: 50 * time.Millisecond, Timeout: 50 * time.Millisecond}).Validate(); err == nil {
 		t.Fatal("probe: Timeout not shorter than PingPeriod was accepted")
 	}
-	if err := (sentinel.Options{OpinionRefresh: 3 * time.Second, OpinionTTL: 3 * time.Second}).Validate(); err == nil {
-		t.Fatal("sentinel: OpinionTTL not longer than OpinionRefresh was accepted")
+	if err := (failover.Options{OpinionRefresh: 3 * time.Second, OpinionTTL: 3 * time.Second}).Validate(); err == nil {
+		t.Fatal("failover: OpinionTTL not longer than OpinionRefresh was accepted")
 	}
 	if err := (quorum.Options{CommitTimeout: -time.Second}).Validate(); err == nil {
 		t.Fatal("quorum: a negative timeout was accepted")

@@ -27,6 +27,7 @@ import (
 	"github.com/raftsentinel/raftsentinel/acl"
 	"github.com/raftsentinel/raftsentinel/config"
 	"github.com/raftsentinel/raftsentinel/discovery"
+	"github.com/raftsentinel/raftsentinel/failover"
 	"github.com/raftsentinel/raftsentinel/internal/scripts"
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/quorum"
@@ -86,7 +87,7 @@ type Daemon struct {
 	log      *slog.Logger
 	store    *quorum.Store
 	prober   *probe.Prober
-	mon      *sentinel.Monitor
+	mon      *failover.Brain
 	resp     *resp.Server
 	http     *http.Server
 	lnRESP   net.Listener // nil when the plain port is off
@@ -102,7 +103,7 @@ type Daemon struct {
 
 	// events receives the brain's and discovery's events: the RESP hub,
 	// through the scripts in drop-in mode. Set in New, read after it.
-	events sentinel.Publisher
+	events failover.Publisher
 	// extra are further components Run runs beside the others (tests).
 	extra []func(context.Context) error
 
@@ -187,7 +188,7 @@ func New(cfg config.Config, opt Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	hub.hub = d.resp.Hub()
-	reg.MustRegister(d.store.Collector(), d.mon.Collector(), respCollector{d.resp, handler},
+	reg.MustRegister(d.store.Collector(), sentinel.Collector(d.mon, nil), respCollector{d.resp, handler},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.http = &http.Server{Handler: d.routes(reg), ReadHeaderTimeout: 5 * time.Second}
 	return d, nil
@@ -320,16 +321,21 @@ func masterDefaults() state.Master {
 	return state.Master{DownAfter: dm.DownAfter, FailoverTimeout: dm.FailoverTimeout, ParallelSyncs: dm.ParallelSyncs}
 }
 
-// newBrain builds the brain (sentinel.Monitor) over the store and prober.
+// The brain is the Sentinel handler's backend.
+var _ sentinel.Backend = (*failover.Brain)(nil)
+
+// newBrain builds the brain (failover.Brain) over the store and prober.
 func (d *Daemon) newBrain(cfg config.Config, opt Options, self state.Monitor, masters []state.Master, refuse func(string) string, reg prometheus.Registerer) {
-	d.mon = sentinel.New(d.store, d.prober, sentinel.Options{
+	d.mon = failover.New(d.store, d.prober, failover.Options{
 		Refuse: refuse,
-		Self:   self, Masters: masters, Tick: opt.Tick,
+		// No leader known yet: the next tick proposes again.
+		Transient: func(err error) bool { return errors.Is(err, quorum.ErrNoLeader) },
+		Self:      self, Masters: masters, Tick: opt.Tick,
 		OpinionRefresh: cfg.Opinion.Refresh, OpinionTTL: cfg.Opinion.TTL,
 		PingPeriod: cfg.Probe.PingPeriod, InfoPeriod: cfg.Probe.InfoPeriod,
 		Defaults: masterDefaults(), ElectionTimeout: cfg.Raft.ElectionTimeout,
 		LocalRedis: cfg.LocalRedis, FenceAfter: cfg.FenceAfter, StaleAfter: cfg.StaleAfter,
-		Publisher: d.events, Logger: d.log, Metrics: sentinel.NewMetrics(reg),
+		Publisher: d.events, Logger: d.log, Metrics: failover.NewMetrics(reg),
 		OnCrash: func() { d.crashOnce.Do(func() { close(d.crash) }) },
 		OnTimer: func(name string, v time.Duration) {
 			// SENTINEL DEBUG SCRIPT-*: the runner's limits (PING/INFO
@@ -338,9 +344,9 @@ func (d *Daemon) newBrain(cfg config.Config, opt Options, self state.Monitor, ma
 				return
 			}
 			switch name {
-			case sentinel.TimerScriptMaxRuntime:
+			case failover.TimerScriptMaxRuntime:
 				d.scripts.SetLimits(v, 0)
-			case sentinel.TimerScriptRetryDelay:
+			case failover.TimerScriptRetryDelay:
 				d.scripts.SetLimits(0, v)
 			}
 		},

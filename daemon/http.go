@@ -63,7 +63,7 @@ func maintenanceCmd(name, v string) state.Command {
 }
 
 func (d *Daemon) failoverCmd(name string, coordinated bool) (state.Command, error) {
-	return sentinel.ManualFailover(d.mon, name, coordinated)
+	return d.mon.ManualFailover(name, coordinated)
 }
 
 // admin wraps an admin action: bearer-token check, then the command
@@ -92,7 +92,7 @@ func (d *Daemon) admin(build func(name string) (state.Command, error)) http.Hand
 			writeJSON(w, http.StatusOK, map[string]string{"result": "ok", "master": name})
 		case errors.Is(err, state.ErrNoSuchMaster):
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such master: " + name})
-		case errors.Is(err, state.ErrFailoverInProg), errors.Is(err, sentinel.ErrNoGoodReplica):
+		case errors.Is(err, state.ErrFailoverInProg), errors.Is(err, state.ErrNoGoodReplica):
 			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 		default:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})

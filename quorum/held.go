@@ -136,13 +136,15 @@ func (h *held) replay() []state.Command {
 	return compactHeld(h.log)
 }
 
-// finish drops the held state once the replay is complete.
+// finish drops the held state once the replay is complete. The file goes
+// first: whoever sees the store no longer held (Held) finds it gone.
 func (h *held) finish() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	err := os.Remove(h.path)
 	h.state.Store(nil)
 	h.log = nil
-	if err := os.Remove(h.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("quorum: remove %s: %w", h.path, err)
 	}
 	return nil

@@ -250,11 +250,11 @@ func (h *handler) sentinelFailover(c *resp.Conn, args [][]byte) {
 	if h.masterOrError(c, h.b.State(), args[2]) == nil {
 		return
 	}
-	cmd, err := ManualFailover(h.b, string(args[2]), coordinated)
+	cmd, err := h.b.ManualFailover(string(args[2]), coordinated)
 	switch {
 	case errors.Is(err, state.ErrFailoverInProg):
 		c.WriteError("INPROG Failover already in progress")
-	case errors.Is(err, ErrNoGoodReplica):
+	case errors.Is(err, state.ErrNoGoodReplica):
 		c.WriteError("NOGOODSLAVE No suitable replica to promote")
 	case err != nil:
 		c.WriteError("ERR No such master with that name")

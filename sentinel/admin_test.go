@@ -204,3 +204,20 @@ func TestCKQuorumBeforeGroup(t *testing.T) {
 	c.do("SENTINEL", "CKQUORUM", "mymaster")
 	c.expect("-NOQUORUM no monitor group has formed yet: this monitor holds its configuration until it finds the other monitors (hellos on the master); no failover can be authorized before\r\n")
 }
+
+// ManualFailover is the brain's rule in short: toward the candidate the
+// test set, refused while a failover is in progress.
+func (f *fakeBackend) ManualFailover(name string, coordinated bool) (state.Command, error) {
+	m, ok := f.State().Masters[name]
+	switch to, found := f.Candidate(name); {
+	case !ok:
+		return state.Command{}, state.ErrNoSuchMaster
+	case m.Failover.InProgress():
+		return state.Command{}, state.ErrFailoverInProg
+	case !found:
+		return state.Command{}, state.ErrNoGoodReplica
+	default:
+		return state.Command{Op: state.OpFailoverStart, Master: name, Addr: m.Addr, To: to, FailoverID: "f1",
+			MonitorID: f.Self().ID, Force: true, Coordinated: coordinated}, nil
+	}
+}

@@ -8,8 +8,9 @@ import (
 	"github.com/raftsentinel/raftsentinel/state"
 )
 
-// Backend is what the Sentinel-protocol command handlers read. The Monitor
-// (the brain) implements it; tests may supply a fake.
+// Backend is what the Sentinel-protocol command handlers read. The brain
+// (failover.Brain) implements it; tests may supply a fake. Its methods use
+// plain and state types only, so this package does not know the brain.
 //
 // All methods must be safe for concurrent use and must not block on network
 // I/O: they read committed state and monitor-local soft state only.
@@ -40,16 +41,19 @@ type Backend interface {
 	// forwarded to the leader). It blocks until committed or ctx is done;
 	// FSM rejections come back as quorum's error values.
 	Propose(ctx context.Context, cmd state.Command) error
-	// Candidate picks the replica of master name that a failover started
-	// now would promote, by Sentinel's selection rules over this monitor's
-	// view; ok is false when none qualifies.
-	Candidate(name string) (addr state.Addr, ok bool)
+	// ManualFailover returns the command that starts a manual failover of
+	// master name (SENTINEL FAILOVER), toward the replica this monitor would
+	// promote now; coordinated: a planned switchover. It fails with
+	// state.ErrNoSuchMaster, state.ErrFailoverInProg or
+	// state.ErrNoGoodReplica. The caller proposes the command.
+	ManualFailover(name string, coordinated bool) (state.Command, error)
 	// Cutoff reports how long this monitor has been without contact with
 	// the Raft majority, and whether that is longer than its stale-after
 	// limit: its committed view may then be outdated.
 	Cutoff() (since time.Duration, stale bool)
-	// SimulateFailure arms SENTINEL SIMULATE-FAILURE points (replacing
-	// earlier ones); an error if this monitor cannot crash itself.
+	// SimulateFailure arms SENTINEL SIMULATE-FAILURE points (CrashAfter*,
+	// replacing earlier ones); an error if this monitor cannot crash
+	// itself.
 	SimulateFailure(points []string) error
 	// Tilt reports whether this monitor is in TILT mode (it stalled, so its
 	// own judgements are suspended), and since when.
@@ -68,16 +72,4 @@ type Backend interface {
 	// milliseconds for this monitor (SENTINEL DEBUG <timer> <ms>); false,
 	// changing nothing, when name is not one of Timers or ms <= 0.
 	SetTimer(name string, ms int64) bool
-}
-
-// Timer is one named timing setting (SENTINEL DEBUG).
-type Timer struct {
-	Name string
-	Ms   int64
-}
-
-// Publisher delivers a Sentinel event to Pub/Sub subscribers of this
-// monitor's RESP server. Publish must not block on slow subscribers.
-type Publisher interface {
-	Publish(channel, message string) int
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // refusingBackend is a backend whose monitor refuses to fail masters over
-// (Redis Sentinels share them), as drop-in mode's Monitor.Refused.
+// (Redis Sentinels share them), as drop-in mode's failover.Brain.Refused.
 type refusingBackend struct{ *fakeBackend }
 
 func (refusingBackend) Refused(master string) string {

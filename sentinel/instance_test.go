@@ -237,3 +237,29 @@ func TestLinkDown(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthRefusedShowsDisconnected: a node that refuses the credentials is
+// flagged disconnected in SENTINEL MASTER and REPLICAS, though it replies.
+func TestAuthRefusedShowsDisconnected(t *testing.T) {
+	addrA, addrB := state.Addr{Host: "10.0.0.1", Port: 6379}, state.Addr{Host: "10.0.0.2", Port: 6379}
+	now := time.Now()
+	ms := &state.Master{Name: "mymaster", Addr: addrA, DownAfter: 5 * time.Second}
+	refused := probe.Observation{Connected: false, AuthRefused: true, LastOKPing: now.Add(-100 * time.Millisecond),
+		LastPingReply: now, LastPingSent: now.Add(-100 * time.Millisecond), Role: "master"}
+	k := instClock{now: now, start: now.Add(-time.Minute)}
+	field := func(f []instField, key string) string {
+		for _, x := range f {
+			if x.key == key {
+				return x.val
+			}
+		}
+		return ""
+	}
+	if got := field(masterMap(masterView{M: ms, Obs: refused, Observed: true}, k), "flags"); got != "master,disconnected" {
+		t.Errorf("master flags %q, want master,disconnected", got)
+	}
+	refused.Role = "slave"
+	if got := field(replicaMap(replicaView{Master: ms, Addr: addrB, Obs: refused, Observed: true}, k), "flags"); got != "slave,disconnected" {
+		t.Errorf("replica flags %q, want slave,disconnected", got)
+	}
+}

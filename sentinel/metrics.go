@@ -1,65 +1,10 @@
 package sentinel
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/raftsentinel/raftsentinel/state"
 )
-
-// Metrics are the brain's event metrics. A nil *Metrics records nothing.
-type Metrics struct {
-	failovers *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	blocked   *prometheus.CounterVec
-}
-
-// NewMetrics creates the brain's metrics and registers them, with the
-// collector of m's state (per master gauges) when m is not nil, on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	mt := &Metrics{
-		failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "raftsentinel_failovers_total",
-			Help: "Failovers committed by the group, by result (completed, aborted), as applied on this monitor.",
-		}, []string{"master", "result"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "raftsentinel_failover_duration_seconds",
-			Help:    "From the committed objective-down judgement (or the start of a manual failover) to the committed switch of address.",
-			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"master"}),
-		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "raftsentinel_failover_blocked_total",
-			Help: "Times a failover did not happen, by reason: no-quorum (some but fewer than quorum monitors see " +
-				"the master down), no-good-replica, anti-flap, maintenance; counted once per change of reason.",
-		}, []string{"master", "reason"}),
-	}
-	reg.MustRegister(mt.failovers, mt.duration, mt.blocked)
-	return mt
-}
-
-func (mt *Metrics) effect(e state.Effect, st *state.State) {
-	if mt == nil {
-		return
-	}
-	switch e.Kind {
-	case state.EffFailoverEnd:
-		mt.failovers.WithLabelValues(e.Master, "completed").Inc()
-	case state.EffFailoverAbort:
-		mt.failovers.WithLabelValues(e.Master, "aborted").Inc()
-	case state.EffSwitchMaster:
-		// The failover starts in the same instant as the committed
-		// objective-down judgement; both stamps are the leader's.
-		if f := e.Failover; f != nil && !st.LastApplied.IsZero() {
-			mt.duration.WithLabelValues(e.Master).Observe(st.LastApplied.Sub(f.StartedAt).Seconds())
-		}
-	}
-}
-
-func (mt *Metrics) blockedFor(master, reason string) {
-	if mt == nil {
-		return
-	}
-	mt.blocked.WithLabelValues(master, reason).Inc()
-}
 
 var (
 	descMasterInfo = prometheus.NewDesc("raftsentinel_master_info",
@@ -83,10 +28,20 @@ var (
 )
 
 // Collector returns a Prometheus collector of this monitor's view of every
-// master, read at scrape time.
-func (m *Monitor) Collector() prometheus.Collector { return monitorCollector{m} }
+// master, read from b at scrape time with the clock now (nil: time.Now) —
+// what SENTINEL MASTER and CKQUORUM tell, as gauges. (The brain's own
+// event metrics are failover.Metrics.)
+func Collector(b Backend, now func() time.Time) prometheus.Collector {
+	if now == nil {
+		now = time.Now
+	}
+	return monitorCollector{b: b, now: now}
+}
 
-type monitorCollector struct{ m *Monitor }
+type monitorCollector struct {
+	b   Backend
+	now func() time.Time
+}
 
 func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range monitorDescs {
@@ -95,9 +50,9 @@ func (c monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.m
-	st := m.store.State()
-	usable, voters := usableMonitors(otherMonitors(st, m.opt.Self), m.PeerSeen, m.now())
+	b := c.b
+	st := b.State()
+	usable, voters := usableMonitors(otherMonitors(st, b.Self()), b.PeerSeen, c.now())
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -106,12 +61,12 @@ func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		addr := ms.Addr.String()
 		gauge(descMasterInfo, 1, name, addr)
 		gauge(descEpoch, float64(ms.ConfigEpoch), name)
-		o, ok := m.prober.Observe(addr)
+		o, ok := b.Observe(addr)
 		gauge(descReach, boolGauge(ok && o.Connected), name)
 		if ok && o.Role != "" {
 			gauge(descRole, 1, name, o.Role)
 		}
-		_, sdown := m.SDown(addr)
+		_, sdown := b.SDown(addr)
 		gauge(descSDown, boolGauge(sdown), name)
 		gauge(descODown, boolGauge(ms.ODown), name)
 		gauge(descReplicas, float64(len(ms.Replicas)), name)
@@ -122,16 +77,16 @@ func (c monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descQuorumOK, boolGauge(usable >= ms.Quorum && usable >= voters/2+1), name)
 		for _, r := range ms.Replicas {
-			ro, rok := m.prober.Observe(r.String())
+			ro, rok := b.Observe(r.String())
 			if ok && rok && ro.Role == "slave" && !ro.InfoAt.IsZero() && !o.InfoAt.IsZero() {
 				gauge(descLag, float64(max(o.ReplOffset-ro.ReplOffset, 0)), name, r.String())
 			}
 		}
 	}
 	gauge(descMonitors, float64(len(st.Monitors)))
-	_, tilt := m.Tilt()
+	_, tilt := b.Tilt()
 	gauge(descTilt, boolGauge(tilt))
-	_, stale := m.Cutoff()
+	_, stale := b.Cutoff()
 	gauge(descCutoff, boolGauge(stale))
 }
 

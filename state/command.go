@@ -164,6 +164,12 @@ var (
 	ErrDefaultUser      = errors.New("state: the 'default' user cannot be removed")
 )
 
+// ErrNoGoodReplica: no replica qualifies for promotion (Sentinel's
+// NOGOODSLAVE). The FSM never returns it: a monitor's brain does, when it
+// builds a manual failover, and the Sentinel handler maps it to
+// -NOGOODSLAVE without knowing the brain.
+var ErrNoGoodReplica = errors.New("no suitable replica to promote")
+
 // EffectKind names something an applied command changed that monitors
 // announce to their clients.
 type EffectKind string

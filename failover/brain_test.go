@@ -1,4 +1,4 @@
-package sentinel
+package failover
 
 import (
 	"context"
@@ -6,21 +6,22 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/raftsentinel/raftsentinel/probe"
-	"github.com/raftsentinel/raftsentinel/quorum"
 	"github.com/raftsentinel/raftsentinel/state"
 )
 
-// fakeStore is a single-node "raft" over the real FSM: Apply stamps the
-// entry with the fake clock, as a leader would. Pure unit tests only.
+// fakeStore is a single-node "raft" over the real state model: Apply
+// stamps the entry with the fake clock, as a leader would, and publishes
+// a frozen copy of the state after each entry, as the FSM does. Pure unit
+// tests only.
 type fakeStore struct {
 	mu     sync.Mutex
-	fsm    *quorum.FSM
+	live   *state.State
+	frozen atomic.Pointer[state.State]
 	index  uint64
 	now    func() time.Time
 	leader bool
@@ -28,38 +29,42 @@ type fakeStore struct {
 	ops    []state.Op
 }
 
+var errNotLeader = errors.New("fake store: not the leader")
+
 func newFakeStore(now func() time.Time) *fakeStore {
-	s := &fakeStore{now: now, leader: true, eff: make(chan state.Effect, 1024)}
-	s.fsm = quorum.NewFSM(func(es []state.Effect) {
-		for _, e := range es {
-			s.eff <- e
-		}
-	})
+	s := &fakeStore{live: state.NewState(), now: now, leader: true, eff: make(chan state.Effect, 1024)}
+	s.frozen.Store(s.live.Clone())
 	return s
 }
 
-func (s *fakeStore) State() *state.State { return s.fsm.State() }
+func (s *fakeStore) State() *state.State { return s.frozen.Load() }
 func (s *fakeStore) View(fn func(*state.State)) {
-	st := s.fsm.State()
-	fn(st)
+	fn(s.frozen.Load())
 }
 func (s *fakeStore) Propose(ctx context.Context, c state.Command) error { return s.Apply(ctx, c) }
+
+// Apply commits c through its wire form, as Raft carries it.
 func (s *fakeStore) Apply(_ context.Context, c state.Command) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.leader {
-		return quorum.ErrNotLeader
+		return errNotLeader
 	}
 	b, err := c.Encode()
 	if err != nil {
 		return err
 	}
+	if c, err = state.DecodeCommand(b); err != nil {
+		return err
+	}
 	s.index++
 	s.ops = append(s.ops, c.Op)
-	if r, ok := s.fsm.Apply(&raft.Log{Type: raft.LogCommand, Data: b, Index: s.index, AppendedAt: s.now()}).(error); ok {
-		return r
+	effects, err := state.Apply(s.live, c, s.now(), s.index)
+	s.frozen.Store(s.live.Clone())
+	for _, e := range effects {
+		s.eff <- e
 	}
-	return nil
+	return err
 }
 func (s *fakeStore) Barrier(context.Context) error { return nil }
 func (s *fakeStore) MajorityContact() time.Time    { return s.now() }
@@ -249,7 +254,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func newTestMonitor(st Store, pr Prober, clk *clock) *Monitor {
+func newTestMonitor(st Store, pr Prober, clk *clock) *Brain {
 	return New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, ReconfTimeout: time.Second})
 }
 
@@ -315,8 +320,8 @@ func TestNoGoodReplicaBlocksAndReports(t *testing.T) {
 	if n := pub.count(EvAbortNoGood); n != 1 {
 		t.Fatalf("%s published %d times, want once per episode", EvAbortNoGood, n)
 	}
-	if !strings.Contains(m.blocked["mymaster"], "replica-priority 0") {
-		t.Fatalf("blocking reason %q", m.blocked["mymaster"])
+	if !strings.Contains(m.local.Blocked["mymaster"], "replica-priority 0") {
+		t.Fatalf("blocking reason %q", m.local.Blocked["mymaster"])
 	}
 	// A good replica returns: promotion goes ahead.
 	pr.mu.Lock()
@@ -381,8 +386,8 @@ func TestReconcileDemotesReturningOldMaster(t *testing.T) {
 	pr.nodes[addrC.String()].obs = probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"}
 	pr.nodes[addrA.String()] = &fakeNode{obs: probe.Observation{Connected: true, LastOKPing: now, InfoAt: now, Role: "master"}}
 	m := newTestMonitor(st, pr, clk)
-	m.reconcile(ctx, st.State().Masters["mymaster"], now)
-	m.reconcile(ctx, st.State().Masters["mymaster"], now) // backoff: not twice
+	m.leaderStep(ctx, st.State(), now) // reconciles: no opinions, no failover in progress
+	m.leaderStep(ctx, st.State(), now) // backoff: not twice
 	m.wg.Wait()
 	if got := pr.node(addrA.String()).pointed; len(got) != 1 || got[0] != addrC.String() {
 		t.Fatalf("old master pointed at %v", got)
@@ -396,7 +401,7 @@ func TestReconcileDemotesReturningOldMaster(t *testing.T) {
 	pr.nodes[addrB.String()].obs.MasterPort = 1
 	pr.nodes[addrB.String()].pointed = nil
 	clk.add(time.Minute)
-	m.reconcile(ctx, st.State().Masters["mymaster"], clk.now())
+	m.leaderStep(ctx, st.State(), clk.now())
 	m.wg.Wait()
 	if got := pr.node(addrB.String()).pointed; len(got) != 0 {
 		t.Fatalf("replica repointed while the master is unhealthy: %v", got)
@@ -483,8 +488,8 @@ func TestMaintenanceBlocksAutomaticFailover(t *testing.T) {
 	if s := st.State().Masters["mymaster"]; !s.ODown || s.Failover != nil {
 		t.Fatalf("odown %v failover %+v in maintenance", s.ODown, s.Failover)
 	}
-	if !strings.HasPrefix(m.blocked["mymaster"], BlockMaintenance) {
-		t.Fatalf("blocking reason %q", m.blocked["mymaster"])
+	if !strings.HasPrefix(m.local.Blocked["mymaster"], BlockMaintenance) {
+		t.Fatalf("blocking reason %q", m.local.Blocked["mymaster"])
 	}
 	must(t, st.Apply(ctx, state.Command{Op: state.OpSet, Master: "mymaster",
 		Options: []state.SetOption{{Name: "maintenance", Values: []string{"no"}}}}))
@@ -583,6 +588,37 @@ func TestLateQuorumStillPromotes(t *testing.T) {
 	m.leaderStep(ctx, st.State(), clk.now())
 	m.wg.Wait()
 	if s := st.State().Masters["mymaster"]; s.Addr != addrB {
-		t.Fatalf("addr %v (blocked: %q)", s.Addr, m.blocked["mymaster"])
+		t.Fatalf("addr %v (blocked: %q)", s.Addr, m.local.Blocked["mymaster"])
+	}
+}
+
+// TestManualFailover: the command toward the replica this monitor would
+// promote now, forced past anti-flap; refused for an unknown master,
+// without a good replica, and while a failover is in progress.
+func TestManualFailover(t *testing.T) {
+	clk := &clock{t: now0}
+	st, pr := setup(t, clk)
+	ctx := context.Background()
+	m := newTestMonitor(st, pr, clk)
+	if _, err := m.ManualFailover("nosuch", false); !errors.Is(err, state.ErrNoSuchMaster) {
+		t.Fatalf("unknown master: %v", err)
+	}
+	pr.mu.Lock()
+	pr.nodes[addrB.String()].obs.Priority, pr.nodes[addrC.String()].obs.Priority = 0, 0
+	pr.mu.Unlock()
+	if _, err := m.ManualFailover("mymaster", false); !errors.Is(err, state.ErrNoGoodReplica) {
+		t.Fatalf("no good replica: %v", err)
+	}
+	pr.mu.Lock()
+	pr.nodes[addrB.String()].obs.Priority, pr.nodes[addrC.String()].obs.Priority = 100, 100
+	pr.mu.Unlock()
+	cmd, err := m.ManualFailover("mymaster", true)
+	if err != nil || cmd.Op != state.OpFailoverStart || cmd.Addr != addrA || cmd.To != addrC || !cmd.Force ||
+		!cmd.Coordinated || cmd.MonitorID != "m1" || len(cmd.FailoverID) != 16 {
+		t.Fatalf("manual failover: %+v %v", cmd, err)
+	}
+	must(t, st.Apply(ctx, cmd))
+	if _, err := m.ManualFailover("mymaster", false); !errors.Is(err, state.ErrFailoverInProg) {
+		t.Fatalf("in progress: %v", err)
 	}
 }

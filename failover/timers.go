@@ -1,4 +1,4 @@
-package sentinel
+package failover
 
 import (
 	"math"
@@ -23,6 +23,15 @@ const (
 	TimerScriptMaxRuntime       = "SCRIPT-MAX-RUNTIME"
 	TimerScriptRetryDelay       = "SCRIPT-RETRY-DELAY"
 )
+
+// Timer is one named timing setting (SENTINEL DEBUG), in milliseconds.
+// It is an alias of an unnamed struct type, as sentinel.Timer is, so the
+// two are one type: the Brain's Timers satisfies sentinel.Backend without
+// either package importing the other.
+type Timer = struct {
+	Name string
+	Ms   int64
+}
 
 var timerOrder = []string{
 	TimerInfoPeriod, TimerPingPeriod, TimerAskPeriod, TimerPublishPeriod,
@@ -124,7 +133,7 @@ type periodSetter interface {
 //     Raft keeps its configured one;
 //   - SCRIPT-MAX-RUNTIME, SCRIPT-RETRY-DELAY: the script runner's limits
 //     (applied through Options.OnTimer).
-func (m *Monitor) Timers() []Timer { return m.timers.list() }
+func (b *Brain) Timers() []Timer { return b.timers.list() }
 
 // SetTimer implements Backend: it sets timer name (any case) to ms
 // milliseconds for this monitor only (timers are not replicated) and
@@ -133,26 +142,33 @@ func (m *Monitor) Timers() []Timer { return m.timers.list() }
 // their next use, and Options.OnTimer is told (the daemon passes the
 // script limits to its runner). It reports false, changing nothing, when
 // name is not a timer or ms is not positive.
-func (m *Monitor) SetTimer(name string, ms int64) bool {
+func (b *Brain) SetTimer(name string, ms int64) bool {
 	n, ok := canonicalTimer(name)
 	if !ok || ms <= 0 {
 		return false
 	}
-	m.timers.set(n, ms)
-	d := m.timers.get(n)
+	b.timers.set(n, ms)
+	d := b.timers.get(n)
 	switch n {
 	case TimerPingPeriod, TimerInfoPeriod:
-		if p, ok := m.prober.(periodSetter); ok {
-			p.SetPeriods(m.timers.get(TimerPingPeriod), m.timers.get(TimerInfoPeriod))
+		if p, ok := b.prober.(periodSetter); ok {
+			p.SetPeriods(b.timers.get(TimerPingPeriod), b.timers.get(TimerInfoPeriod))
 		}
 	}
-	if m.opt.OnTimer != nil {
-		m.opt.OnTimer(n, d)
+	if b.opt.OnTimer != nil {
+		b.opt.OnTimer(n, d)
 	}
-	m.log.Info("SENTINEL DEBUG set a timer", "timer", n, "ms", ms)
-	m.poke()
+	b.log.Info("SENTINEL DEBUG set a timer", "timer", n, "ms", ms)
+	b.poke()
 	return true
 }
 
 // timer is the current value of one of the monitor's timers.
-func (m *Monitor) timer(name string) time.Duration { return m.timers.get(name) }
+func (b *Brain) timer(name string) time.Duration { return b.timers.get(name) }
+
+// timing is the decisions' view of the timers now.
+func (b *Brain) timing() Timing {
+	return Timing{InfoPeriod: b.timer(TimerInfoPeriod), PingPeriod: b.timer(TimerPingPeriod),
+		AskPeriod: b.timer(TimerAskPeriod), PublishPeriod: b.timer(TimerPublishPeriod),
+		TiltTrigger: b.timer(TimerTiltTrigger), TiltPeriod: b.timer(TimerTiltPeriod), OpinionTTL: b.opt.OpinionTTL}
+}

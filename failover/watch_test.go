@@ -1,4 +1,4 @@
-package sentinel
+package failover
 
 import (
 	"context"
@@ -132,31 +132,6 @@ func TestRestartedMonitorUsesCommittedAuth(t *testing.T) {
 	}
 }
 
-// TestAuthRefusedShowsDisconnected: a node that refuses the credentials is
-// flagged disconnected in SENTINEL MASTER and REPLICAS, though it replies.
-func TestAuthRefusedShowsDisconnected(t *testing.T) {
-	now := time.Now()
-	ms := &state.Master{Name: "mymaster", Addr: addrA, DownAfter: 5 * time.Second}
-	refused := probe.Observation{Connected: false, AuthRefused: true, LastOKPing: now.Add(-100 * time.Millisecond),
-		LastPingReply: now, LastPingSent: now.Add(-100 * time.Millisecond), Role: "master"}
-	k := instClock{now: now, start: now.Add(-time.Minute)}
-	field := func(f []instField, key string) string {
-		for _, x := range f {
-			if x.key == key {
-				return x.val
-			}
-		}
-		return ""
-	}
-	if got := field(masterMap(masterView{M: ms, Obs: refused, Observed: true}, k), "flags"); got != "master,disconnected" {
-		t.Errorf("master flags %q, want master,disconnected", got)
-	}
-	refused.Role = "slave"
-	if got := field(replicaMap(replicaView{Master: ms, Addr: addrB, Obs: refused, Observed: true}, k), "flags"); got != "slave,disconnected" {
-		t.Errorf("replica flags %q, want slave,disconnected", got)
-	}
-}
-
 // blockingUnwatch is a prober whose Unwatch waits for release, as the real
 // one waits for a node's goroutines.
 type blockingUnwatch struct {
@@ -184,7 +159,7 @@ func TestUnwatchDoesNotBlockReplies(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.syncWatches(st.State(), clk.now())
+		m.tick(ctx, st.State(), clk.now())
 	}()
 	<-bp.entered // the brain is inside Unwatch
 	answered := make(chan struct{})

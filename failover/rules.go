@@ -1,12 +1,16 @@
-package sentinel
+package failover
 
 import (
+	"maps"
 	"sort"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
 	"github.com/raftsentinel/raftsentinel/state"
 )
+
+// The rules of this file are Sentinel's judgements, each a pure function
+// of what a monitor sees: Decide and the driver's stage machine apply them.
 
 // SDownAt decides, from one monitor's observation of a node, whether the node
 // is subjectively down at now (Sentinel's rule, §3.1 of the protocol notes):
@@ -138,4 +142,114 @@ func SelectReplica(cands []Candidate, now, masterDownSince time.Time, lim Select
 		return a.RunID < b.RunID
 	})
 	return eligible[0], rejected, true
+}
+
+// selectFor applies SelectReplica to the replicas of ms as this monitor
+// sees them (obs, and its own SDOWN marks), the link-down limit counting
+// from the earliest evidence that the master went down: downSince (the
+// committed judgement, zero if none), this monitor's own SDOWN of the
+// master, the monitors' committed opinions, and the replica that lost its
+// master last. The group may have agreed long after the master really
+// went down (monitors were down, or the judgement lapsed).
+func selectFor(ms *state.Master, obs map[string]probe.Observation, sdown map[string]time.Time,
+	downSince, now time.Time, tm Timing) (Candidate, []Rejection, bool) {
+	cands := make([]Candidate, 0, len(ms.Replicas))
+	for _, a := range ms.Replicas {
+		o, known := obs[a.String()]
+		_, down := sdown[a.String()]
+		cands = append(cands, Candidate{Addr: a, Obs: o, Known: known, SDown: down})
+	}
+	earliest := func(at time.Time) {
+		if downSince.IsZero() || at.Before(downSince) {
+			downSince = at
+		}
+	}
+	if at, ok := sdown[ms.Addr.String()]; ok {
+		earliest(at)
+	}
+	for _, o := range ms.Opinions {
+		if o.Down && !o.Since.IsZero() {
+			earliest(o.Since)
+		}
+	}
+	minLinkDown := time.Duration(-1)
+	for _, c := range cands {
+		if c.Known && c.Obs.Role == "slave" && c.Obs.MasterLinkDownMs > 0 {
+			if d := time.Duration(c.Obs.MasterLinkDownMs) * time.Millisecond; minLinkDown < 0 || d < minLinkDown {
+				minLinkDown = d
+			}
+		}
+	}
+	if minLinkDown >= 0 {
+		earliest(now.Add(-minLinkDown))
+	}
+	lim := SelectionLimits{
+		MaxReplyAge: max(5*tm.PingPeriod, time.Second),
+		MaxInfoAge:  5 * tm.InfoPeriod,
+		DownAfter:   ms.DownAfter,
+	}
+	return SelectReplica(cands, now, downSince, lim)
+}
+
+// GiveUpAt is when the driver stops retrying the promotion of a failover
+// of a master with that down-after and aborts it: StartedAt plus
+// max(2×down-after, 5 s), and never after the failover's Deadline. The
+// candidate has then stayed unreachable long enough that another
+// candidate may do better.
+func GiveUpAt(f *state.Failover, downAfter time.Duration) time.Time {
+	giveUp := f.StartedAt.Add(max(2*downAfter, 5*time.Second))
+	if giveUp.After(f.Deadline) {
+		giveUp = f.Deadline
+	}
+	return giveUp
+}
+
+// SwitchoverWait is how long the old master is given to hand over in a
+// coordinated failover (FAILOVER TO ... TIMEOUT): max(5 s, down-after),
+// but no later than the failover's Deadline, and at least 1 s.
+func SwitchoverWait(downAfter time.Duration, deadline, now time.Time) time.Duration {
+	return max(min(max(5*time.Second, downAfter), deadline.Sub(now)), time.Second)
+}
+
+// RepointTargets are the replicas of ms that a failover to "to" points at
+// the new master: every known replica but the new master that this
+// monitor reaches (observed, connected, not subjectively down).
+// Unreachable ones, and the old master while it is down, are left to
+// reconciliation when they return.
+func RepointTargets(ms *state.Master, to state.Addr, obs map[string]probe.Observation, sdown map[string]time.Time) []state.Addr {
+	var todo []state.Addr
+	for _, a := range ms.Replicas {
+		if a == to {
+			continue
+		}
+		_, down := sdown[a.String()]
+		if o, ok := obs[a.String()]; !ok || !o.Connected || down {
+			continue
+		}
+		todo = append(todo, a)
+	}
+	return todo
+}
+
+// Follows reports whether a replica's ROLE reply names master as its
+// master (localhost and ::1 count as 127.0.0.1).
+func Follows(role probe.Role, master state.Addr) bool {
+	return role.Role == "slave" && role.MasterPort == master.Port && sameHost(role.MasterHost, master.Host)
+}
+
+func sameHost(a, b string) bool {
+	norm := func(h string) string {
+		if h == "localhost" || h == "::1" {
+			return "127.0.0.1"
+		}
+		return h
+	}
+	return norm(a) == norm(b)
+}
+
+// LinkAuth returns the link settings toward ms and its replicas: the
+// committed auth-user, auth-pass and rename-command table (a copy, owned
+// by the caller).
+func LinkAuth(ms *state.Master) probe.Auth {
+	return probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}
 }

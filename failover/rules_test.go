@@ -1,4 +1,4 @@
-package sentinel
+package failover
 
 import (
 	"testing"
@@ -156,7 +156,11 @@ func TestEventPayloads(t *testing.T) {
 		{state.Effect{Kind: state.EffOpinion}, nil},
 	}
 	for _, c := range cases {
-		got := effectEvents(c.e, st, "m1", nil)
+		var got [][2]string
+		for _, a := range effectEvents(c.e, st, "m1") {
+			p := a.(Publish)
+			got = append(got, [2]string{p.Channel, p.Inst.format(nil) + p.Text})
+		}
 		if len(got) != len(c.want) {
 			t.Fatalf("%s: %v, want %v", c.e.Kind, got, c.want)
 		}
@@ -165,5 +169,25 @@ func TestEventPayloads(t *testing.T) {
 				t.Errorf("%s: %q, want %q", c.e.Kind, got[i], c.want[i])
 			}
 		}
+	}
+}
+
+func TestStaleMembers(t *testing.T) {
+	got := StaleMembers([]string{"m1", "m2", "m4"}, map[string]string{"m1": "a", "m2": "b", "m3": "c"})
+	if len(got) != 1 || got[0] != "m4" {
+		t.Fatalf("stale members %v, want [m4]", got)
+	}
+}
+
+func TestGiveUpAtCappedByDeadline(t *testing.T) {
+	f := &state.Failover{StartedAt: now0, Deadline: now0.Add(time.Minute)}
+	if got := GiveUpAt(f, time.Second); !got.Equal(now0.Add(5 * time.Second)) {
+		t.Errorf("down-after 1s: give up at %v", got)
+	}
+	if got := GiveUpAt(f, 10*time.Second); !got.Equal(now0.Add(20 * time.Second)) {
+		t.Errorf("down-after 10s: give up at %v", got)
+	}
+	if got := GiveUpAt(f, time.Hour); !got.Equal(f.Deadline) {
+		t.Errorf("down-after 1h: give up at %v, want the deadline", got)
 	}
 }

@@ -1,4 +1,4 @@
-package sentinel
+package failover
 
 import (
 	"context"
@@ -57,7 +57,7 @@ func TestMasterReportingSlaveIsSDown(t *testing.T) {
 	m := newTestMonitor(st, pr, clk)
 	down := func(a state.Addr) bool { _, d := m.SDown(a.String()); return d }
 	for range 29 { // 2.9 s
-		m.evaluateLocal(st.State(), clk.now(), false)
+		m.evaluateLocal(ctx, st.State(), clk.now())
 		clk.add(100 * time.Millisecond)
 		fresh()
 	}
@@ -66,7 +66,7 @@ func TestMasterReportingSlaveIsSDown(t *testing.T) {
 	}
 	clk.add(200 * time.Millisecond)
 	fresh()
-	m.evaluateLocal(st.State(), clk.now(), false)
+	m.evaluateLocal(ctx, st.State(), clk.now())
 	if !down(addrA) || down(addrB) || down(addrC) {
 		t.Fatalf("sdown A=%v B=%v C=%v, want only A", down(addrA), down(addrB), down(addrC))
 	}
@@ -79,7 +79,7 @@ func TestMasterReportingSlaveIsSDown(t *testing.T) {
 
 	// While a failover of it runs, the rule does not apply.
 	must(t, st.Apply(ctx, state.Command{Op: state.OpFailoverStart, Master: "mymaster", Addr: addrA, To: addrC, FailoverID: "f1"}))
-	m.evaluateLocal(st.State(), clk.now(), false)
+	m.evaluateLocal(ctx, st.State(), clk.now())
 	if down(addrA) {
 		t.Fatal("role rule applied during a failover")
 	}
@@ -100,7 +100,7 @@ func TestPromotedReplicaNotRoleDown(t *testing.T) {
 	pr.nodes[addrD.String()].obs.RoleChangedAt = clk.now()
 	pr.mu.Unlock()
 	m := newTestMonitor(st, pr, clk)
-	m.evaluateLocal(st.State(), clk.now(), false)
+	m.evaluateLocal(ctx, st.State(), clk.now())
 	clk.add(time.Minute) // D has reported slave for a minute
 	pr.mu.Lock()
 	for _, n := range pr.nodes {
@@ -109,7 +109,7 @@ func TestPromotedReplicaNotRoleDown(t *testing.T) {
 	pr.mu.Unlock()
 	must(t, st.Apply(ctx, state.Command{Op: state.OpAddMaster, Spec: &state.Master{Name: "second", Addr: addrD,
 		Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}}))
-	m.evaluateLocal(st.State(), clk.now(), false)
+	m.evaluateLocal(ctx, st.State(), clk.now())
 	if _, d := m.SDown(addrD.String()); d {
 		t.Fatal("a node that just became a master is SDOWN for its earlier slave reports")
 	}
@@ -119,7 +119,7 @@ func TestPromotedReplicaNotRoleDown(t *testing.T) {
 		n.obs.LastOKPing, n.obs.InfoAt = clk.now(), clk.now()
 	}
 	pr.mu.Unlock()
-	m.evaluateLocal(st.State(), clk.now(), false)
+	m.evaluateLocal(ctx, st.State(), clk.now())
 	if _, d := m.SDown(addrD.String()); !d {
 		t.Fatal("not SDOWN 3.1 s after becoming the master while reporting slave")
 	}

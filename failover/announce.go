@@ -1,11 +1,10 @@
-package sentinel
+package failover
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,30 +230,4 @@ func stateHostnames(st *state.State) []string {
 		}
 	}
 	return out
-}
-
-// masterInst formats Sentinel's instance details of a master:
-// "master <name> <ip> <port>".
-func (a *announcer) masterInst(name string, n state.Addr) string {
-	n = a.addr(n)
-	return "master " + name + " " + n.Host + " " + strconv.Itoa(n.Port)
-}
-
-// replicaInst formats "slave <ip:port> <ip> <port> @ <master> <mip> <mport>".
-func (a *announcer) replicaInst(n state.Addr, master string, ma state.Addr) string {
-	n, ma = a.addr(n), a.addr(ma)
-	return fmt.Sprintf("slave %s %s %d @ %s %s %d", n.String(), n.Host, n.Port, master, ma.Host, ma.Port)
-}
-
-// sentinelInst formats "sentinel <runid> <ip> <port> @ <master> <mip> <mport>".
-func (a *announcer) sentinelInst(m *state.Monitor, master string, ma state.Addr) string {
-	s, ma := m.Announced(), a.addr(ma)
-	return fmt.Sprintf("sentinel %s %s %d @ %s %s %d", m.RunID, s.Host, s.Port, master, ma.Host, ma.Port)
-}
-
-// switchMasterPayload is the +switch-master message:
-// "<name> <old-ip> <old-port> <new-ip> <new-port>".
-func (a *announcer) switchMasterPayload(name string, from, to state.Addr) string {
-	from, to = a.addr(from), a.addr(to)
-	return name + " " + from.Host + " " + strconv.Itoa(from.Port) + " " + to.Host + " " + strconv.Itoa(to.Port)
 }

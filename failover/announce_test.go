@@ -1,4 +1,4 @@
-package sentinel
+package failover
 
 import (
 	"context"
@@ -99,11 +99,11 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 	if got := a.addr(ip); got != ip {
 		t.Fatalf("an IP address must be announced as it is, got %v", got)
 	}
-	if got, want := a.replicaInst(state.Addr{Host: "redis-1.redis", Port: 6380}, "m", master),
+	if got, want := replicaInst(state.Addr{Host: "redis-1.redis", Port: 6380}, "m", master).format(a),
 		"slave [fd00::6]:6380 fd00::6 6380 @ m 10.0.0.5 6379"; got != want {
 		t.Fatalf("replicaInst = %q, want %q", got, want)
 	}
-	if got, want := a.switchMasterPayload("m", master, ip), "m 10.0.0.5 6379 10.0.0.7 6379"; got != want {
+	if got, want := switchInst("m", master, ip).format(a), "m 10.0.0.5 6379 10.0.0.7 6379"; got != want {
 		t.Fatalf("switchMasterPayload = %q, want %q", got, want)
 	}
 
@@ -126,7 +126,7 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 	if got := a.addr(master); got != master {
 		t.Fatalf("announce-hostnames yes: got %v, want %v", got, master)
 	}
-	if got, want := a.masterInst("m", master), "master m redis-0.redis 6379"; got != want {
+	if got, want := masterInst("m", master).format(a), "master m redis-0.redis 6379"; got != want {
 		t.Fatalf("masterInst = %q, want %q", got, want)
 	}
 }
@@ -134,7 +134,7 @@ func TestAnnouncerResolvesHostnames(t *testing.T) {
 func TestAnnouncerNilIsIdentity(t *testing.T) {
 	var a *announcer
 	n := state.Addr{Host: "redis-0", Port: 1}
-	if a.addr(n) != n || a.masterInst("m", n) != "master m redis-0 1" {
+	if a.addr(n) != n || masterInst("m", n).format(a) != "master m redis-0 1" {
 		t.Fatal("a nil announcer must announce addresses as they are")
 	}
 }
