@@ -622,3 +622,58 @@ func TestManualFailover(t *testing.T) {
 		t.Fatalf("in progress: %v", err)
 	}
 }
+
+// TestProposalsBatched: with every member on this build's protocol, one
+// moment's proposals of a monitor (here its "down" opinions on three
+// masters) are one OpBatch entry; with a member of an older build, they
+// are one entry each, as that member can apply.
+func TestProposalsBatched(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		protocol int
+		batches  int
+		opinions int
+	}{
+		{"current members", state.Protocol, 1, 0},
+		{"an older member", 0, 0, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clk := &clock{t: now0}
+			st := newFakeStore(clk.now)
+			ctx := context.Background()
+			for _, id := range []string{"m1", "m2", "m3"} {
+				p := state.Protocol
+				if id == "m3" {
+					p = c.protocol
+				}
+				must(t, st.Apply(ctx, state.Command{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: id, RunID: id, Protocol: p}}))
+			}
+			pr := &fakeProber{paused: map[string]time.Duration{}, nodes: map[string]*fakeNode{}}
+			for i, name := range []string{"a", "b", "c"} {
+				a := state.Addr{Host: "10.0.1.1", Port: 7000 + i}
+				spec := &state.Master{Name: name, Addr: a, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute}
+				must(t, st.Apply(ctx, state.Command{Op: state.OpAddMaster, Spec: spec}))
+				pr.nodes[a.String()] = &fakeNode{obs: probe.Observation{LastPingSent: clk.now().Add(-2 * time.Second), Role: "master"}}
+			}
+			m := New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now})
+			m.step(ctx) // watches the nodes
+			m.step(ctx) // sees them down: queues three opinions
+			m.mu.Lock()
+			pending := m.pending
+			m.pending = map[string]state.Command{}
+			m.mu.Unlock()
+			m.proposeAll(ctx, pending)
+			if got := st.count(state.OpBatch); got != c.batches {
+				t.Errorf("%d batch entries, want %d", got, c.batches)
+			}
+			if got := st.count(state.OpOpinion); got != c.opinions {
+				t.Errorf("%d single opinion entries, want %d", got, c.opinions)
+			}
+			for _, name := range []string{"a", "b", "c"} {
+				if o := st.State().Masters[name].Opinions["m1"]; !o.Down {
+					t.Errorf("master %s: opinion of m1 not committed: %+v", name, o)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
@@ -227,24 +229,63 @@ func (b *Brain) proposeLoop(ctx context.Context) {
 		case <-b.proposeCh:
 		}
 		b.mu.Lock()
-		batch := b.pending
+		pending := b.pending
 		b.pending = map[string]state.Command{}
 		b.mu.Unlock()
-		for key, cmd := range batch {
-			pctx, cancel := context.WithTimeout(ctx, time.Second)
-			err := b.store.Propose(pctx, cmd)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil && (b.opt.Transient == nil || !b.opt.Transient(err)) {
-					b.log.Debug("proposal failed", "op", cmd.Op, "master", cmd.Master, "err", err)
-				}
-				continue
+		b.proposeAll(ctx, pending)
+	}
+}
+
+// proposeAll sends the pending proposals (by key). When every member
+// applies OpBatch, the batchable ones go as one entry — one commit per
+// moment of this monitor however many masters it watches; the others, and
+// all of them in a group with an older member, one entry each. Failures
+// are dropped: the local loop queues again what is still needed.
+func (b *Brain) proposeAll(ctx context.Context, pending map[string]state.Command) {
+	keys := slices.Sorted(maps.Keys(pending))
+	var batched []string
+	if len(keys) > 1 && b.store.State().GroupProtocol() >= state.BatchProtocol {
+		for _, k := range keys {
+			if state.Batchable(pending[k].Op) {
+				batched = append(batched, k)
 			}
+		}
+	}
+	if len(batched) > 1 {
+		cmd := state.Command{Op: state.OpBatch}
+		for _, k := range batched {
+			cmd.Batch = append(cmd.Batch, pending[k])
+		}
+		if b.propose(ctx, cmd) {
 			b.mu.Lock()
-			b.local.Proposed(key, cmd, b.now())
+			for _, k := range batched {
+				b.local.Proposed(k, pending[k], b.now())
+			}
+			b.mu.Unlock()
+		}
+		for _, k := range batched {
+			delete(pending, k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(pending)) {
+		if b.propose(ctx, pending[k]) {
+			b.mu.Lock()
+			b.local.Proposed(k, pending[k], b.now())
 			b.mu.Unlock()
 		}
 	}
+}
+
+// propose commits cmd through the store (forwarded to the leader),
+// bounded to a second, and reports whether it was committed.
+func (b *Brain) propose(ctx context.Context, cmd state.Command) bool {
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := b.store.Propose(pctx, cmd)
+	cancel()
+	if err != nil && ctx.Err() == nil && (b.opt.Transient == nil || !b.opt.Transient(err)) {
+		b.log.Debug("proposal failed", "op", cmd.Op, "master", cmd.Master, "err", err)
+	}
+	return err == nil
 }
 
 // effectLoop publishes the events of committed changes (PhaseEffect),

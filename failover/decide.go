@@ -108,8 +108,10 @@ func (d *decider) register() {
 	st, self := d.in.State, d.in.Self
 	cur, ok := st.Monitors[self.ID]
 	due := d.in.Now.Sub(d.l.LastBeat) >= d.in.Timing.PublishPeriod
-	if !ok || cur.RunID != self.RunID || cur.Announce != self.Announce || cur.HTTPAddr != self.HTTPAddr || due {
+	if !ok || cur.RunID != self.RunID || cur.Announce != self.Announce || cur.HTTPAddr != self.HTTPAddr ||
+		cur.Protocol != state.Protocol || due {
 		s := self
+		s.Protocol = state.Protocol // what this build applies (OpBatch needs every member's)
 		d.emit(Propose{Key: "register", Cmd: state.Command{Op: state.OpRegisterMonitor, Monitor: &s}})
 	}
 	for i := range d.in.Masters {

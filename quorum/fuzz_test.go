@@ -43,6 +43,12 @@ func fuzzSeedCommands() []state.Command {
 		{Op: state.OpSetUser, User: "bad", Rules: []string{">plain"}},
 		{Op: state.OpDelUser, Names: []string{"app", "nosuch"}},
 		{Op: state.OpDelUser, Names: []string{"default"}},
+		{Op: state.OpBatch, Batch: []state.Command{
+			{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: "m4", Protocol: state.Protocol}},
+			{Op: state.OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(2), Down: true},
+			{Op: state.OpReplicas, Master: "mymaster", Replicas: []state.Addr{addr(5)}},
+		}},
+		{Op: state.OpBatch, Batch: []state.Command{{Op: state.OpSet, Master: "mymaster"}}},
 		{Op: state.OpJoin, Monitor: &state.Monitor{ID: "m3"}},
 		{Op: state.OpLeave, MonitorID: "m3"},
 	}

@@ -26,6 +26,9 @@ func Apply(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error)
 	if now.After(s.LastApplied) {
 		s.LastApplied = now
 	}
+	if cmd.Op == OpBatch { // composite: applies the table's ops
+		return applyBatch(s, cmd, now, index)
+	}
 	def, ok := ops[cmd.Op]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownOp, cmd.Op)
@@ -87,6 +90,24 @@ type change struct {
 func (c *change) emit(e Effect) {
 	e.Index = c.index
 	c.eff = append(c.eff, e)
+}
+
+// applyBatch applies OpBatch (see its doc): every sub-command as its own
+// step on the same state, failures skipped; their effects, in order, carry
+// the batch's index.
+func applyBatch(s *State, cmd Command, now time.Time, index uint64) ([]Effect, error) {
+	for _, sub := range cmd.Batch {
+		if !Batchable(sub.Op) {
+			return nil, fmt.Errorf("%w: %q cannot be batched", ErrBadCommand, sub.Op)
+		}
+	}
+	var eff []Effect
+	for _, sub := range cmd.Batch {
+		if e, err := Apply(s, sub, now, index); err == nil {
+			eff = append(eff, e...)
+		}
+	}
+	return eff, nil
 }
 
 func registerMonitor(c *change) error {

@@ -68,6 +68,15 @@ const (
 	// applied (Propose waits for that) has applied everything the leader
 	// had committed before: a read barrier for followers.
 	OpSync Op = "sync"
+	// OpBatch applies Command.Batch, a monitor's routine proposals of one
+	// moment (its registration, masters from its file, its opinions,
+	// discovered replicas, pruned members), in order, as one log entry. Each
+	// applies as if it were its own entry: one that fails changes nothing
+	// and is skipped, and the batch still succeeds. Only the batchable ops
+	// (see Batchable) may be in a batch; any other fails the whole batch
+	// before anything applies. Proposers send batches only when every
+	// member's Protocol is at least BatchProtocol.
+	OpBatch Op = "batch"
 
 	// OpSetUser applies the ACL SETUSER modifiers Command.Rules, left to
 	// right and all or none, to run-time user Command.User (ACL SETUSER).
@@ -131,6 +140,26 @@ type Command struct {
 	User  string    `json:"user,omitempty"`
 	Rules []string  `json:"rules,omitempty"`
 	Base  *acl.User `json:"base,omitempty"`
+	// Batch holds OpBatch's commands.
+	Batch []Command `json:"batch,omitempty"`
+}
+
+// Protocol is the version of the replicated commands this build applies;
+// each monitor registers it (Monitor.Protocol). BatchProtocol is the first
+// that has OpBatch.
+const (
+	Protocol      = 2
+	BatchProtocol = 2
+)
+
+// Batchable reports whether op may be part of an OpBatch: the proposals a
+// monitor makes on its own, none of which needs its result reported.
+func Batchable(op Op) bool {
+	switch op {
+	case OpRegisterMonitor, OpAddMaster, OpOpinion, OpReplicas, OpRemoveMonitor:
+		return true
+	}
+	return false
 }
 
 // Encode returns the wire form of c.

@@ -135,6 +135,10 @@ type Monitor struct {
 	// monitor, override the host and port of Announce ("" / 0: unset).
 	AnnounceIP   string `json:"announce_ip,omitempty"`
 	AnnouncePort int    `json:"announce_port,omitempty"`
+	// Protocol is the version of the replicated commands the monitor's
+	// build applies (state.Protocol; 0 in records of builds before
+	// versions were registered, which is 1).
+	Protocol int `json:"protocol,omitempty"`
 }
 
 // Announced returns the address the monitor is announced at, with any
@@ -254,6 +258,16 @@ func (s *State) MasterNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// GroupProtocol is the lowest Protocol among the members (1 for a member
+// that registered none): the commands every member can apply.
+func (s *State) GroupProtocol() int {
+	p := Protocol
+	for _, m := range s.Monitors {
+		p = min(p, max(m.Protocol, 1))
+	}
+	return p
 }
 
 // MonitorIDs returns the member ids in sorted order.
