@@ -677,3 +677,75 @@ func TestProposalsBatched(t *testing.T) {
 		})
 	}
 }
+
+// gatedStore holds every ODOWN commit until want of them are in flight
+// together (or a deadline passes), and records the most seen at once.
+type gatedStore struct {
+	*fakeStore
+	want     int
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	all      chan struct{}
+}
+
+func (g *gatedStore) Apply(ctx context.Context, c state.Command) error {
+	if c.Op == state.OpODown {
+		g.mu.Lock()
+		g.inFlight++
+		g.most = max(g.most, g.inFlight)
+		if g.inFlight == g.want {
+			close(g.all)
+		}
+		g.mu.Unlock()
+		select {
+		case <-g.all:
+		case <-time.After(2 * time.Second):
+		}
+		g.mu.Lock()
+		g.inFlight--
+		g.mu.Unlock()
+	}
+	return g.fakeStore.Apply(ctx, c)
+}
+
+// TestMassFailureCommitsTogether: when many masters are judged down in one
+// tick, the leader commits their ODOWNs side by side, not one after
+// another, and starts every failover in that tick.
+func TestMassFailureCommitsTogether(t *testing.T) {
+	const n = 5
+	clk := &clock{t: now0}
+	base := newFakeStore(clk.now)
+	g := &gatedStore{fakeStore: base, want: n, all: make(chan struct{})}
+	ctx := context.Background()
+	for _, id := range []string{"m1", "m2", "m3"} {
+		must(t, base.Apply(ctx, state.Command{Op: state.OpRegisterMonitor, Monitor: &state.Monitor{ID: id, RunID: id}}))
+	}
+	pr := &fakeProber{paused: map[string]time.Duration{}, nodes: map[string]*fakeNode{}}
+	for i := range n {
+		name := fmt.Sprintf("m%02d", i)
+		master := state.Addr{Host: "10.0.2.1", Port: 7000 + i}
+		replica := state.Addr{Host: "10.0.2.2", Port: 7000 + i}
+		spec := &state.Master{Name: name, Addr: master, Quorum: 2, DownAfter: time.Second, FailoverTimeout: time.Minute}
+		must(t, base.Apply(ctx, state.Command{Op: state.OpAddMaster, Spec: spec}))
+		must(t, base.Apply(ctx, state.Command{Op: state.OpReplicas, Master: name, Replicas: []state.Addr{replica}}))
+		for _, id := range []string{"m2", "m3"} {
+			must(t, base.Apply(ctx, state.Command{Op: state.OpOpinion, Master: name, MonitorID: id, Addr: master, Down: true}))
+		}
+		pr.nodes[master.String()] = &fakeNode{obs: probe.Observation{LastPingSent: clk.now().Add(-2 * time.Second), Role: "master"},
+			roleErr: errors.New("refused"), cmdErr: errors.New("refused")}
+		pr.nodes[replica.String()] = healthyReplica(clk.now(), master, 100)
+	}
+	m := New(g, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now, ReconfTimeout: time.Second})
+	m.leaderStep(ctx, base.State(), clk.now())
+	m.wg.Wait()
+	if g.most != n {
+		t.Errorf("at most %d ODOWN commits in flight together, want %d", g.most, n)
+	}
+	for i := range n {
+		name := fmt.Sprintf("m%02d", i)
+		if f := base.State().Masters[name].Failover; f == nil {
+			t.Errorf("%s: no failover started in the tick", name)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/probe"
@@ -53,7 +54,41 @@ func (b *Brain) leaderStep(ctx context.Context, st *state.State, now time.Time) 
 	for _, name := range st.MasterNames() {
 		in.Refused[name] = b.Refused(name)
 	}
-	b.carry(lctx, b.decide(in))
+	b.carryLeader(lctx, b.decide(in))
+}
+
+// carryLeader carries out the leader's actions. A commit, with what its
+// result chooses, concerns one master, so the commits of different masters
+// run side by side — when many masters fail together their ODOWNs and
+// failover starts go to Raft together (it writes concurrent entries in
+// one batch) instead of one after another; every other action runs in
+// order, and the tick ends when every commit has.
+func (b *Brain) carryLeader(ctx context.Context, acts []Action) {
+	commits := 0
+	for _, a := range acts {
+		if _, ok := a.(Commit); ok {
+			commits++
+		}
+	}
+	if commits < 2 {
+		b.carry(ctx, acts)
+		return
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, a := range acts {
+		if c, ok := a.(Commit); ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b.commit(ctx, c)
+			}()
+			continue
+		}
+		if !b.perform(ctx, a) {
+			return
+		}
+	}
 }
 
 // input is the Input of a phase, but for Local (filled by decide).
