@@ -93,6 +93,14 @@ func StartGroup(t testing.TB, dir string, n int, raftAddrs []string, master stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return RunGroup(t, ds)
+}
+
+// RunGroup runs monitors made (not yet run) by the caller until the test
+// ends; a monitor whose Run fails, other than by a simulated crash, fails
+// the test.
+func RunGroup(t testing.TB, ds []*daemon.Daemon) *Group {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Group{Daemons: ds, cancel: cancel}
 	for _, d := range ds {
@@ -177,9 +185,15 @@ func Eventually(t testing.TB, d time.Duration, what string, fn func() error) tim
 
 // MasterAddr asks one Sentinel-protocol server for MasterName's address.
 func MasterAddr(ctx context.Context, sentinel string) (string, error) {
+	return MasterAddrOf(ctx, sentinel, MasterName)
+}
+
+// MasterAddrOf asks one Sentinel-protocol server for master name's address
+// (GET-MASTER-ADDR-BY-NAME) as host:port.
+func MasterAddrOf(ctx context.Context, sentinel, name string) (string, error) {
 	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel, ReadTimeout: 500 * time.Millisecond})
 	defer sc.Close()
-	got, err := sc.GetMasterAddrByName(ctx, MasterName).Result()
+	got, err := sc.GetMasterAddrByName(ctx, name).Result()
 	if err != nil {
 		return "", err
 	}
