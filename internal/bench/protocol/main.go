@@ -236,7 +236,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 
 	report := reportLines(reportInput{
 		machine: machine, opt: opt, targets: targets, leader: leader.Name, follower: follower.Name,
-		samples: samples, rss: [3]map[string]memory{rssIdle, rssWarm, rssAfter}, idle: idle, loadEnd: loadAverage(),
+		samples: samples, rss: [3]map[string]benchutil.Memory{rssIdle, rssWarm, rssAfter}, idle: idle, loadEnd: loadAverage(),
 	})
 	if err := benchutil.WriteReport(w, report, opt.out); err != nil {
 		return err
