@@ -303,3 +303,19 @@ func TestMonitorYAMLMasters(t *testing.T) {
 		t.Errorf("MasterList of one = %v", got)
 	}
 }
+
+func TestSourceVersionAndLoad(t *testing.T) {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := SourceVersion(context.Background(), root); !strings.HasPrefix(v, "commit ") && !strings.HasPrefix(v, "unknown commit (git: ") {
+		t.Errorf("SourceVersion = %q", v)
+	}
+	if v := SourceVersion(context.Background(), t.TempDir()); !strings.HasPrefix(v, "unknown commit (git: ") {
+		t.Errorf("SourceVersion outside a repository = %q", v)
+	}
+	if l := LoadAverage(); l == "" {
+		t.Error("LoadAverage is empty")
+	}
+}
