@@ -319,3 +319,15 @@ func TestSourceVersionAndLoad(t *testing.T) {
 		t.Error("LoadAverage is empty")
 	}
 }
+
+func TestFieldMap(t *testing.T) {
+	f, err := FieldMap([]any{"name", "m", "num-slaves", "1", "odd", int64(3)})
+	if err != nil || f["name"] != "m" || f["num-slaves"] != "1" || f["odd"] != "" || len(f) != 3 {
+		t.Errorf("FieldMap = %v, %v", f, err)
+	}
+	for _, bad := range []any{nil, "x", []any{"k"}} {
+		if _, err := FieldMap(bad); err == nil {
+			t.Errorf("FieldMap(%#v): no error", bad)
+		}
+	}
+}
