@@ -7,7 +7,7 @@ BIN := bin/raftsentinel
 DEMO_PKGS := redis-server redis-tools
 TEST_PKGS := $(DEMO_PKGS) redis-sentinel python3-redis prometheus systemd
 
-.PHONY: all build demo test fuzz deps demo-deps lint bench-failover bench-protocol bench-safety clean
+.PHONY: all build demo test fuzz deps demo-deps lint bench-failover bench-protocol bench-safety bench-scale clean
 
 all: build
 
@@ -79,3 +79,9 @@ bench-protocol: deps build
 # Lost-writes drill (WAIT 1 and none) against raftsentinel and Redis Sentinel, same run.
 bench-safety: deps build
 	$(GO) run ./internal/bench/safety $(BENCH_ARGS)
+
+# Many masters: CPU, RSS, discovery and failovers of raftsentinel and Redis
+# Sentinel on the same redis-server fleet, per size, same run
+# (BENCH_ARGS="-sizes 1,10,100,300 -kill 10", say).
+bench-scale: deps build
+	$(GO) run ./internal/bench/scale $(BENCH_ARGS)

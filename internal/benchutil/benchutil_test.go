@@ -256,3 +256,78 @@ func TestWriteReport(t *testing.T) {
 		t.Errorf("without -out: %q, %v", w.String(), err)
 	}
 }
+
+// TestMonitorYAMLMasters renders N masters, each with the group's
+// parameters, and checks them against raftsentinel's configuration loader.
+func TestMonitorYAMLMasters(t *testing.T) {
+	dir := t.TempDir()
+	nodes := testNodes(dir)
+	opt := GroupOptions{MasterName: "ignored", MasterAddr: "127.0.0.1:1", DownAfter: 5 * time.Second, FailoverTimeout: time.Minute}
+	for i := range 3 {
+		opt.Masters = append(opt.Masters, MasterSpec{Name: fmt.Sprintf("master-%03d", i+1), Addr: fmt.Sprintf("127.0.0.1:%d", 7001+i)})
+	}
+	if got := opt.MasterList(); !slices.Equal(got, opt.Masters) {
+		t.Fatalf("MasterList = %v", got)
+	}
+	text := MonitorYAML(nodes, 0, opt)
+	want := `masters:
+  - name: master-001
+    addr: "127.0.0.1:7001"
+    quorum: 2
+    down-after: 5s
+    failover-timeout: 1m0s
+    parallel-syncs: 1
+  - name: master-002
+    addr: "127.0.0.1:7002"
+`
+	if !strings.Contains(text, want) || strings.Contains(text, "ignored") || strings.Count(text, "  - name: ") != 3 {
+		t.Fatalf("MonitorYAML with 3 masters:\n%s", text)
+	}
+	path := filepath.Join(dir, "m1.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, nil)
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	if len(cfg.Masters) != 3 {
+		t.Fatalf("config.Load: %d masters", len(cfg.Masters))
+	}
+	for i, m := range cfg.Masters {
+		if m.Name != opt.Masters[i].Name || m.Addr != opt.Masters[i].Addr || m.Quorum != 2 || m.DownAfter != 5*time.Second {
+			t.Errorf("master %d: %+v", i, m)
+		}
+	}
+	if got := (GroupOptions{MasterName: "a", MasterAddr: "h:1"}).MasterList(); !slices.Equal(got, []MasterSpec{{"a", "h:1"}}) {
+		t.Errorf("MasterList of one = %v", got)
+	}
+}
+
+func TestSourceVersionAndLoad(t *testing.T) {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := SourceVersion(context.Background(), root); !strings.HasPrefix(v, "commit ") && !strings.HasPrefix(v, "unknown commit (git: ") {
+		t.Errorf("SourceVersion = %q", v)
+	}
+	if v := SourceVersion(context.Background(), t.TempDir()); !strings.HasPrefix(v, "unknown commit (git: ") {
+		t.Errorf("SourceVersion outside a repository = %q", v)
+	}
+	if l := LoadAverage(); l == "" {
+		t.Error("LoadAverage is empty")
+	}
+}
+
+func TestFieldMap(t *testing.T) {
+	f, err := FieldMap([]any{"name", "m", "num-slaves", "1", "odd", int64(3)})
+	if err != nil || f["name"] != "m" || f["num-slaves"] != "1" || f["odd"] != "" || len(f) != 3 {
+		t.Errorf("FieldMap = %v, %v", f, err)
+	}
+	for _, bad := range []any{nil, "x", []any{"k"}} {
+		if _, err := FieldMap(bad); err == nil {
+			t.Errorf("FieldMap(%#v): no error", bad)
+		}
+	}
+}

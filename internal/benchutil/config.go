@@ -50,18 +50,23 @@ func Systems(value string) ([]System, error) {
 }
 
 // GroupOptions describe a group of monitors of either system watching one
-// master on loopback, for [StartMonitors]. The monitoring parameters are
-// the same for both systems. A benchmark keeps one as the template of all
-// its groups and sets Dir and MasterAddr for each.
+// master (or, with Masters, several) on loopback, for [StartMonitors]. The
+// monitoring parameters are the same for both systems and for every
+// master. A benchmark keeps one as the template of all its groups and sets
+// Dir and MasterAddr (or Masters) for each.
 type GroupOptions struct {
 	Dir             string        // parent directory; monitor i works in Dir/m<i> or Dir/sentinel<i>
 	Size            int           // number of monitors; 0 = 3
-	MasterName      string        // the name the master is monitored under; required
-	MasterAddr      string        // host:port of the master; required
+	MasterName      string        // the name the master is monitored under; required unless Masters is set
+	MasterAddr      string        // host:port of the master; required unless Masters is set
 	Quorum          int           // quorum of the master; 0 = a majority of Size
 	DownAfter       time.Duration // down-after of the master (whole milliseconds, for Sentinel)
 	FailoverTimeout time.Duration // failover-timeout of the master (whole milliseconds)
 	ParallelSyncs   int           // parallel-syncs of the master; 0 = 1
+	// Masters, when not empty, are the masters monitored, in this order,
+	// each with the parameters above; MasterName and MasterAddr are then
+	// ignored.
+	Masters []MasterSpec
 	// ReadyTimeout bounds the start-up of the whole group, from the call
 	// until every monitor answers PING.
 	ReadyTimeout time.Duration
@@ -70,6 +75,21 @@ type GroupOptions struct {
 	Bin       string // the raftsentinel binary
 	LogLevel  string // log.level of the configs; "" = warn
 	LogFormat string // log.format of the configs; "" = text
+}
+
+// MasterSpec is one master of [GroupOptions.Masters].
+type MasterSpec struct {
+	Name string // the name it is monitored under
+	Addr string // host:port
+}
+
+// MasterList is the masters o describes: o.Masters, or when that is empty
+// the one master MasterName at MasterAddr.
+func (o GroupOptions) MasterList() []MasterSpec {
+	if len(o.Masters) > 0 {
+		return o.Masters
+	}
+	return []MasterSpec{{Name: o.MasterName, Addr: o.MasterAddr}}
 }
 
 // withDefaults fills in the zero fields that have a default.
@@ -128,7 +148,8 @@ func NewNodes(dir string, n int) ([]Node, error) {
 
 // MonitorYAML is the configuration file of monitor nodes[i]: its own
 // addresses and data directory, every node of nodes as a Raft peer, the
-// master of opt (with opt's defaults), the log level and format of opt, and
+// masters of opt ([GroupOptions.MasterList], each with opt's parameters
+// and defaults), the log level and format of opt, and
 // hashicorp/raft's LAN timeouts as shipped (heartbeat and election 500ms,
 // leader lease 250ms; not tuned for the benchmarks). opt.Dir, Size,
 // ReadyTimeout and Bin play no part.
@@ -145,8 +166,10 @@ func MonitorYAML(nodes []Node, i int, opt GroupOptions) string {
 		fmt.Fprintf(&b, "  - id: %s\n    raft-addr: %q\n", p.ID, p.Raft)
 	}
 	b.WriteString("masters:\n")
-	fmt.Fprintf(&b, "  - name: %s\n    addr: %q\n    quorum: %d\n", opt.MasterName, opt.MasterAddr, opt.Quorum)
-	fmt.Fprintf(&b, "    down-after: %s\n    failover-timeout: %s\n    parallel-syncs: %d\n", opt.DownAfter, opt.FailoverTimeout, opt.ParallelSyncs)
+	for _, m := range opt.MasterList() {
+		fmt.Fprintf(&b, "  - name: %s\n    addr: %q\n    quorum: %d\n", m.Name, m.Addr, opt.Quorum)
+		fmt.Fprintf(&b, "    down-after: %s\n    failover-timeout: %s\n    parallel-syncs: %d\n", opt.DownAfter, opt.FailoverTimeout, opt.ParallelSyncs)
+	}
 	b.WriteString("raft:\n  heartbeat-timeout: 500ms\n  election-timeout: 500ms\n  leader-lease-timeout: 250ms\n")
 	fmt.Fprintf(&b, "log:\n  level: %s\n  format: %s\n", opt.LogLevel, opt.LogFormat)
 	return b.String()

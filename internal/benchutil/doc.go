@@ -4,7 +4,8 @@
 // directory with a freshly built raftsentinel binary, the description of
 // the machine, the configuration files of raftsentinel monitors, starting a
 // group of monitors of either system (raftsentinel or Redis Sentinel) on
-// loopback, medians and log tails.
+// loopback watching one master or many, the CPU run time and resident
+// memory of a process, medians and log tails.
 //
 // It is for those programs and their tests only: errors are worded for a
 // benchmark's report, and the process helpers are Linux only (process

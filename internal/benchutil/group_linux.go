@@ -18,6 +18,7 @@ type Monitor struct {
 	Name    string            // node id m1, m2, … (raftsentinel) or sentinel1, sentinel2, …
 	Addr    string            // Sentinel-protocol address
 	LogPath string            // its log file
+	HTTP    string            // raftsentinel's HTTP address (/metrics, /v1/status); "" for Redis Sentinel
 	Server  *redisproc.Server // the redis-sentinel; nil for raftsentinel
 	Proc    *Proc             // the raftsentinel process; nil for Redis Sentinel
 }
@@ -30,7 +31,7 @@ func (m *Monitor) Pid() int {
 	return m.Proc.Pid()
 }
 
-// Monitors is a group of monitors of one system watching one master, all
+// Monitors is a group of monitors of one system watching its masters, all
 // local processes, in the order they were started.
 type Monitors struct {
 	System System
@@ -105,7 +106,7 @@ func (g *Monitors) startRaftsentinel(ctx context.Context, opt GroupOptions, dead
 			return fmt.Errorf("start monitor %s: %w", n.ID, err)
 		}
 		g.closers = append(g.closers, p.Kill)
-		g.List = append(g.List, &Monitor{Name: n.ID, Addr: n.Listen, LogPath: n.LogPath, Proc: p})
+		g.List = append(g.List, &Monitor{Name: n.ID, Addr: n.Listen, LogPath: n.LogPath, HTTP: n.HTTP, Proc: p})
 	}
 	for _, m := range g.List {
 		if err := m.Proc.WaitPing(ctx, m.Addr, time.Until(deadline)); err != nil {
@@ -131,8 +132,7 @@ func (g *Monitors) startSentinels(ctx context.Context, opt GroupOptions, deadlin
 		}
 		s, err := redisproc.StartSentinel(sctx, redisproc.SentinelOptions{
 			Dir:             dir,
-			MasterName:      opt.MasterName,
-			MasterAddr:      opt.MasterAddr,
+			Masters:         sentinelMasters(opt.MasterList()),
 			Quorum:          opt.Quorum,
 			DownAfter:       opt.DownAfter,
 			FailoverTimeout: opt.FailoverTimeout,
@@ -147,4 +147,13 @@ func (g *Monitors) startSentinels(ctx context.Context, opt GroupOptions, deadlin
 		g.List = append(g.List, &Monitor{Name: name, Addr: s.Addr(), LogPath: logPath, Server: s})
 	}
 	return nil
+}
+
+// sentinelMasters are ms as redis-sentinel's masters.
+func sentinelMasters(ms []MasterSpec) []redisproc.SentinelMaster {
+	out := make([]redisproc.SentinelMaster, len(ms))
+	for i, m := range ms {
+		out[i] = redisproc.SentinelMaster{Name: m.Name, Addr: m.Addr}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package benchutil
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -75,4 +76,34 @@ func LogTail(label, path string, lines int) string {
 		fmt.Fprintf(&b, "      %s\n", l)
 	}
 	return b.String()
+}
+
+// SourceVersion is the commit the repository at root has checked out,
+// "commit <short hash>", with " with uncommitted changes" when tracked
+// files differ from it; "unknown commit (git: error)" without git.
+func SourceVersion(ctx context.Context, root string) string {
+	head, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return fmt.Sprintf("unknown commit (git: %v)", err)
+	}
+	v := "commit " + strings.TrimSpace(string(head))
+	status, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil && len(bytes.TrimSpace(status)) > 0 {
+		v += " with uncommitted changes"
+	}
+	return v
+}
+
+// LoadAverage is the first three fields of /proc/loadavg, or
+// "unknown (why)".
+func LoadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return fmt.Sprintf("unknown (%v)", err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

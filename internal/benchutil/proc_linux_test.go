@@ -4,6 +4,7 @@ package benchutil
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,5 +48,22 @@ func TestProcWaitPingExited(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("WaitPing took %s", d)
+	}
+}
+
+func TestUsageReaders(t *testing.T) {
+	m, err := ReadMemory(os.Getpid())
+	if err != nil || m.RSS <= 0 || m.HWM < m.RSS {
+		t.Fatalf("ReadMemory(self) = %+v, %v", m, err)
+	}
+	if _, err := ReadMemory(0); err == nil {
+		t.Fatal("ReadMemory(0): no error")
+	}
+	// This test has run, so its process has spent time on a CPU.
+	if d, err := RunTime(os.Getpid()); err != nil || d <= 0 {
+		t.Fatalf("RunTime(self) = %v, %v", d, err)
+	}
+	if _, err := RunTime(0); err == nil {
+		t.Fatal("RunTime(0): no error")
 	}
 }

@@ -296,19 +296,31 @@ type SentinelOptions struct {
 	AuthPass        string        // sentinel auth-pass, "" = none
 	Extra           []string      // extra config lines
 	Stdout          io.Writer     // optional log sink
+	// Masters, when not empty, are the masters monitored, in this order,
+	// each with the parameters above (Quorum to AuthPass); MasterName and
+	// MasterAddr are then ignored.
+	Masters []SentinelMaster
+}
+
+// SentinelMaster is one master of [SentinelOptions.Masters].
+type SentinelMaster struct {
+	Name string // the name it is monitored under; required
+	Addr string // host:port; required
 }
 
 // StartSentinel writes <Dir>/sentinel.conf and runs redis-sentinel on it
 // (or redis-server --sentinel when redis-sentinel is not installed), then
 // waits until it answers PING. Sentinel rewrites that file as its state
-// changes, so Restart keeps its epochs and known instances.
+// changes, so Restart keeps its epochs and known instances. The file
+// monitors opt.Masters or, when that is empty, the one master MasterName
+// at MasterAddr (see sentinelMasterLines).
 func StartSentinel(ctx context.Context, opt SentinelOptions) (*Server, error) {
 	if opt.Dir == "" {
 		return nil, errors.New("redisproc: SentinelOptions.Dir is required")
 	}
-	host, port, err := net.SplitHostPort(opt.MasterAddr)
+	masterLines, err := sentinelMasterLines(opt)
 	if err != nil {
-		return nil, fmt.Errorf("redisproc: SentinelOptions.MasterAddr %q: %w", opt.MasterAddr, err)
+		return nil, err
 	}
 	var extraArgs []string
 	bin, err := Binary("redis-sentinel")
@@ -322,14 +334,6 @@ func StartSentinel(ctx context.Context, opt SentinelOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := opt.MasterName
-	if name == "" {
-		name = "mymaster"
-	}
-	quorum := opt.Quorum
-	if quorum <= 0 {
-		quorum = 1
-	}
 	build := func(p int) (*Server, error) {
 		lines := [][]string{
 			{"port", strconv.Itoa(p)},
@@ -339,23 +343,8 @@ func StartSentinel(ctx context.Context, opt SentinelOptions) (*Server, error) {
 			{"protected-mode", "no"},
 			{"loglevel", "notice"},
 			{"logfile", `""`},
-			{"sentinel", "monitor", name, host, port, strconv.Itoa(quorum)},
 		}
-		if opt.DownAfter > 0 {
-			lines = append(lines, []string{"sentinel", "down-after-milliseconds", name, strconv.FormatInt(opt.DownAfter.Milliseconds(), 10)})
-		}
-		if opt.FailoverTimeout > 0 {
-			lines = append(lines, []string{"sentinel", "failover-timeout", name, strconv.FormatInt(opt.FailoverTimeout.Milliseconds(), 10)})
-		}
-		if opt.ParallelSyncs > 0 {
-			lines = append(lines, []string{"sentinel", "parallel-syncs", name, strconv.Itoa(opt.ParallelSyncs)})
-		}
-		if opt.AuthUser != "" {
-			lines = append(lines, []string{"sentinel", "auth-user", name, opt.AuthUser})
-		}
-		if opt.AuthPass != "" {
-			lines = append(lines, []string{"sentinel", "auth-pass", name, opt.AuthPass})
-		}
+		lines = append(lines, masterLines...)
 		s := &Server{bin: bin, dir: dir, port: p, sentinel: true, stdout: opt.Stdout}
 		s.confPath = filepath.Join(dir, "sentinel.conf")
 		if err := writeConf(s.confPath, lines, opt.Extra); err != nil {
@@ -365,6 +354,59 @@ func StartSentinel(ctx context.Context, opt SentinelOptions) (*Server, error) {
 		return s, nil
 	}
 	return startWithPortRetry(ctx, opt.Port, build)
+}
+
+// sentinelMasterLines are the configuration lines, as words, of the
+// masters of opt: for each of opt.Masters (or, when empty, the master
+// MasterName, default "mymaster", at MasterAddr) "sentinel monitor <name>
+// <host> <port> <quorum>" (quorum 0 = 1), then down-after-milliseconds,
+// failover-timeout, parallel-syncs, auth-user and auth-pass lines for the
+// parameters set. An address that is not host:port, an empty name, or a
+// name given twice is an error.
+func sentinelMasterLines(opt SentinelOptions) ([][]string, error) {
+	masters := opt.Masters
+	if len(masters) == 0 {
+		name := opt.MasterName
+		if name == "" {
+			name = "mymaster"
+		}
+		masters = []SentinelMaster{{Name: name, Addr: opt.MasterAddr}}
+	}
+	quorum := strconv.Itoa(max(opt.Quorum, 1))
+	seen := make(map[string]bool, len(masters))
+	var lines [][]string
+	for _, m := range masters {
+		host, port, err := net.SplitHostPort(m.Addr)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("redisproc: master address %q: %w", m.Addr, err)
+		case m.Name == "":
+			return nil, fmt.Errorf("redisproc: master at %s: empty name", m.Addr)
+		case seen[m.Name]:
+			return nil, fmt.Errorf("redisproc: master name %q given twice", m.Name)
+		}
+		seen[m.Name] = true
+		lines = append(lines, []string{"sentinel", "monitor", m.Name, host, port, quorum})
+		param := func(key, value string) {
+			lines = append(lines, []string{"sentinel", key, m.Name, value})
+		}
+		if opt.DownAfter > 0 {
+			param("down-after-milliseconds", strconv.FormatInt(opt.DownAfter.Milliseconds(), 10))
+		}
+		if opt.FailoverTimeout > 0 {
+			param("failover-timeout", strconv.FormatInt(opt.FailoverTimeout.Milliseconds(), 10))
+		}
+		if opt.ParallelSyncs > 0 {
+			param("parallel-syncs", strconv.Itoa(opt.ParallelSyncs))
+		}
+		if opt.AuthUser != "" {
+			param("auth-user", opt.AuthUser)
+		}
+		if opt.AuthPass != "" {
+			param("auth-pass", opt.AuthPass)
+		}
+	}
+	return lines, nil
 }
 
 // startWithPortRetry builds a Server for a port and starts it; with port 0

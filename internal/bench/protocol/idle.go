@@ -5,10 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/benchutil"
@@ -36,7 +32,7 @@ func measureIdle(ctx context.Context, groups []*group, leader string, window tim
 	for _, g := range groups {
 		for _, m := range g.monitors {
 			pid := m.Pid()
-			cpu, err := runTime(pid)
+			cpu, err := benchutil.RunTime(pid)
 			if err != nil {
 				return nil, fmt.Errorf("CPU time of %s: %w", m.Name, err)
 			}
@@ -57,47 +53,13 @@ func measureIdle(ctx context.Context, groups []*group, leader string, window tim
 	}
 	wall := time.Since(start)
 	for i, b := range before {
-		cpu, err := runTime(b.pid)
+		cpu, err := benchutil.RunTime(b.pid)
 		if err != nil {
 			return nil, fmt.Errorf("CPU time of %s: %w", out[i].name, err)
 		}
 		out[i].core = float64(cpu-b.cpu) / float64(wall)
 	}
 	return out, nil
-}
-
-// runTime is the time the threads of process pid now alive have spent on a
-// CPU, in nanoseconds, from /proc/<pid>/task/*/schedstat (the 10 ms ticks
-// of /proc/<pid>/stat are too coarse for an idle Sentinel, which uses
-// ~2 ms per second).
-func runTime(pid int) (time.Duration, error) {
-	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil {
-		return 0, err
-	}
-	if len(files) == 0 {
-		return 0, fmt.Errorf("no /proc/%d/task/*/schedstat (process gone?)", pid)
-	}
-	var sum time.Duration
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			if os.IsNotExist(err) {
-				continue // the thread ended meanwhile
-			}
-			return 0, err
-		}
-		fields := strings.Fields(string(data))
-		if len(fields) != 3 {
-			return 0, fmt.Errorf("%s: %q: want 3 fields", f, data)
-		}
-		ns, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", f, err)
-		}
-		sum += time.Duration(ns)
-	}
-	return sum, nil
 }
 
 // idleLines is the report's idle-cost table: every monitor, then the

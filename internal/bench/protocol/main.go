@@ -24,15 +24,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/raftsentinel/raftsentinel/internal/benchutil"
@@ -236,7 +233,7 @@ func bench(ctx context.Context, opt options, w io.Writer) (err error) {
 
 	report := reportLines(reportInput{
 		machine: machine, opt: opt, targets: targets, leader: leader.Name, follower: follower.Name,
-		samples: samples, rss: [3]map[string]memory{rssIdle, rssWarm, rssAfter}, idle: idle, loadEnd: loadAverage(),
+		samples: samples, rss: [3]map[string]benchutil.Memory{rssIdle, rssWarm, rssAfter}, idle: idle, loadEnd: benchutil.LoadAverage(),
 	})
 	if err := benchutil.WriteReport(w, report, opt.out); err != nil {
 		return err
@@ -277,35 +274,7 @@ func withLogs(err error, g *group) error {
 // machineLines describe the machine (and the raftsentinel source) the
 // numbers come from.
 func machineLines(ctx context.Context, goBin, root string) []string {
-	lines := []string{"raftsentinel: " + sourceVersion(ctx, root)}
+	lines := []string{"raftsentinel: " + benchutil.SourceVersion(ctx, root)}
 	lines = append(lines, benchutil.MachineLines(ctx, goBin, "redis-server", "redis-benchmark")...)
-	return append(lines, "load average at start: "+loadAverage())
-}
-
-// sourceVersion is the commit the benchmarked binary was built from, and
-// whether tracked files had uncommitted changes.
-func sourceVersion(ctx context.Context, root string) string {
-	head, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return fmt.Sprintf("unknown commit (git: %v)", err)
-	}
-	v := "commit " + strings.TrimSpace(string(head))
-	status, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
-	if err == nil && len(bytes.TrimSpace(status)) > 0 {
-		v += " with uncommitted changes"
-	}
-	return v
-}
-
-// loadAverage is the first three fields of /proc/loadavg.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return fmt.Sprintf("unknown (%v)", err)
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
+	return append(lines, "load average at start: "+benchutil.LoadAverage())
 }

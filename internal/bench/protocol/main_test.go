@@ -70,22 +70,8 @@ func TestLastLeader(t *testing.T) {
 }
 
 func TestProcReaders(t *testing.T) {
-	m, err := readMemory(os.Getpid())
-	if err != nil || m.rss <= 0 || m.hwm < m.rss {
-		t.Fatalf("readMemory(self) = %+v, %v", m, err)
-	}
-	if _, err := readMemory(0); err == nil {
-		t.Fatal("readMemory(0): no error")
-	}
 	if _, err := cpuTime(os.Getpid()); err != nil {
 		t.Fatalf("cpuTime(self): %v", err)
-	}
-	// This test has run, so its process has spent time on a CPU.
-	if d, err := runTime(os.Getpid()); err != nil || d <= 0 {
-		t.Fatalf("runTime(self) = %v, %v", d, err)
-	}
-	if _, err := runTime(0); err == nil {
-		t.Fatal("runTime(0): no error")
 	}
 }
 
@@ -107,7 +93,7 @@ func TestReportTarget(t *testing.T) {
 		samples[sampleKey{c.String(), labelSentinel}] = []sample{{rps: 100, cpuUS: 2, clientCPU: 0.98}}
 	}
 	in := reportInput{opt: options{runs: 1, requests: 1000, clients: 50}, targets: targets, leader: "m1", follower: "m2", samples: samples,
-		rss: [3]map[string]memory{{}, {}, {}}}
+		rss: [3]map[string]benchutil.Memory{{}, {}, {}}}
 	text := strings.Join(reportLines(in), "\n")
 	if !strings.Contains(text, "| PING | 16 | 110 | 100 | 1.10 |") || !strings.Contains(text, "): holds.") ||
 		!strings.Contains(text, "| PING | 16 | 1.00 | 2.00 | 0.50 | 50 / 98 |") || strings.Contains(text, "Client-bound") ||

@@ -259,54 +259,11 @@ func parseRPS(out []byte) (float64, error) {
 	return rps, nil
 }
 
-// memory is a process's resident set, in KiB.
-type memory struct {
-	rss, hwm int64 // VmRSS, VmHWM (peak)
-}
-
-// readMemory reads VmRSS and VmHWM from /proc/<pid>/status.
-func readMemory(pid int) (memory, error) {
-	if pid == 0 {
-		return memory{}, errors.New("process not running")
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return memory{}, err
-	}
-	var m memory
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch k {
-		case "VmRSS":
-			dst = &m.rss
-		case "VmHWM":
-			dst = &m.hwm
-		default:
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			return memory{}, fmt.Errorf("/proc/%d/status: %s: %q", pid, k, v)
-		}
-		if *dst, err = strconv.ParseInt(f[0], 10, 64); err != nil {
-			return memory{}, fmt.Errorf("/proc/%d/status: %s: %w", pid, k, err)
-		}
-	}
-	if m.rss == 0 {
-		return memory{}, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
-	}
-	return m, nil
-}
-
 // readRSSAll reads the memory of every target, by label.
-func readRSSAll(targets []target) (map[string]memory, error) {
-	out := map[string]memory{}
+func readRSSAll(targets []target) (map[string]benchutil.Memory, error) {
+	out := map[string]benchutil.Memory{}
 	for _, t := range targets {
-		m, err := readMemory(t.mon.Pid())
+		m, err := benchutil.ReadMemory(t.mon.Pid())
 		if err != nil {
 			return nil, fmt.Errorf("memory of %s (%s): %w", t.label, t.mon.Name, err)
 		}

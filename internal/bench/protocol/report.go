@@ -29,8 +29,8 @@ type reportInput struct {
 	targets          []target
 	leader, follower string // raftsentinel node ids
 	samples          map[sampleKey][]sample
-	rss              [3]map[string]memory // idle, after warm-up, after the benchmark
-	idle             []idleCPU            // every monitor's CPU with no client (none: not measured)
+	rss              [3]map[string]benchutil.Memory // idle, after warm-up, after the benchmark
+	idle             []idleCPU                      // every monitor's CPU with no client (none: not measured)
 	loadEnd          string
 }
 
@@ -197,14 +197,14 @@ func reportLines(in reportInput) []string {
 		"|---|---|---|---|---|")
 	for _, t := range in.targets {
 		idle, warm, after := in.rss[0][t.label], in.rss[1][t.label], in.rss[2][t.label]
-		lines = append(lines, fmt.Sprintf("| %s (%s) | %s | %s | %s | %s |", t.label, t.mon.Name, mib(idle.rss), mib(warm.rss), mib(after.rss), mib(after.hwm)))
+		lines = append(lines, fmt.Sprintf("| %s (%s) | %s | %s | %s | %s |", t.label, t.mon.Name, mib(idle.RSS), mib(warm.RSS), mib(after.RSS), mib(after.HWM)))
 	}
 	r := in.rss
 	lines = append(lines, fmt.Sprintf("| ratio raftsentinel follower / Sentinel | %s | %s | %s | %s |",
-		ratioCell(float64(r[0][labelFollower].rss), float64(r[0][labelSentinel].rss)),
-		ratioCell(float64(r[1][labelFollower].rss), float64(r[1][labelSentinel].rss)),
-		ratioCell(float64(r[2][labelFollower].rss), float64(r[2][labelSentinel].rss)),
-		ratioCell(float64(r[2][labelFollower].hwm), float64(r[2][labelSentinel].hwm))))
+		ratioCell(float64(r[0][labelFollower].RSS), float64(r[0][labelSentinel].RSS)),
+		ratioCell(float64(r[1][labelFollower].RSS), float64(r[1][labelSentinel].RSS)),
+		ratioCell(float64(r[2][labelFollower].RSS), float64(r[2][labelSentinel].RSS)),
+		ratioCell(float64(r[2][labelFollower].HWM), float64(r[2][labelSentinel].HWM))))
 	lines = append(lines, "")
 	lines = append(lines, idleLines(in.idle, in.opt.idle)...)
 

@@ -125,7 +125,7 @@ func (g *group) ready(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("monitor %s: sentinel master: %w", m.Name, err)
 		}
-		f, err := fieldMap(reply)
+		f, err := benchutil.FieldMap(reply)
 		if err != nil {
 			return fmt.Errorf("monitor %s: sentinel master: %w", m.Name, err)
 		}
@@ -158,21 +158,6 @@ func checkMasterAddr(ctx context.Context, addr, want string) error {
 		return fmt.Errorf("get-master-addr-by-name: %s, want %s", got, want)
 	}
 	return nil
-}
-
-// fieldMap turns a flat [key, value, ...] reply into a map.
-func fieldMap(reply any) (map[string]string, error) {
-	arr, ok := reply.([]any)
-	if !ok || len(arr)%2 != 0 {
-		return nil, fmt.Errorf("reply %T is not a flat key/value array", reply)
-	}
-	out := make(map[string]string, len(arr)/2)
-	for i := 0; i < len(arr); i += 2 {
-		k, _ := arr[i].(string)
-		v, _ := arr[i+1].(string)
-		out[k] = v
-	}
-	return out, nil
 }
 
 // raftLeader returns the monitor every raftsentinel monitor last logged as
