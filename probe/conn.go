@@ -29,6 +29,7 @@ type pconn struct {
 	probe     reqKind       // the probe awaiting its reply; reqNone if none
 	healthy   bool          // a valid PING reply came on it
 	fullSent  bool          // a full INFO was sent on it
+	nameFails bool          // an error reply to CLIENT SETNAME fails the connection (see install)
 }
 
 type reqKind uint8
@@ -104,9 +105,16 @@ func (p *Prober) connect(n *node) (net.Conn, time.Time, error) {
 // install makes nc n's probe connection, with the setup commands queued
 // (AUTH when there is a password, CLIENT SETNAME when named; renamed as
 // n's Auth says) and a full INFO wanted. The caller holds n.mu.
+//
+// A refused AUTH fails the connection: its probes get the refusal. So
+// does an error reply to CLIENT SETNAME (e.g. CLIENT renamed on the node
+// only), as it did when go-redis set up the probe connections, except
+// when CLIENT or (with a password) AUTH is renamed: then the error is
+// ignored, as Sentinel ignores it.
 func (p *Prober) install(n *node, nc net.Conn, start time.Time) *pconn {
-	c := &pconn{nc: nc, br: bufio.NewReaderSize(nc, 4096), dialStart: start, first: true}
 	a := n.auth
+	c := &pconn{nc: nc, br: bufio.NewReaderSize(nc, 4096), dialStart: start, first: true,
+		nameFails: !a.renamed("CLIENT") && !(a.renamed("AUTH") && a.Pass != "")}
 	if a.Pass != "" {
 		if a.User != "" {
 			c.wbuf = appendCommand(c.wbuf, a.Cmd("AUTH"), a.User, a.Pass)
@@ -202,14 +210,12 @@ func (p *Prober) handleReply(n *node, c *pconn, rep reply, now time.Time) {
 	r := c.pending[0]
 	c.pending = append(c.pending[:0], c.pending[1:]...)
 	switch r.kind {
-	case reqAuth:
-		if rep.err != nil {
-			// Every command behind it fails as the AUTH did.
+	case reqAuth, reqSetName:
+		if rep.err != nil && (r.kind == reqAuth || c.nameFails) {
+			// Every command behind it fails as the setup did.
 			p.connFailed(n, c, rep.err, now)
 			return
 		}
-	case reqSetName:
-		// An error (no CLIENT command, -NOAUTH) is ignored, as Sentinel does.
 	case reqPing:
 		c.probe = reqNone
 		if p.pingResult(n, r.start, rep.err, now) == pingValid {

@@ -93,6 +93,18 @@ func proberGoroutines() (links, schedulers int) {
 	return links, schedulers
 }
 
+// waitGoroutines waits until the prober's goroutines number links and
+// schedulers (a goroutine that signalled its end may still be finishing).
+func waitGoroutines(t *testing.T, what string, links, schedulers int) {
+	t.Helper()
+	wait.Until(t, 5*time.Second, what, func() error {
+		if l, s := proberGoroutines(); l != links || s != schedulers {
+			return fmt.Errorf("%d link and %d scheduler goroutines, want %d and %d", l, s, links, schedulers)
+		}
+		return nil
+	})
+}
+
 // TestOneConnectionAndGoroutinePerNode: each healthy node costs one
 // connection, kept across probes, and one goroutine, plus one scheduler
 // goroutine in all; Unwatch and Close end them.
@@ -114,25 +126,19 @@ func TestOneConnectionAndGoroutinePerNode(t *testing.T) {
 			t.Fatalf("%s: %d connections open, %d accepted; want one", f.addr(), open, accepted)
 		}
 	}
-	if links, scheds := proberGoroutines(); links != nodes || scheds != 1 {
-		t.Fatalf("%d link and %d scheduler goroutines for %d nodes", links, scheds, nodes)
-	}
+	waitGoroutines(t, "one goroutine per node", nodes, 1)
 
 	for _, f := range fakes[:nodes/2] {
 		p.Unwatch(f.addr())
 	}
-	if links, _ := proberGoroutines(); links != nodes/2 {
-		t.Fatalf("%d link goroutines after unwatching half of %d nodes", links, nodes)
-	}
+	waitGoroutines(t, "half the nodes unwatched", nodes/2, 1)
 	for _, f := range fakes[:nodes/2] {
 		wait.True(t, 5*time.Second, f.addr()+": connection closed", func() bool { open, _ := f.openConns(); return open == 0 })
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if links, scheds := proberGoroutines(); links != 0 || scheds != 0 {
-		t.Fatalf("after Close: %d link and %d scheduler goroutines", links, scheds)
-	}
+	waitGoroutines(t, "closed", 0, 0)
 }
 
 // TestUnwatchWhileDialing: Unwatch does not wait for a dial that would
@@ -155,9 +161,7 @@ func TestUnwatchWhileDialing(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Unwatch took %v", d)
 	}
-	if links, _ := proberGoroutines(); links != 0 {
-		t.Fatalf("%d link goroutines after Unwatch", links)
-	}
+	waitGoroutines(t, "unwatched while dialing", 0, 1)
 
 	// Refused dials: the goroutine ends with each attempt.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -172,10 +176,5 @@ func TestUnwatchWhileDialing(t *testing.T) {
 	if !strings.Contains(o.LastError, "refused") {
 		t.Fatalf("LastError %q", o.LastError)
 	}
-	wait.Until(t, 5*time.Second, "no link goroutine between dials", func() error {
-		if links, _ := proberGoroutines(); links != 0 {
-			return fmt.Errorf("%d", links)
-		}
-		return nil
-	})
+	waitGoroutines(t, "no link goroutine between dials", 0, 2)
 }
