@@ -14,8 +14,10 @@ import (
 var errNoRequest = fmt.Errorf("%w: a reply to no request", errProtocol)
 
 // pconn is a node's probe connection: a RESP2 connection that carries the
-// connection setup (AUTH, CLIENT SETNAME, pipelined) and then one probe
-// (PING or INFO) at a time. Its link goroutine reads the replies; commands
+// connection setup (AUTH, CLIENT SETNAME) and then the probes, pipelined:
+// at most one PING and one INFO await their replies at a time, and an INFO
+// is never sent behind a PING awaiting its reply (an INFO tick sends INFO
+// then PING in one write). Its link goroutine reads the replies; commands
 // are written by whichever goroutine holds the node's mu (the scheduler,
 // the link goroutine after a reply, an API call). Everything but br is
 // guarded by the node's mu.
@@ -26,7 +28,9 @@ type pconn struct {
 	first     bool          // no probe sent yet
 	wbuf      []byte        // commands not yet written (the setup, before the first probe)
 	pending   []request     // sent, not answered yet, in order
-	probe     reqKind       // the probe awaiting its reply; reqNone if none
+	pingOut   bool          // a PING awaits its reply
+	infoOut   bool          // an INFO awaits its reply
+	drain     bool          // to be dropped once pending is empty; nothing more is sent
 	healthy   bool          // a valid PING reply came on it
 	fullSent  bool          // a full INFO was sent on it
 	nameFails bool          // an error reply to CLIENT SETNAME fails the connection (see install)
@@ -35,8 +39,7 @@ type pconn struct {
 type reqKind uint8
 
 const (
-	reqNone reqKind = iota
-	reqAuth
+	reqAuth reqKind = iota
 	reqSetName
 	reqPing
 	reqInfo
@@ -46,13 +49,13 @@ const (
 type request struct {
 	kind  reqKind
 	info  infoKind
-	start time.Time // RTT base: when it was sent (the dial's start for the first probe)
+	start time.Time // RTT base and deadline origin: when it was sent (the dial's start for the first probes)
 }
 
 // awaiting reports whether a probe of kind k awaits its reply on c (false
 // for a nil c).
 func (c *pconn) awaiting(k reqKind) bool {
-	return c != nil && c.probe == k
+	return c != nil && (k == reqPing && c.pingOut || k == reqInfo && c.infoOut)
 }
 
 // link is a node's link goroutine: it connects, hands the connection to
@@ -121,49 +124,53 @@ func (p *Prober) install(n *node, nc net.Conn, start time.Time) *pconn {
 		} else {
 			c.wbuf = appendCommand(c.wbuf, a.Cmd("AUTH"), a.Pass)
 		}
-		c.pending = append(c.pending, request{kind: reqAuth})
+		c.pending = append(c.pending, request{kind: reqAuth, start: start})
 	}
 	if p.opt.ClientName != "" {
 		c.wbuf = appendCommand(c.wbuf, a.Cmd("CLIENT"), "SETNAME", p.opt.ClientName)
-		c.pending = append(c.pending, request{kind: reqSetName})
+		c.pending = append(c.pending, request{kind: reqSetName, start: start})
 	}
 	n.cn = c
 	n.wantInfo = true
 	return c
 }
 
-// pump sends the wanted probe, PING first, when none awaits its reply.
-// The caller holds n.mu.
+// pump sends the wanted probes: INFO when none awaits its reply and no
+// PING does (so a PING left unanswered cannot be taken for the INFO's
+// reply), then PING when none awaits its reply — in one write. Each probe
+// must be answered within Timeout of its sending. The caller holds n.mu.
 func (p *Prober) pump(n *node, now time.Time) {
 	c := n.cn
-	if c.probe != reqNone || (!n.wantPing && !n.wantInfo) {
+	if c.drain {
 		return
 	}
-	r := request{kind: reqPing, start: now}
-	a := n.auth
-	if n.wantPing {
-		n.wantPing = false
-		c.wbuf = appendCommand(c.wbuf, a.Cmd("PING"))
-	} else {
-		n.wantInfo = false
-		r = request{kind: reqInfo, info: p.infoKindFor(n, c, now), start: now}
-		switch r.info {
-		case infoFull:
-			c.wbuf = appendCommand(c.wbuf, a.Cmd("INFO"))
-			c.fullSent, n.lastFull = true, now
-		case infoRepl:
-			c.wbuf = appendCommand(c.wbuf, a.Cmd("INFO"), "replication")
-		case infoReplPersist:
-			c.wbuf = appendCommand(c.wbuf, a.Cmd("INFO"), "replication", "persistence")
-		}
-	}
+	start := now
 	if c.first {
-		c.first = false
-		r.start = c.dialStart
+		start = c.dialStart
 	}
-	c.pending = append(c.pending, r)
-	c.probe = r.kind
-	err := c.nc.SetDeadline(r.start.Add(p.opt.Timeout))
+	// Setting the deadline when the connection is new or nothing is
+	// pending; otherwise that of the oldest pending request stands.
+	setDeadline := c.first || len(c.pending) == 0
+	sent := false
+	if n.wantInfo && !c.infoOut && !c.pingOut {
+		n.wantInfo = false
+		p.appendInfo(n, c, start)
+		sent = true
+	}
+	if n.wantPing && !c.pingOut {
+		n.wantPing = false
+		c.wbuf = appendCommand(c.wbuf, n.auth.Cmd("PING"))
+		c.pending = append(c.pending, request{kind: reqPing, start: start})
+		c.pingOut, sent = true, true
+	}
+	if !sent {
+		return
+	}
+	c.first = false
+	var err error
+	if setDeadline {
+		err = c.nc.SetDeadline(start.Add(p.opt.Timeout))
+	}
 	if err == nil {
 		_, err = c.nc.Write(c.wbuf)
 	}
@@ -171,6 +178,23 @@ func (p *Prober) pump(n *node, now time.Time) {
 	if err != nil {
 		p.connFailed(n, c, err, now)
 	}
+}
+
+// appendInfo queues the INFO to send now (see infoKindFor) on c.
+func (p *Prober) appendInfo(n *node, c *pconn, start time.Time) {
+	kind := p.infoKindFor(n, c, start)
+	cmd := n.auth.Cmd("INFO")
+	switch kind {
+	case infoFull:
+		c.wbuf = appendCommand(c.wbuf, cmd)
+		c.fullSent, n.lastFull = true, start
+	case infoRepl:
+		c.wbuf = appendCommand(c.wbuf, cmd, "replication")
+	case infoReplPersist:
+		c.wbuf = appendCommand(c.wbuf, cmd, "replication", "persistence")
+	}
+	c.pending = append(c.pending, request{kind: reqInfo, info: kind, start: start})
+	c.infoOut = true
 }
 
 // readLoop reads c's replies until c fails or stops being n's connection.
@@ -198,9 +222,10 @@ func (p *Prober) readLoop(n *node, c *pconn) {
 	}
 }
 
-// handleReply applies rep to the oldest pending request of c. After an
-// AUTH refusal or any error reply to a probe but -LOADING and -MASTERDOWN
-// the connection is dropped, so the next probe starts afresh. The caller
+// handleReply applies rep to the oldest pending request of c. An AUTH
+// refusal fails the connection; after any other error reply to a probe
+// but -LOADING and -MASTERDOWN the connection is dropped once the probes
+// pending on it are answered, so the next probe starts afresh. The caller
 // holds n.mu.
 func (p *Prober) handleReply(n *node, c *pconn, rep reply, now time.Time) {
 	if len(c.pending) == 0 {
@@ -217,19 +242,23 @@ func (p *Prober) handleReply(n *node, c *pconn, rep reply, now time.Time) {
 			return
 		}
 	case reqPing:
-		c.probe = reqNone
+		c.pingOut = false
 		if p.pingResult(n, r.start, rep.err, now) == pingValid {
 			c.healthy = true
 		}
 	case reqInfo:
-		c.probe = reqNone
+		c.infoOut = false
 		p.infoResult(n, r.info, rep)
 	}
 	if rep.err != nil && r.kind >= reqPing && !keepLinkAfter(rep.err) {
-		p.drop(n, c)
-		return
+		c.drain = true
 	}
-	if len(c.pending) == 0 && !n.wantPing && !n.wantInfo {
+	switch {
+	case len(c.pending) > 0:
+		_ = c.nc.SetReadDeadline(c.pending[0].start.Add(p.opt.Timeout))
+	case c.drain:
+		p.drop(n, c)
+	case !n.wantPing && !n.wantInfo:
 		// Idle (no probe follows at once): wait for a close without a deadline.
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
@@ -246,7 +275,7 @@ func (p *Prober) connFailed(n *node, c *pconn, err error, now time.Time) {
 		return
 	}
 	p.drop(n, c)
-	pinged := n.wantPing || c.probe == reqPing
+	pinged := n.wantPing || c.pingOut
 	for _, r := range c.pending {
 		switch r.kind {
 		case reqPing:

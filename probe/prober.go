@@ -134,9 +134,11 @@ func PingBound(downAfter time.Duration) time.Duration {
 // Prober probes a set of Redis nodes, at the cost per node of one
 // connection and one goroutine:
 //
-//   - One probe connection per node carries its PINGs and INFOs, one
-//     command at a time (so never more than one PING in flight), over a
-//     small RESP2 client (no go-redis pool). Its goroutine reads the
+//   - One probe connection per node carries its PINGs and INFOs over a
+//     small RESP2 client (no go-redis pool), never more than one PING in
+//     flight; an INFO tick sends INFO and PING in one write (so the PING's
+//     round trip then includes the INFO's reply), and an INFO is never
+//     sent behind an unanswered PING. Its goroutine reads the
 //     replies and so also sees the connection close: when a node dies (or
 //     restarts, or drops its clients) a PING is sent at once on a new
 //     connection, so a dead node is seen as disconnected within a round
