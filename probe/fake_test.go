@@ -22,7 +22,8 @@ type fakeRedis struct {
 
 	mu        sync.Mutex
 	pingReply string // raw RESP line without CRLF; "" = never answer
-	infoBody  string // the INFO reply's text, whatever the sections asked
+	infoBody  string            // the INFO reply's text, whatever the sections asked
+	replies   map[string]string // raw reply lines by upper-case command name, replacing the defaults (but PING's)
 	pings     []time.Time
 	cmds      []fakeCmd // every command received
 	accepted  int       // connections accepted so far
@@ -57,6 +58,17 @@ func (f *fakeRedis) setPingReply(r string) {
 	f.mu.Lock()
 	f.pingReply = r
 	f.mu.Unlock()
+}
+
+// setReply makes f answer the command name (any case) with the raw RESP
+// line reply.
+func (f *fakeRedis) setReply(name, reply string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.replies == nil {
+		f.replies = map[string]string{}
+	}
+	f.replies[strings.ToUpper(name)] = reply
 }
 
 func (f *fakeRedis) setInfoBody(body string) {
@@ -147,17 +159,20 @@ func (f *fakeRedis) handle(c net.Conn) {
 		}
 		f.mu.Lock()
 		f.cmds = append(f.cmds, fakeCmd{at: time.Now(), args: args})
+		override, ok := f.replies[strings.ToUpper(args[0])]
 		f.mu.Unlock()
 		var reply string
-		switch strings.ToUpper(args[0]) {
-		case "HELLO":
+		switch name := strings.ToUpper(args[0]); {
+		case ok && name != "PING":
+			reply = override
+		case name == "HELLO":
 			reply = "-ERR unknown command 'HELLO'"
-		case "INFO":
+		case name == "INFO":
 			f.mu.Lock()
 			body := f.infoBody
 			f.mu.Unlock()
 			reply = "$" + strconv.Itoa(len(body)) + "\r\n" + body // the writer adds the final CRLF
-		case "PING":
+		case name == "PING":
 			f.mu.Lock()
 			f.pings = append(f.pings, time.Now())
 			reply = f.pingReply

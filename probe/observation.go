@@ -9,7 +9,7 @@ type Observation struct {
 
 	// Link and PING.
 	Connected     bool          // the last PING got any reply over a live connection, and the node accepted the credentials
-	LastPingSent  time.Time     // send time of the oldest unanswered PING; zero if none pending
+	LastPingSent  time.Time     // when the oldest unanswered PING fell due (it is sent then, or as soon as a connection is up); zero if none pending
 	LastOKPing    time.Time     // last valid reply (+PONG, -LOADING, -MASTERDOWN)
 	LastPingReply time.Time     // last reply of any kind
 	LastError     string        // last PING/link error ("" after a valid reply)
