@@ -21,7 +21,7 @@ type fakeRedis struct {
 	wg sync.WaitGroup
 
 	mu        sync.Mutex
-	pingReply string // raw RESP line without CRLF; "" = never answer
+	pingReply string            // raw RESP line without CRLF; "" = never answer
 	infoBody  string            // the INFO reply's text, whatever the sections asked
 	replies   map[string]string // raw reply lines by upper-case command name, replacing the defaults (but PING's)
 	pings     []time.Time
