@@ -21,10 +21,23 @@ type fakeRedis struct {
 	wg sync.WaitGroup
 
 	mu        sync.Mutex
-	pingReply string // raw RESP line without CRLF; "" = never answer
+	pingReply string            // raw RESP line without CRLF; "" = never answer
+	infoBody  string            // the INFO reply's text, whatever the sections asked
+	replies   map[string]string // raw reply lines by upper-case command name, replacing the defaults (but PING's)
 	pings     []time.Time
+	cmds      []fakeCmd // every command received
+	accepted  int       // connections accepted so far
 	conns     map[net.Conn]struct{}
 }
+
+// fakeCmd is one command a fakeRedis received.
+type fakeCmd struct {
+	at   time.Time
+	args []string
+}
+
+// defaultFakeInfo is the INFO text of a fakeRedis until setInfoBody.
+const defaultFakeInfo = "# Replication\r\nrole:master\r\nmaster_repl_offset:7\r\n"
 
 func newFakeRedis(t *testing.T, pingReply string) *fakeRedis {
 	t.Helper()
@@ -32,7 +45,7 @@ func newFakeRedis(t *testing.T, pingReply string) *fakeRedis {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeRedis{t: t, ln: ln, pingReply: pingReply, conns: map[net.Conn]struct{}{}}
+	f := &fakeRedis{t: t, ln: ln, pingReply: pingReply, infoBody: defaultFakeInfo, conns: map[net.Conn]struct{}{}}
 	f.wg.Add(1)
 	go f.serve()
 	t.Cleanup(f.close)
@@ -45,6 +58,54 @@ func (f *fakeRedis) setPingReply(r string) {
 	f.mu.Lock()
 	f.pingReply = r
 	f.mu.Unlock()
+}
+
+// setReply makes f answer the command name (any case) with the raw RESP
+// line reply.
+func (f *fakeRedis) setReply(name, reply string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.replies == nil {
+		f.replies = map[string]string{}
+	}
+	f.replies[strings.ToUpper(name)] = reply
+}
+
+func (f *fakeRedis) setInfoBody(body string) {
+	f.mu.Lock()
+	f.infoBody = body
+	f.mu.Unlock()
+}
+
+// commands returns the commands received so far whose name is name (any
+// case), with their arguments after the name.
+func (f *fakeRedis) commands(name string) []fakeCmd {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []fakeCmd
+	for _, c := range f.cmds {
+		if strings.EqualFold(c.args[0], name) {
+			out = append(out, fakeCmd{at: c.at, args: c.args[1:]})
+		}
+	}
+	return out
+}
+
+// openConns returns how many connections are open now, and how many were
+// accepted in all.
+func (f *fakeRedis) openConns() (open, accepted int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns), f.accepted
+}
+
+// dropConns closes every open connection (as a restarted node would).
+func (f *fakeRedis) dropConns() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+	}
 }
 
 func (f *fakeRedis) pingTimes() []time.Time {
@@ -72,6 +133,7 @@ func (f *fakeRedis) serve() {
 		}
 		f.mu.Lock()
 		f.conns[c] = struct{}{}
+		f.accepted++
 		f.mu.Unlock()
 		f.wg.Add(1)
 		go f.handle(c)
@@ -92,14 +154,25 @@ func (f *fakeRedis) handle(c net.Conn) {
 		if err != nil {
 			return
 		}
+		if len(args) == 0 {
+			continue
+		}
+		f.mu.Lock()
+		f.cmds = append(f.cmds, fakeCmd{at: time.Now(), args: args})
+		override, ok := f.replies[strings.ToUpper(args[0])]
+		f.mu.Unlock()
 		var reply string
-		switch strings.ToUpper(args[0]) {
-		case "HELLO":
+		switch name := strings.ToUpper(args[0]); {
+		case ok && name != "PING":
+			reply = override
+		case name == "HELLO":
 			reply = "-ERR unknown command 'HELLO'"
-		case "INFO":
-			body := "# Replication\r\nrole:master\r\nmaster_repl_offset:7\r\n"
+		case name == "INFO":
+			f.mu.Lock()
+			body := f.infoBody
+			f.mu.Unlock()
 			reply = "$" + strconv.Itoa(len(body)) + "\r\n" + body // the writer adds the final CRLF
-		case "PING":
+		case name == "PING":
 			f.mu.Lock()
 			f.pings = append(f.pings, time.Now())
 			reply = f.pingReply

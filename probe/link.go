@@ -13,18 +13,19 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// link is one small go-redis client toward one node, owned by exactly one
-// goroutine (not safe for concurrent use).
+// link is a short-lived go-redis client toward one node for one command
+// sequence (Promote, ReplicaOf, Role, FAILOVER, CLIENT PAUSE), owned by
+// exactly one goroutine (not safe for concurrent use). The periodic probes
+// do not use it: they have their own connection per node (pconn).
 //
 // The link dials the TCP connection itself and hands it to a fresh go-redis
 // client. Three reasons: a dead node's dial errors then never reach the
 // go-redis pool, which would otherwise log every failed dial and, after
 // PoolSize failures, latch into a background re-dial loop that retries
 // only once per second (slow recovery, and a goroutine that outlives
-// Close by up to a second); dial time counts against the same per-probe
-// deadline as the command; and after any error the link is dropped and the
-// next probe starts from a new connection, the way Sentinel closes and
-// reopens its links.
+// Close by up to a second); dial time counts against the same deadline as
+// the command; and after any error the link is dropped and the next use
+// starts from a new connection.
 type link struct {
 	addr    string
 	name    string        // CLIENT SETNAME, "" = none

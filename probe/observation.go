@@ -9,7 +9,7 @@ type Observation struct {
 
 	// Link and PING.
 	Connected     bool          // the last PING got any reply over a live connection, and the node accepted the credentials
-	LastPingSent  time.Time     // send time of the oldest unanswered PING; zero if none pending
+	LastPingSent  time.Time     // when the oldest unanswered PING fell due (it is sent then, or as soon as a connection is up); zero if none pending
 	LastOKPing    time.Time     // last valid reply (+PONG, -LOADING, -MASTERDOWN)
 	LastPingReply time.Time     // last reply of any kind
 	LastError     string        // last PING/link error ("" after a valid reply)
@@ -22,7 +22,13 @@ type Observation struct {
 	// LastPingReply still advances (the node replies).
 	AuthRefused bool
 
-	// From the last successful INFO (zero InfoAt: never).
+	// From the last successful INFO (zero InfoAt: never). The prober sends
+	// INFO replication every INFO period and a full INFO every
+	// Options.FullInfoPeriod and on every new connection: InfoAt is the
+	// time of the last INFO of either kind, which refreshes every field
+	// below but RunID, RedisVersion, InfoText (full INFO only) and Loading
+	// (full INFO, or INFO replication persistence while the node may be
+	// loading).
 	InfoAt           time.Time
 	InfoError        string // last INFO error ("" after a successful INFO); the fields below keep the last good values
 	RunID            string
@@ -37,8 +43,9 @@ type Observation struct {
 	ReplicaAnnounced bool           // replica_announced (true when not reported)
 	Replicas         []ReplicaEntry // masters: connected replicas from INFO replication
 	RedisVersion     string
-	InfoText         string // the raw reply of the last successful INFO (SENTINEL INFO-CACHE)
-	Loading          bool   // loading:1 (a restarted node still loading its dataset)
+	InfoText         string    // the raw reply of the last successful full INFO (SENTINEL INFO-CACHE)
+	InfoTextAt       time.Time // when InfoText was received (INFO-CACHE's age)
+	Loading          bool      // loading:1 (a restarted node still loading its dataset)
 }
 
 // ReplicaEntry is one slaveN: line of a master's INFO replication.

@@ -10,7 +10,6 @@ package probe
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,33 +17,54 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Default option values.
 const (
-	DefaultPingPeriod     = 100 * time.Millisecond
-	DefaultInfoPeriod     = time.Second
-	DefaultTimeout        = 80 * time.Millisecond
-	DefaultCommandTimeout = 2 * time.Second
+	DefaultPingPeriod       = 100 * time.Millisecond
+	DefaultInfoPeriod       = time.Second
+	DefaultFullInfoPeriod   = 10 * time.Second
+	DefaultUrgentPingPeriod = 100 * time.Millisecond
+	DefaultUrgentInfoPeriod = time.Second
+	DefaultTimeout          = 80 * time.Millisecond
+	DefaultCommandTimeout   = 2 * time.Second
+	DefaultMaxDials         = 64
 )
 
 // Options configure a Prober. Zero values take the defaults.
 type Options struct {
-	PingPeriod time.Duration // PING period; default 100ms
-	InfoPeriod time.Duration // INFO period; default 1s
+	// PingPeriod and InfoPeriod are the global PING and INFO periods
+	// (default 100ms and 1s), changed at run time by SetPeriods. A node's
+	// effective period is the global one lowered to the node's own bound
+	// (SetNodePeriods) and, in urgent mode, to UrgentPingPeriod and
+	// UrgentInfoPeriod. The INFO sent every InfoPeriod is INFO
+	// replication; see FullInfoPeriod.
+	PingPeriod time.Duration
+	InfoPeriod time.Duration
+	// FullInfoPeriod is how often an INFO tick sends a full INFO (run id,
+	// version, the text of SENTINEL INFO-CACHE) instead of INFO
+	// replication; default 10s (Redis Sentinel's INFO period). Every new
+	// connection starts with a full INFO too.
+	FullInfoPeriod time.Duration
+	// UrgentPingPeriod and UrgentInfoPeriod bound the periods of a node in
+	// urgent mode (SetUrgent): default 100ms and 1s.
+	UrgentPingPeriod time.Duration
+	UrgentInfoPeriod time.Duration
 	// Timeout bounds one probe (dial, connection setup and the command)
 	// for PING and INFO; default 80ms. Keep it below PingPeriod: a hung
-	// node is seen as disconnected after at most PingPeriod+Timeout.
+	// node is seen as disconnected after at most its PING period+Timeout.
 	Timeout time.Duration
 	// CommandTimeout bounds Promote, ReplicaOf and Role when their ctx has
 	// no deadline; default 2s.
 	CommandTimeout time.Duration
-	ClientName     string           // CLIENT SETNAME on every connection (e.g. "raftsentinel-ab12cd34-cmd"); "" = none
-	Logger         *slog.Logger     // nil = discard
-	Now            func() time.Time // clock for Observation timestamps; nil = time.Now
+	// MaxDials bounds the probe connections being dialed at once (nodes
+	// that are down are redialed every PING period); default 64.
+	MaxDials   int
+	ClientName string           // CLIENT SETNAME on every connection (e.g. "raftsentinel-ab12cd34-cmd"); "" = none
+	Logger     *slog.Logger     // nil = discard
+	Now        func() time.Time // clock for Observation timestamps; nil = time.Now
 	// OnPing, if set, is called after every PING with its round trip and
 	// error (metrics). It must not block.
 	OnPing func(addr string, rtt time.Duration, err error)
@@ -61,8 +81,9 @@ type Options struct {
 // DefaultOptions are the prober's defaults; config builds its probe.*
 // defaults from them.
 func DefaultOptions() Options {
-	return Options{PingPeriod: DefaultPingPeriod, InfoPeriod: DefaultInfoPeriod, Timeout: DefaultTimeout,
-		CommandTimeout: DefaultCommandTimeout}
+	return Options{PingPeriod: DefaultPingPeriod, InfoPeriod: DefaultInfoPeriod, FullInfoPeriod: DefaultFullInfoPeriod,
+		UrgentPingPeriod: DefaultUrgentPingPeriod, UrgentInfoPeriod: DefaultUrgentInfoPeriod,
+		Timeout: DefaultTimeout, CommandTimeout: DefaultCommandTimeout, MaxDials: DefaultMaxDials}
 }
 
 // Validate reports options no prober can run with (zero values are
@@ -77,17 +98,20 @@ func (o Options) Validate() error {
 
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.PingPeriod <= 0 {
-		o.PingPeriod = d.PingPeriod
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v <= 0 {
+			*v = dv
+		}
 	}
-	if o.InfoPeriod <= 0 {
-		o.InfoPeriod = d.InfoPeriod
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = d.Timeout
-	}
-	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = d.CommandTimeout
+	def(&o.PingPeriod, d.PingPeriod)
+	def(&o.InfoPeriod, d.InfoPeriod)
+	def(&o.FullInfoPeriod, d.FullInfoPeriod)
+	def(&o.UrgentPingPeriod, d.UrgentPingPeriod)
+	def(&o.UrgentInfoPeriod, d.UrgentInfoPeriod)
+	def(&o.Timeout, d.Timeout)
+	def(&o.CommandTimeout, d.CommandTimeout)
+	if o.MaxDials <= 0 {
+		o.MaxDials = d.MaxDials
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -98,103 +122,146 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Prober probes a set of Redis nodes. Each watched node has three
-// goroutines: one sending PING every PingPeriod (never more than one in
-// flight) and one sending INFO every InfoPeriod, each over its own small
-// go-redis client, and one holding an idle watch connection whose closing
-// (the node died or restarted) triggers a PING at once — so a dead node is
-// seen as disconnected within a round trip, as Sentinel sees its links
-// close, not at the next PingPeriod.
+// PingBound is the bound on the PING period of every node of a master
+// whose down-after period is downAfter: a tenth of it, at most 1s (and at
+// least 1ms). Passed to SetNodePeriods, it keeps the time a hung node
+// takes to be subjectively down within downAfter + downAfter/10: its
+// first unanswered PING is sent at most one period after it hangs.
+func PingBound(downAfter time.Duration) time.Duration {
+	return max(min(time.Second, downAfter/10), time.Millisecond)
+}
+
+// Prober probes a set of Redis nodes, at the cost per node of one
+// connection and one goroutine:
+//
+//   - One probe connection per node carries its PINGs and INFOs over a
+//     small RESP2 client (no go-redis pool), never more than one PING in
+//     flight; an INFO tick sends INFO and PING in one write (so the PING's
+//     round trip then includes the INFO's reply), and an INFO is never
+//     sent behind an unanswered PING. Its goroutine reads the
+//     replies and so also sees the connection close: when a node dies (or
+//     restarts, or drops its clients) a PING is sent at once on a new
+//     connection, so a dead node is seen as disconnected within a round
+//     trip, as Sentinel sees its links close, not at the next PING. A
+//     probe unanswered within Timeout (a hung node) fails as a timeout
+//     and the connection is replaced; so is one after any error reply but
+//     -LOADING and -MASTERDOWN.
+//   - One scheduler goroutine and timer drive every node: a heap of nodes
+//     by the time their next probe is due. Connections are dialed by the
+//     node's goroutine, at most MaxDials at a time.
+//   - Every INFO period the node gets INFO replication (all the fields
+//     the brain reads every period: role, master link, offsets, priority,
+//     the master's replicas), and every FullInfoPeriod, and first on every
+//     new connection, a full INFO (run id, version, loading, the INFO-CACHE
+//     text); while the node is or may be loading (the last full INFO said
+//     so, or PING answers -LOADING), INFO replication persistence (Redis
+//     >= 7; the full INFO before).
+//
+// Periods. A node's effective PING (INFO) period is the minimum of the
+// global one (Options.PingPeriod, SetPeriods: the operator's setting,
+// SENTINEL DEBUG PING-PERIOD), the node's bound (SetNodePeriods, which the
+// brain derives from down-after with PingBound) and, in urgent mode
+// (SetUrgent), Options.UrgentPingPeriod (UrgentInfoPeriod).
 //
 // All methods are safe for concurrent use. Observe never blocks on the
-// network. Unwatch and Close wait for the node's goroutines to stop, which
-// takes at most about Timeout (an in-flight probe is abandoned at its
+// network. Unwatch and Close wait for the node's goroutine to stop, which
+// takes at most about Timeout (a dial in progress is abandoned at its
 // deadline).
 type Prober struct {
-	opt Options
-	log *slog.Logger
+	opt   Options
+	log   *slog.Logger
+	dials chan struct{} // dial slots (MaxDials)
+
+	// The global periods (SetPeriods), in nanoseconds.
+	pingPeriod atomic.Int64
+	infoPeriod atomic.Int64
 
 	mu     sync.Mutex
 	nodes  map[string]*node
 	closed bool
-
-	// The current periods (SetPeriods); changed is closed and replaced
-	// when they change, waking the loops to reset their tickers.
-	pmu        sync.Mutex
-	pingPeriod time.Duration
-	infoPeriod time.Duration
-	changed    chan struct{}
+	sched  *scheduler // started by the first Watch
 }
 
-// node is the probing state of one address.
-type node struct {
-	addr   string
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	kick   chan struct{} // RefreshInfo: run INFO now
-	ping   chan struct{} // the watch connection closed: PING now
-
-	mu      sync.Mutex
-	auth    Auth
-	authGen uint64
-	obs     Observation
-	wasUp   bool // for logging link transitions
-}
-
-// New returns a Prober that watches nothing yet.
+// New returns a Prober that watches nothing yet (and runs no goroutine).
 func New(opt Options) *Prober {
 	opt = opt.withDefaults()
-	return &Prober{
-		opt:        opt,
-		log:        opt.Logger.With("component", "probe"),
-		nodes:      make(map[string]*node),
-		pingPeriod: opt.PingPeriod,
-		infoPeriod: opt.InfoPeriod,
-		changed:    make(chan struct{}),
+	p := &Prober{
+		opt:   opt,
+		log:   opt.Logger.With("component", "probe"),
+		dials: make(chan struct{}, opt.MaxDials),
+		nodes: make(map[string]*node),
 	}
+	p.pingPeriod.Store(int64(opt.PingPeriod))
+	p.infoPeriod.Store(int64(opt.InfoPeriod))
+	return p
 }
 
-// SetPeriods changes the PING and INFO periods of every watched node (and
-// of nodes watched later) at run time (SENTINEL DEBUG PING-PERIOD and
-// INFO-PERIOD); a period <= 0 keeps that one. Each loop sends its next
-// probe at once and then probes at the new period. The watch connection is
-// redialed at most once per the new PING period.
+// SetPeriods changes the global PING and INFO periods (SENTINEL DEBUG
+// PING-PERIOD and INFO-PERIOD) at run time, for every watched node and
+// for nodes watched later; a period <= 0 keeps that one. Each node's
+// next probe is recounted from its last one with its new effective period
+// (see Prober), so a shorter period takes effect at once.
 func (p *Prober) SetPeriods(ping, info time.Duration) {
-	p.pmu.Lock()
-	defer p.pmu.Unlock()
-	if ping <= 0 {
-		ping = p.pingPeriod
+	if ping > 0 {
+		p.pingPeriod.Store(int64(ping))
 	}
-	if info <= 0 {
-		info = p.infoPeriod
+	if info > 0 {
+		p.infoPeriod.Store(int64(info))
 	}
-	if ping == p.pingPeriod && info == p.infoPeriod {
-		return
-	}
-	p.pingPeriod, p.infoPeriod = ping, info
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.eachNode(func(n *node) { p.replan(n, time.Now()) })
 }
 
-// Periods returns the current PING and INFO periods.
+// Periods returns the current global PING and INFO periods.
 func (p *Prober) Periods() (ping, info time.Duration) {
-	ping, info, _ = p.periods()
-	return ping, info
+	return time.Duration(p.pingPeriod.Load()), time.Duration(p.infoPeriod.Load())
 }
 
-func (p *Prober) periods() (ping, info time.Duration, changed <-chan struct{}) {
-	p.pmu.Lock()
-	defer p.pmu.Unlock()
-	return p.pingPeriod, p.infoPeriod, p.changed
+// SetNodePeriods bounds the PING and INFO periods of the watched node
+// addr: its effective periods become min(global, bound) (and lower in
+// urgent mode); a bound <= 0 removes that bound. The next probe is
+// recounted from the last one, so a shorter period takes effect at once.
+// The bounds last until Unwatch. It reports false, doing nothing, when
+// addr is not watched: call it after Watch.
+//
+// The brain calls SetNodePeriods(addr, PingBound(downAfter), 0) for the
+// master and every replica of a master with that down-after period (and
+// again when down-after changes), so a hung node is SDOWN within
+// downAfter plus at most downAfter/10 (1s at most).
+func (p *Prober) SetNodePeriods(addr string, ping, info time.Duration) bool {
+	return p.withNode(addr, func(n *node) {
+		n.pingBound, n.infoBound = max(ping, 0), max(info, 0)
+		p.replan(n, time.Now())
+	})
+}
+
+// SetUrgent turns the urgent mode of the watched node addr on or off: on,
+// its periods are bounded by Options.UrgentPingPeriod and UrgentInfoPeriod
+// (Sentinel probes the replicas of a master in ODOWN or failover with INFO
+// every second; the brain sets it for the nodes of a master it suspects,
+// sees ODOWN or fails over, and clears it after). It reports false when
+// addr is not watched.
+func (p *Prober) SetUrgent(addr string, on bool) bool {
+	return p.withNode(addr, func(n *node) {
+		if n.urgent != on {
+			n.urgent = on
+			p.replan(n, time.Now())
+		}
+	})
+}
+
+// NodePeriods returns the effective PING and INFO periods of addr, and
+// false if addr is not watched.
+func (p *Prober) NodePeriods(addr string) (ping, info time.Duration, ok bool) {
+	ok = p.withNode(addr, func(n *node) { ping, info = p.nodePeriods(n) })
+	return ping, info, ok
 }
 
 // Watch starts probing addr (host:port) with the given link settings
-// (credentials and command renames). It is idempotent; calling it again
-// with different settings (Auth.Equal) makes both probe loops drop their
-// connections and reconnect (and AUTH) with the new ones at once, without
-// waiting for the next period (the Observation is kept); every later
-// command uses the new renames. After Close it is a no-op.
+// (credentials and command renames) and the global periods. It is
+// idempotent; calling it again with different settings (Auth.Equal) drops
+// the node's connection and reconnects (and AUTHs) with the new ones at
+// once, without waiting for the next period (the Observation is kept);
+// every later command uses the new renames. After Close it is a no-op.
 func (p *Prober) Watch(addr string, auth Auth) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -203,44 +270,49 @@ func (p *Prober) Watch(addr string, auth Auth) {
 	}
 	if n, ok := p.nodes[addr]; ok {
 		n.mu.Lock()
-		changed := !n.auth.Equal(auth)
-		if changed {
-			n.auth = auth
-			n.authGen++
+		defer n.mu.Unlock()
+		if n.auth.Equal(auth) {
+			return
 		}
-		n.mu.Unlock()
-		if changed {
-			p.log.Info("credentials or renamed commands changed: reconnecting", "addr", addr, "user", auth.User)
-			for _, ch := range []chan struct{}{n.ping, n.kick} {
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
-			}
+		n.auth = auth
+		p.log.Info("credentials or renamed commands changed: reconnecting", "addr", addr, "user", auth.User)
+		if n.cn != nil {
+			p.drop(n, n.cn)
 		}
+		if !n.wantPing {
+			p.wantPing(n)
+		}
+		n.wantInfo = true
+		p.step(n, time.Now())
 		return
 	}
+	if p.sched == nil {
+		p.sched = newScheduler(p.fire)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	now := time.Now()
 	n := &node{
-		addr:    addr,
-		ctx:     ctx,
-		cancel:  cancel,
-		kick:    make(chan struct{}, 1),
-		ping:    make(chan struct{}, 1),
-		auth:    auth,
-		authGen: 1,
-		obs:     Observation{Addr: addr, Priority: 100, ReplicaAnnounced: true},
+		addr: addr, ctx: ctx, cancel: cancel, hidx: -1,
+		auth:     auth,
+		obs:      Observation{Addr: addr, Priority: 100, ReplicaAnnounced: true},
+		nextPing: now, nextInfo: now,
 	}
 	p.nodes[addr] = n
-	n.wg.Add(3)
-	go p.pingLoop(n)
-	go p.infoLoop(n)
-	go p.watchLoop(n)
+	n.mu.Lock()
+	p.step(n, now)
+	n.mu.Unlock()
 	p.log.Debug("watching node", "addr", addr)
 }
 
+// fire is the scheduler's callback for a node that fell due.
+func (p *Prober) fire(n *node) {
+	n.mu.Lock()
+	p.step(n, time.Now())
+	n.mu.Unlock()
+}
+
 // Unwatch stops probing addr, forgets its Observation and waits for its
-// goroutines to end. Unknown addresses are ignored.
+// goroutine to end. Unknown addresses are ignored.
 func (p *Prober) Unwatch(addr string) {
 	p.mu.Lock()
 	n, ok := p.nodes[addr]
@@ -251,9 +323,21 @@ func (p *Prober) Unwatch(addr string) {
 	if !ok {
 		return
 	}
+	p.stopNode(n)
+	p.log.Debug("stopped watching node", "addr", addr)
+}
+
+// stopNode ends n's events, its connection and its goroutine.
+func (p *Prober) stopNode(n *node) {
+	n.mu.Lock()
+	n.gone = true
+	if n.cn != nil {
+		p.drop(n, n.cn)
+	}
+	p.sched.schedule(n, time.Time{})
+	n.mu.Unlock()
 	n.cancel()
 	n.wg.Wait()
-	p.log.Debug("stopped watching node", "addr", addr)
 }
 
 // Watched returns the watched addresses, sorted.
@@ -271,37 +355,27 @@ func (p *Prober) Watched() []string {
 // Observe returns a copy of the latest Observation of addr, and false if
 // addr is not watched.
 func (p *Prober) Observe(addr string) (Observation, bool) {
-	p.mu.Lock()
-	n, ok := p.nodes[addr]
-	p.mu.Unlock()
-	if !ok {
-		return Observation{}, false
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	o := n.obs
-	o.Replicas = slices.Clone(n.obs.Replicas)
-	return o, true
+	var o Observation
+	ok := p.withNode(addr, func(n *node) {
+		o = n.obs
+		o.Replicas = slices.Clone(n.obs.Replicas)
+	})
+	return o, ok
 }
 
 // RefreshInfo asks for an INFO of addr now instead of at the next period
-// (e.g. while waiting for a promotion to show). It does not wait and is a
-// no-op for unknown addresses.
+// (e.g. while waiting for a promotion to show): INFO replication, or the
+// full INFO when one is due; after the INFO awaiting its reply, if any.
+// It does not wait and is a no-op for unknown addresses.
 func (p *Prober) RefreshInfo(addr string) {
-	p.mu.Lock()
-	n, ok := p.nodes[addr]
-	p.mu.Unlock()
-	if !ok {
-		return
-	}
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
+	p.withNode(addr, func(n *node) {
+		n.wantInfo = true
+		p.step(n, time.Now())
+	})
 }
 
-// Close stops every probe goroutine and closes every client, waiting for
-// them. Later Watch calls are no-ops. Close is idempotent and always
+// Close stops every probe goroutine and closes every connection, waiting
+// for them. Later Watch calls are no-ops. Close is idempotent and always
 // returns nil.
 func (p *Prober) Close() error {
 	p.mu.Lock()
@@ -312,279 +386,54 @@ func (p *Prober) Close() error {
 	p.closed = true
 	nodes := p.nodes
 	p.nodes = map[string]*node{}
+	sched := p.sched
 	p.mu.Unlock()
 	for _, n := range nodes {
-		n.cancel()
+		p.stopNode(n)
 	}
-	for _, n := range nodes {
-		n.wg.Wait()
+	if sched != nil {
+		sched.stop()
 	}
 	return nil
 }
 
-func (n *node) credentials() (Auth, uint64) {
+// withNode calls fn with addr's node locked and reports whether addr is
+// watched.
+func (p *Prober) withNode(addr string, fn func(*node)) bool {
+	p.mu.Lock()
+	n, ok := p.nodes[addr]
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.auth, n.authGen
+	if n.gone {
+		return false
+	}
+	fn(n)
+	return true
 }
 
-func (p *Prober) newLink(addr string) *link {
-	return &link{addr: addr, name: p.opt.ClientName, timeout: p.opt.Timeout, dialer: p.dialer()}
+// eachNode calls fn with every watched node locked in turn.
+func (p *Prober) eachNode(fn func(*node)) {
+	p.mu.Lock()
+	nodes := make([]*node, 0, len(p.nodes))
+	for _, n := range p.nodes {
+		nodes = append(nodes, n)
+	}
+	p.mu.Unlock()
+	for _, n := range nodes {
+		n.mu.Lock()
+		if !n.gone {
+			fn(n)
+		}
+		n.mu.Unlock()
+	}
 }
 
-// dialer is the connection factory of every link: Options.Dial (or a
-// net.Dialer), then TLS when Options.TLSConfig is set.
+// dialer is the connection factory of every connection: Options.Dial (or
+// a net.Dialer), then TLS when Options.TLSConfig is set.
 func (p *Prober) dialer() *dialer {
 	return &dialer{dial: p.opt.Dial, tls: p.opt.TLSConfig}
-}
-
-// pingLoop sends one PING per period; because it waits for each reply (or
-// its deadline) before the next tick is taken, at most one PING is in
-// flight, and ticks that fire meanwhile are dropped.
-func (p *Prober) pingLoop(n *node) {
-	defer n.wg.Done()
-	l := p.newLink(n.addr)
-	defer l.reset()
-	period, _, changed := p.periods()
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		p.pingOnce(n, l)
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		case <-n.ping:
-		case <-changed:
-			period, _, changed = p.periods()
-			t.Reset(period)
-		}
-	}
-}
-
-// watchLoop keeps one idle connection to the node and waits for it to
-// close: Redis sends nothing on a connection that sent nothing, so a read
-// returns only when the node closes it (it died, restarted or dropped
-// clients) or the network breaks it. Then it asks the PING loop to probe at
-// once (the PING decides; a node that merely dropped idle clients answers
-// it) and dials again, at most once per PingPeriod.
-func (p *Prober) watchLoop(n *node) {
-	defer n.wg.Done()
-	d := p.dialer()
-	period, _, changed := p.periods()
-	t := time.NewTicker(period)
-	defer t.Stop()
-	buf := make([]byte, 512)
-	for {
-		auth, _ := n.credentials()
-		ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
-		conn, err := d.DialContext(ctx, "tcp", n.addr)
-		cancel()
-		if err == nil {
-			stop := context.AfterFunc(n.ctx, func() { conn.Close() })
-			if p.opt.ClientName != "" {
-				// Named like the other links (its reply is read and ignored
-				// below; without AUTH it is -NOAUTH, which is fine too).
-				name := p.opt.ClientName + "-watch"
-				client := auth.Cmd("CLIENT")
-				_, err = fmt.Fprintf(conn, "*3\r\n$%d\r\n%s\r\n$7\r\nSETNAME\r\n$%d\r\n%s\r\n", len(client), client, len(name), name)
-			}
-			for err == nil {
-				_, err = conn.Read(buf)
-			}
-			stop()
-			conn.Close()
-			if n.ctx.Err() != nil {
-				return
-			}
-			select {
-			case n.ping <- struct{}{}:
-			default:
-			}
-		}
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		case <-changed:
-			period, _, changed = p.periods()
-			t.Reset(period)
-		}
-	}
-}
-
-// PING outcome classes (Sentinel §3.1).
-const (
-	pingValid       = iota // +PONG, -LOADING, -MASTERDOWN
-	pingAuthRefused        // -WRONGPASS, -ERR invalid password, -NOAUTH: a reply, but the link is unusable
-	pingInvalid            // any other reply (-BUSY, ...): the link is up, the PING stays unanswered
-	pingNoReply            // network error, timeout: disconnected
-)
-
-func classifyPing(err error) int {
-	switch {
-	case err == nil, keepLinkAfter(err):
-		return pingValid
-	case isAuthRefused(err):
-		return pingAuthRefused
-	case isReply(err):
-		return pingInvalid
-	default:
-		return pingNoReply
-	}
-}
-
-// isAuthRefused reports whether err is the node refusing the credentials:
-// a wrong password or user (WRONGPASS; "ERR invalid password" before Redis
-// 6), or none given to a node that requires one (NOAUTH), whether it
-// answered the AUTH (or HELLO) of the connection setup or the command.
-func isAuthRefused(err error) bool {
-	return redis.HasErrorPrefix(err, "WRONGPASS") || redis.HasErrorPrefix(err, "NOAUTH") ||
-		redis.HasErrorPrefix(err, "invalid password")
-}
-
-func (p *Prober) pingOnce(n *node, l *link) {
-	auth, gen := n.credentials()
-	l.setAuth(auth, gen)
-
-	sent := p.opt.Now()
-	n.mu.Lock()
-	if n.obs.LastPingSent.IsZero() {
-		n.obs.LastPingSent = sent
-	}
-	n.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
-	start := time.Now()
-	err := l.do(ctx, func(c *redis.Client) error { return c.Do(ctx, auth.Cmd("PING")).Err() })
-	rtt := time.Since(start)
-	cancel()
-	if n.ctx.Err() != nil {
-		return // unwatched or closed: not an observation
-	}
-
-	at := p.opt.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	o := &n.obs
-	prevErr := o.LastError
-	switch classifyPing(err) {
-	case pingValid:
-		o.Connected, o.LinkBroken, o.AuthRefused = true, false, false
-		o.LastPingSent = time.Time{}
-		o.LastOKPing = at
-		o.LastPingReply = at
-		o.LastError = ""
-		o.PingLatency = rtt
-	case pingAuthRefused:
-		o.Connected, o.LinkBroken, o.AuthRefused = false, false, true
-		o.LastPingReply = at
-		o.LastError = err.Error()
-		if o.LastError != prevErr {
-			p.log.Warn("the node refuses the credentials", "addr", n.addr, "user", auth.User, "err", err)
-		}
-	case pingInvalid:
-		o.Connected, o.LinkBroken, o.AuthRefused = true, false, false
-		o.LastPingReply = at
-		o.LastError = err.Error()
-		if o.LastError != prevErr {
-			p.log.Warn("invalid PING reply", "addr", n.addr, "err", err)
-		}
-	default:
-		o.Connected, o.AuthRefused = false, false
-		o.LinkBroken = !isTimeout(err)
-		o.LastError = err.Error()
-	}
-	if p.opt.OnPing != nil {
-		p.opt.OnPing(n.addr, rtt, err)
-	}
-	switch {
-	case o.Connected && !n.wasUp:
-		p.log.Info("link up", "addr", n.addr, "rtt", rtt)
-	case !o.Connected && n.wasUp:
-		p.log.Warn("link down", "addr", n.addr, "err", err)
-	}
-	n.wasUp = o.Connected
-}
-
-// isTimeout tells a PING that got no answer in time (the link may be
-// fine) from a broken or refused connection.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// infoLoop sends INFO every period, or at once after RefreshInfo.
-func (p *Prober) infoLoop(n *node) {
-	defer n.wg.Done()
-	l := p.newLink(n.addr)
-	defer l.reset()
-	_, period, changed := p.periods()
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		p.infoOnce(n, l)
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-t.C:
-		case <-n.kick:
-		case <-changed:
-			_, period, changed = p.periods()
-			t.Reset(period)
-		}
-	}
-}
-
-func (p *Prober) infoOnce(n *node, l *link) {
-	auth, gen := n.credentials()
-	l.setAuth(auth, gen)
-
-	ctx, cancel := context.WithTimeout(n.ctx, p.opt.Timeout)
-	var text string
-	err := l.do(ctx, func(c *redis.Client) error {
-		var err error
-		text, err = c.Do(ctx, auth.Cmd("INFO")).Text()
-		return err
-	})
-	cancel()
-	if n.ctx.Err() != nil {
-		return
-	}
-	var in Info
-	if err == nil {
-		in, err = ParseInfo(text)
-	}
-	at := p.opt.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	o := &n.obs
-	if err != nil {
-		if o.InfoError == "" {
-			p.log.Debug("INFO failed", "addr", n.addr, "err", err)
-		}
-		o.InfoError = err.Error()
-		return
-	}
-	if o.Role != in.Role {
-		if o.Role != "" {
-			p.log.Info("role changed", "addr", n.addr, "from", o.Role, "to", in.Role)
-		}
-		o.RoleChangedAt = at
-	}
-	o.InfoAt = at
-	o.InfoError = ""
-	o.RunID = in.RunID
-	o.Role = in.Role
-	o.MasterHost = in.MasterHost
-	o.MasterPort = in.MasterPort
-	o.MasterLinkUp = in.MasterLinkUp
-	o.MasterLinkDownMs = in.MasterLinkDownMs
-	o.ReplOffset = in.ReplOffset
-	o.Priority = in.Priority
-	o.ReplicaAnnounced = in.ReplicaAnnounced
-	o.Replicas = in.Replicas
-	o.RedisVersion = in.RedisVersion
-	o.Loading = in.Loading
-	o.InfoText = text
 }
