@@ -161,7 +161,8 @@ type Brain struct {
 	leaderCancel context.CancelFunc
 	leaderCtx    context.Context
 
-	timers *timerSet // SENTINEL DEBUG's; the brain reads its periods here
+	timers *timerSet         // SENTINEL DEBUG's; the brain reads its periods here
+	tuned  map[string]Tuning // node → tuning last given to the prober (tick loop only)
 
 	ann       *announcer
 	wake      chan struct{}
@@ -228,7 +229,7 @@ func New(store Store, prober Prober, opt Options) *Brain {
 		opt.Resolver = net.DefaultResolver
 	}
 	b := &Brain{store: store, prober: prober, opt: opt, log: opt.Logger, now: opt.Now, started: opt.Now(),
-		local: NewLocal(), pending: map[string]state.Command{},
+		local: NewLocal(), pending: map[string]state.Command{}, tuned: map[string]Tuning{},
 		wake: make(chan struct{}, 1), proposeCh: make(chan struct{}, 1)}
 	b.timers = newTimerSet(map[string]time.Duration{
 		TimerInfoPeriod: opt.InfoPeriod, TimerPingPeriod: opt.PingPeriod,

@@ -749,3 +749,47 @@ func TestMassFailureCommitsTogether(t *testing.T) {
 		}
 	}
 }
+
+// tuningProber records what the brain asks of a prober that probes nodes at
+// their own periods.
+type tuningProber struct {
+	*fakeProber
+	bounds map[string]time.Duration
+	urgent map[string]bool
+}
+
+func (p *tuningProber) SetNodePeriods(addr string, ping, _ time.Duration) bool {
+	p.bounds[addr] = ping
+	return true
+}
+
+func (p *tuningProber) SetUrgent(addr string, on bool) bool {
+	p.urgent[addr] = on
+	return true
+}
+
+// TestBrainTunesProbes: each tick gives the prober the nodes' PING bounds
+// (a tenth of down-after) and urgent mode for the nodes of a master this
+// monitor sees down, and takes urgent mode back once it is up again.
+func TestBrainTunesProbes(t *testing.T) {
+	clk := &clock{t: now0}
+	st, fp := setup(t, clk)
+	pr := &tuningProber{fakeProber: fp, bounds: map[string]time.Duration{}, urgent: map[string]bool{}}
+	m := New(st, pr, Options{Self: state.Monitor{ID: "m1", RunID: "m1"}, Now: clk.now})
+	ctx := context.Background()
+	m.step(ctx)
+	m.step(ctx) // A is seen down (SDOWN) in the first step's local phase
+	for _, a := range []state.Addr{addrA, addrB, addrC} {
+		if pr.bounds[a.String()] != 100*time.Millisecond || !pr.urgent[a.String()] {
+			t.Fatalf("%s: bound %v urgent %v, want 100ms (down-after 1s) and urgent", a, pr.bounds[a.String()], pr.urgent[a.String()])
+		}
+	}
+	fp.mu.Lock()
+	fp.nodes[addrA.String()].obs = probe.Observation{Connected: true, LastOKPing: clk.now(), Role: "master"}
+	fp.mu.Unlock()
+	m.step(ctx)
+	m.step(ctx)
+	if pr.urgent[addrA.String()] || pr.urgent[addrB.String()] {
+		t.Fatalf("urgent mode kept after the master answers again: %v", pr.urgent)
+	}
+}

@@ -33,6 +33,40 @@ func (b *Brain) step(ctx context.Context) {
 // tick is PhaseTick: TILT, registration, configured masters, watches.
 func (b *Brain) tick(ctx context.Context, st *state.State, now time.Time) {
 	b.carry(ctx, b.decide(b.input(PhaseTick, st, now, nil)))
+	b.tune(st)
+}
+
+// nodeTuner is implemented by probers whose nodes can be probed at their
+// own periods (implemented by *probe.Prober).
+type nodeTuner interface {
+	SetNodePeriods(addr string, ping, info time.Duration) bool
+	SetUrgent(addr string, on bool) bool
+}
+
+// tune gives the prober every watched node's Tunings, when they changed.
+func (b *Brain) tune(st *state.State) {
+	t, ok := b.prober.(nodeTuner)
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	want := Tunings(st, b.local.SDownSince)
+	b.mu.Unlock()
+	for _, a := range slices.Sorted(maps.Keys(want)) {
+		w := want[a]
+		cur, had := b.tuned[a]
+		if had && cur == w {
+			continue
+		}
+		if (had && cur.PingBound == w.PingBound || t.SetNodePeriods(a, w.PingBound, 0)) && t.SetUrgent(a, w.Urgent) {
+			b.tuned[a] = w
+		}
+	}
+	for a := range b.tuned {
+		if _, ok := want[a]; !ok {
+			delete(b.tuned, a) // unwatched: the prober forgot it too
+		}
+	}
 }
 
 // evaluateLocal is PhaseLocal: SDOWN and opinions from the observations.

@@ -253,3 +253,33 @@ func sameHost(a, b string) bool {
 func LinkAuth(ms *state.Master) probe.Auth {
 	return probe.Auth{User: ms.AuthUser, Pass: ms.AuthPass, Renames: maps.Clone(ms.RenameCommands)}
 }
+
+// Tuning is how one node is to be probed: the bound of its PING period,
+// and whether it is urgent (probed at the fastest periods).
+type Tuning struct {
+	PingBound time.Duration
+	Urgent    bool
+}
+
+// Tunings returns the probe tuning of every node of st. Each node's PING
+// period is bounded by probe.PingBound of its master's down-after period
+// (a hung node is SDOWN within down-after plus at most a tenth of it, 1 s
+// at most); the first master naming a node, in name order, gives it. The
+// nodes of a master this monitor sees SDOWN (sdown: node → since), that is
+// ODOWN or that is failing over are urgent, as Redis Sentinel polls them
+// faster: the offsets and roles the leader chooses a replica by, and the
+// promotion it waits for, are then fresh.
+func Tunings(st *state.State, sdown map[string]time.Time) map[string]Tuning {
+	out := map[string]Tuning{}
+	for _, name := range st.MasterNames() {
+		ms := st.Masters[name]
+		_, suspect := sdown[ms.Addr.String()]
+		urgent := suspect || ms.ODown || ms.Failover.InProgress()
+		for _, a := range nodes(ms) {
+			if _, ok := out[a.String()]; !ok {
+				out[a.String()] = Tuning{PingBound: probe.PingBound(ms.DownAfter), Urgent: urgent}
+			}
+		}
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -189,5 +190,28 @@ func TestGiveUpAtCappedByDeadline(t *testing.T) {
 	}
 	if got := GiveUpAt(f, time.Hour); !got.Equal(f.Deadline) {
 		t.Errorf("down-after 1h: give up at %v, want the deadline", got)
+	}
+}
+
+// TestTunings: every node's PING bound is a tenth of its master's
+// down-after (1 s at most), and the nodes of a master this monitor sees
+// SDOWN, that is ODOWN or failing over are urgent; the others are not.
+func TestTunings(t *testing.T) {
+	a := func(p int) state.Addr { return state.Addr{Host: "10.0.0.1", Port: p} }
+	st := state.NewState()
+	st.Masters["calm"] = &state.Master{Name: "calm", Addr: a(1), Replicas: []state.Addr{a(2)}, DownAfter: 5 * time.Second}
+	st.Masters["odown"] = &state.Master{Name: "odown", Addr: a(3), Replicas: []state.Addr{a(4)}, DownAfter: 30 * time.Second, ODown: true}
+	st.Masters["moving"] = &state.Master{Name: "moving", Addr: a(5), Replicas: []state.Addr{a(6)}, DownAfter: time.Second,
+		Failover: &state.Failover{Stage: state.StagePromoted}}
+	st.Masters["suspect"] = &state.Master{Name: "suspect", Addr: a(7), Replicas: []state.Addr{a(8)}, DownAfter: 2 * time.Second}
+	got := Tunings(st, map[string]time.Time{a(7).String(): time.Unix(1, 0), a(2).String(): time.Unix(1, 0)})
+	want := map[string]Tuning{
+		a(1).String(): {PingBound: 500 * time.Millisecond}, a(2).String(): {PingBound: 500 * time.Millisecond},
+		a(3).String(): {PingBound: time.Second, Urgent: true}, a(4).String(): {PingBound: time.Second, Urgent: true},
+		a(5).String(): {PingBound: 100 * time.Millisecond, Urgent: true}, a(6).String(): {PingBound: 100 * time.Millisecond, Urgent: true},
+		a(7).String(): {PingBound: 200 * time.Millisecond, Urgent: true}, a(8).String(): {PingBound: 200 * time.Millisecond, Urgent: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Tunings:\n got %v\nwant %v", got, want)
 	}
 }
