@@ -334,12 +334,14 @@ func (h *handler) sentinelInfoCache(c *resp.Conn, args [][]byte) {
 		for _, a := range nodes {
 			c.WriteArrayHeader(2)
 			o, ok := h.b.Observe(a.String())
-			if !ok || o.InfoAt.IsZero() {
+			// The cached text is the last full INFO (the periodic INFO
+			// replication does not replace it): its age is the text's.
+			if !ok || o.InfoTextAt.IsZero() {
 				c.WriteInt(0)
 				c.WriteNull()
 				continue
 			}
-			c.WriteInt(now.Sub(o.InfoAt).Milliseconds())
+			c.WriteInt(now.Sub(o.InfoTextAt).Milliseconds())
 			c.WriteBulkString(o.InfoText)
 		}
 	}

@@ -221,3 +221,24 @@ func (f *fakeBackend) ManualFailover(name string, coordinated bool) (state.Comma
 			MonitorID: f.Self().ID, Force: true, Coordinated: coordinated}, nil
 	}
 }
+
+// TestInfoCacheAge: SENTINEL INFO-CACHE gives each node's cached INFO text
+// with the age of that text (the last full INFO), not of the latest,
+// smaller INFO replication.
+func TestInfoCacheAge(t *testing.T) {
+	b := newFakeBackend()
+	o := b.obs["127.0.0.1:6379"]
+	o.InfoText, o.InfoTextAt, o.InfoAt = "# Server\r\nrun_id:x\r\n", testNow.Add(-7*time.Second), testNow.Add(-time.Second)
+	b.obs["127.0.0.1:6379"] = o
+	_, addr := startSentinel(t, b, HandlerOptions{})
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	v, err := c.Do(testCtx(t), "SENTINEL", "INFO-CACHE", "mymaster").Slice()
+	if err != nil || len(v) != 2 {
+		t.Fatalf("INFO-CACHE: %v %v", v, err)
+	}
+	first := v[1].([]any)[0].([]any)
+	if first[0] != int64(7000) || first[1] != o.InfoText {
+		t.Fatalf("the master's entry is %v, want age 7000 ms and its full INFO text", first)
+	}
+}
