@@ -76,6 +76,10 @@ clean:
 bench-protocol: deps build
 	$(GO) run ./internal/bench/protocol $(BENCH_ARGS)
 
+# What probing costs per node: this build's prober or redis-sentinel, fake nodes.
+bench-probecost: deps
+	$(GO) run ./internal/bench/probecost $(BENCH_ARGS)
+
 # Lost-writes drill (WAIT 1 and none) against raftsentinel and Redis Sentinel, same run.
 bench-safety: deps build
 	$(GO) run ./internal/bench/safety $(BENCH_ARGS)
