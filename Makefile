@@ -7,7 +7,7 @@ BIN := bin/raftsentinel
 DEMO_PKGS := redis-server redis-tools
 TEST_PKGS := $(DEMO_PKGS) redis-sentinel python3-redis prometheus systemd
 
-.PHONY: all build demo test fuzz deps demo-deps lint bench-failover bench-protocol bench-safety bench-scale clean
+.PHONY: all build demo test fuzz deps demo-deps lint bench-failover bench-protocol bench-safety bench-scale bench-probecost clean
 
 all: build
 
