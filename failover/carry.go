@@ -52,13 +52,13 @@ func (b *Brain) tune(st *state.State) {
 	b.mu.Lock()
 	want := Tunings(st, b.local.SDownSince)
 	b.mu.Unlock()
-	for _, a := range slices.Sorted(maps.Keys(want)) {
-		w := want[a]
-		cur, had := b.tuned[a]
-		if had && cur == w {
+	for a, w := range want {
+		if cur, had := b.tuned[a]; had && cur == w {
 			continue
 		}
-		if (had && cur.PingBound == w.PingBound || t.SetNodePeriods(a, w.PingBound, 0)) && t.SetUrgent(a, w.Urgent) {
+		// Both are false for a node the prober does not watch yet: the
+		// next tick tries again.
+		if t.SetNodePeriods(a, w.PingBound, 0) && t.SetUrgent(a, w.Urgent) {
 			b.tuned[a] = w
 		}
 	}

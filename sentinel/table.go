@@ -77,12 +77,6 @@ var commandTable map[string]cmdSpec
 
 func init() {
 	commandTable = newCommandTable()
-	for name, sub := range commandTable["sentinel"].subs {
-		if sub.summary == "" {
-			sub.summary = "Sentinel subcommand " + strings.ToUpper(name)
-			commandTable["sentinel"].subs[name] = sub
-		}
-	}
 	numberCommands()
 }
 
@@ -170,7 +164,7 @@ func commandSpec() cmdSpec {
 
 func sentinelSubs() map[string]cmdSpec {
 	h := (*handler).sentinelHelp
-	return map[string]cmdSpec{
+	subs := map[string]cmdSpec{
 		"masters":                 sentinelSub(2, (*handler).sentinelMasters, false, true),
 		"master":                  sentinelSub(3, (*handler).sentinelMaster, false, true),
 		"replicas":                sentinelSub(3, (*handler).sentinelReplicas, false, true),
@@ -193,6 +187,13 @@ func sentinelSubs() map[string]cmdSpec {
 		"debug":                   sentinelSub(-2, (*handler).sentinelDebug, false, false),
 		"simulate-failure":        sentinelSub(-3, (*handler).sentinelSimulateFailure, true, false),
 	}
+	for name, sub := range subs {
+		if sub.summary == "" {
+			sub.summary = "Sentinel subcommand " + strings.ToUpper(name)
+			subs[name] = sub
+		}
+	}
+	return subs
 }
 
 // commandNamesByID names each call counter: "ping", "sentinel|masters", ...

@@ -190,41 +190,22 @@ func TestFailoverTooSoon(t *testing.T) {
 func TestApplyBatch(t *testing.T) {
 	s := NewState()
 	runSteps(t, s, baseSteps())
-	n := len(baseSteps())
-	applyOne := func(cmd Command, wantErr error, kinds ...EffectKind) {
-		t.Helper()
-		n++
-		eff, err := Apply(s, cmd, t0.Add(time.Second), uint64(n))
-		if !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
-			t.Fatalf("err = %v, want %v", err, wantErr)
-		}
-		var got []EffectKind
-		for _, e := range eff {
-			if e.Index != uint64(n) {
-				t.Fatalf("effect %s carries index %d, want %d", e.Kind, e.Index, n)
-			}
-			got = append(got, e.Kind)
-		}
-		if !reflect.DeepEqual(got, kinds) {
-			t.Fatalf("effects %v, want %v", got, kinds)
-		}
-	}
-	applyOne(Command{Op: OpBatch, Batch: []Command{
+	runSteps(t, s, []step{{cmd: Command{Op: OpBatch, Batch: []Command{
 		{Op: OpRegisterMonitor, Monitor: &Monitor{ID: "m2", Protocol: Protocol}},
 		{Op: OpOpinion, Master: "mymaster", MonitorID: "m1", Addr: addr(1), Down: true},
 		{Op: OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addr(9), Down: true}, // stale: skipped
 		{Op: OpOpinion, Master: "nosuch", MonitorID: "m2", Addr: addr(1), Down: true},   // skipped
 		{Op: OpReplicas, Master: "mymaster", Replicas: []Addr{addr(4)}},
-	}}, nil, EffMonitorAdded, EffOpinion, EffReplicaAdded)
+	}}, after: time.Second, kinds: []EffectKind{EffMonitorAdded, EffOpinion, EffReplicaAdded}}})
 	m := s.Masters["mymaster"]
 	if !m.Opinions["m1"].Down || len(m.Opinions) != 1 || len(m.Replicas) != 3 {
 		t.Fatalf("after the batch: opinions %+v replicas %v", m.Opinions, m.Replicas)
 	}
 	before := s.Clone()
-	applyOne(Command{Op: OpBatch, Batch: []Command{
+	runSteps(t, s, []step{{cmd: Command{Op: OpBatch, Batch: []Command{
 		{Op: OpOpinion, Master: "mymaster", MonitorID: "m2", Addr: addr(1), Down: true},
 		{Op: OpFailoverStart, Master: "mymaster", Addr: addr(1), To: addr(2), FailoverID: "f1"},
-	}}, ErrBadCommand)
+	}}, after: time.Second, wantErr: ErrBadCommand}})
 	before.LastApplied = s.LastApplied
 	if !reflect.DeepEqual(s, before) {
 		t.Fatalf("a refused batch changed the state")
