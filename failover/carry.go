@@ -43,7 +43,8 @@ type nodeTuner interface {
 	SetUrgent(addr string, on bool) bool
 }
 
-// tune gives the prober every watched node's Tunings, when they changed.
+// tune gives the prober every watched node's Tunings, when they changed;
+// after SENTINEL DEBUG PING-PERIOD the nodes keep no down-after bound.
 func (b *Brain) tune(st *state.State) {
 	t, ok := b.prober.(nodeTuner)
 	if !ok {
@@ -52,7 +53,13 @@ func (b *Brain) tune(st *state.State) {
 	b.mu.Lock()
 	want := Tunings(st, b.local.SDownSince)
 	b.mu.Unlock()
+	// A PING period set with SENTINEL DEBUG PING-PERIOD is the operator's,
+	// kept exactly as in Sentinel: no down-after bound under it.
+	explicit := b.timer(TimerPingPeriod) != b.opt.PingPeriod
 	for a, w := range want {
+		if explicit {
+			w.PingBound = 0
+		}
 		if cur, had := b.tuned[a]; had && cur == w {
 			continue
 		}
